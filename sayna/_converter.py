@@ -17,6 +17,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from sayna import _models as m
 
 __all__ = ["converter", "from_wire", "register", "strict_converter", "to_wire"]
 
@@ -41,8 +44,38 @@ def _unstructure_base64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
+def _structure_str(value: Any, _: type) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _structure_int(value: Any, _: type) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _structure_float(value: Any, _: type) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"expected a number, got {type(value).__name__}")
+    return float(value)
+
+
+def _structure_bool(value: Any, _: type) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {type(value).__name__}")
+    return value
+
+
 def _make(*, strict: bool) -> cattrs.Converter:
     conv = cattrs.Converter(omit_if_default=True, forbid_extra_keys=strict)
+    # cattrs coerces primitives by calling the type (bool("false") is True,
+    # str(5) is "5"); a wrong JSON type from the server must fail instead.
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(bool, _structure_bool)
     # The wire carries binary payloads as standard base64 (loading audio,
     # undecodable data packets); cattrs' own bytes handling would not.
     conv.register_structure_hook(bytes, _structure_base64)
@@ -74,3 +107,61 @@ def to_wire(obj: Any) -> Any:
 def from_wire(data: Any, cls: type[T], *, strict: bool = False) -> T:
     """Structure JSON data into ``cls``; ``strict`` rejects unknown keys."""
     return (strict_converter if strict else converter).structure(data, cls)
+
+
+# --- hooks for sayna._models ----------------------------------------------------
+
+
+def _structure_auth(value: Any, _: Any) -> Any:
+    # Without the outer provider the credential model cannot be chosen, so
+    # decoded credentials stay a plain dict (what the models accept too).
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError(f"expected an auth object, got {type(value).__name__}")
+    return dict(value)
+
+
+def _structure_google_credentials(value: Any, _: Any) -> Any:
+    if not isinstance(value, (str, dict)):
+        raise TypeError(f"expected a string or an object, got {type(value).__name__}")
+    return value
+
+
+@register
+def _model_hooks(conv: cattrs.Converter) -> None:
+    def unstructure_auth(value: Any) -> Any:
+        if isinstance(value, dict):
+            return dict(value)
+        return conv.unstructure(value)
+
+    auth_override = override(
+        omit_if_default=True, struct_hook=_structure_auth, unstruct_hook=unstructure_auth
+    )
+    # The server requires every STT field but auth, so defaults are sent too.
+    conv.register_unstructure_hook(
+        m.STTConfig,
+        make_dict_unstructure_fn(
+            m.STTConfig, conv, _cattrs_omit_if_default=False, auth=auth_override
+        ),
+    )
+    conv.register_unstructure_hook(
+        m.TTSConfig,
+        make_dict_unstructure_fn(
+            m.TTSConfig, conv, _cattrs_omit_if_default=True, auth=auth_override
+        ),
+    )
+    for cls in (m.STTConfig, m.TTSConfig):
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, auth=auth_override))
+    credentials = override(
+        struct_hook=_structure_google_credentials, unstruct_hook=unstructure_auth
+    )
+    conv.register_structure_hook(
+        m.GoogleAuth, make_dict_structure_fn(m.GoogleAuth, conv, credentials=credentials)
+    )
+    conv.register_unstructure_hook(
+        m.GoogleAuth,
+        make_dict_unstructure_fn(
+            m.GoogleAuth, conv, _cattrs_omit_if_default=True, credentials=credentials
+        ),
+    )

@@ -1,0 +1,112 @@
+"""Call-site checks shared by the REST client, the models and the realtime session.
+
+Each helper either returns the value to send or raises
+:class:`~sayna.SaynaValidationError` naming the field. Messages describe the
+problem, never echo the value (it may be a secret or personal data).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sayna._errors import SaynaValidationError
+
+__all__ = [
+    "normalize_phone_number",
+    "phone_number_problem",
+    "require_bool",
+    "require_str",
+    "require_text",
+    "require_text_list",
+]
+
+
+def _type_name(value: Any) -> str:
+    return type(value).__name__
+
+
+def require_str(value: Any, field: str) -> str:
+    """Return ``value`` if it is a string (possibly empty), else raise."""
+    if not isinstance(value, str):
+        raise SaynaValidationError(
+            f"{field} must be a string, not {_type_name(value)}", field=field
+        )
+    return value
+
+
+def require_text(value: Any, field: str) -> str:
+    """Return ``value`` unchanged if it is a string that is not blank, else raise.
+
+    Blank means empty after trimming whitespace, the server's own rule.
+    """
+    require_str(value, field)
+    if not value.strip():
+        raise SaynaValidationError(f"{field} must not be empty or blank", field=field)
+    return str(value)
+
+
+def require_bool(value: Any, field: str) -> bool:
+    """Return ``value`` if it is exactly ``True`` or ``False``, else raise."""
+    if not isinstance(value, bool):
+        raise SaynaValidationError(
+            f"{field} must be True or False, not {_type_name(value)}", field=field
+        )
+    return value
+
+
+def require_text_list(value: Any, field: str, *, allow_empty: bool = False) -> list[str]:
+    """Return a list copy of a sequence of non-blank strings, else raise.
+
+    A bare string is refused: iterating it would send one entry per character.
+    """
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise SaynaValidationError(
+            f"{field} must be a list of strings, not {_type_name(value)}", field=field
+        )
+    items = list(value)
+    if not items and not allow_empty:
+        raise SaynaValidationError(f"{field} must not be empty", field=field)
+    for index, item in enumerate(items):
+        require_text(item, f"{field}[{index}]")
+    return items
+
+
+def phone_number_problem(value: str) -> str | None:
+    """The server's reason for refusing ``value`` as a phone number, or ``None``.
+
+    Rule (PROTOCOL.md §2.11): after trimming, an optional single leading ``+``
+    followed by ASCII digits only, at least one. The reasons are the server's
+    own texts, with 0-based positions in the trimmed value.
+    """
+    trimmed = value.strip()
+    if not trimmed:
+        return "Phone number cannot be empty"
+    for index, char in enumerate(trimmed):
+        if char == "+":
+            if index != 0:
+                return (
+                    f"Invalid character '+' at position {index}"
+                    " - plus sign is only allowed at the beginning"
+                )
+        elif not ("0" <= char <= "9"):
+            return (
+                f"Invalid character '{char}' at position {index}"
+                " - only digits (0-9) and optional leading '+' are allowed"
+            )
+    if trimmed == "+":
+        return "Phone number must contain at least one digit"
+    return None
+
+
+def normalize_phone_number(value: Any, field: str) -> str:
+    """Return the trimmed phone number the server will accept, else raise.
+
+    The server itself turns the accepted value into ``tel:<value>``; we send
+    the trimmed digits and let it do so.
+    """
+    require_str(value, field)
+    problem = phone_number_problem(value)
+    if problem is not None:
+        raise SaynaValidationError(f"invalid {field}: {problem}", field=field)
+    return str(value).strip()

@@ -5,6 +5,7 @@ The implementation lives in private modules; everything public is re-exported
 here and listed in ``__all__`` (a test keeps the two in step).
 """
 
+from sayna._audio import AudioResult
 from sayna._errors import (
     AuthenticationError,
     BadRequestError,
@@ -56,9 +57,16 @@ from sayna._models import (
     VoiceDescriptor,
 )
 from sayna._version import __version__
+from sayna._webhooks import (
+    WebhookReceiver,
+    WebhookSIPOutput,
+    WebhookSIPParticipant,
+    WebhookSIPRoom,
+)
 
 __all__ = [
     "ApiKeyAuth",
+    "AudioResult",
     "AuthenticationError",
     "AzureAuth",
     "BadRequestError",
@@ -103,6 +111,10 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "VADConfigUpdate",
     "VoiceDescriptor",
+    "WebhookReceiver",
+    "WebhookSIPOutput",
+    "WebhookSIPParticipant",
+    "WebhookSIPRoom",
     "WebhookVerificationError",
     "__version__",
 ]

@@ -1,0 +1,129 @@
+"""The audio a REST call returns (``speak_rest``, ``get_recording``)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import pathlib
+import wave
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from requests.structures import CaseInsensitiveDict
+
+__all__ = ["AudioResult"]
+
+# Formats whose bytes are headerless 16-bit little-endian PCM (PROTOCOL.md §2.3).
+_PCM_FORMATS = frozenset({"linear16", "pcm", "pcm_s16le"})
+_PCM_CONTENT_TYPES = frozenset({"audio/pcm", "audio/l16"})
+# The server's sample rate when a request named none; used only if the header is missing.
+_DEFAULT_SAMPLE_RATE = 24000
+
+
+class AudioResult:
+    """Audio bytes with the response headers that describe them.
+
+    Unpacks like the async SDK's tuple (``audio, headers = client.speak_rest(...)``),
+    and offers ``save(path)`` (a playable WAV for raw PCM) and an inline
+    player in notebooks. ``len()`` is the byte length.
+    """
+
+    __slots__ = ("_data", "_headers")
+
+    def __init__(self, data: bytes, headers: Mapping[str, str]) -> None:
+        self._data = bytes(data)
+        self._headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(headers)
+
+    @property
+    def data(self) -> bytes:
+        """The raw audio bytes exactly as the server sent them."""
+        return self._data
+
+    @property
+    def headers(self) -> CaseInsensitiveDict[str]:
+        """Response headers; lookups ignore case (``headers["content-type"]``)."""
+        return self._headers
+
+    @property
+    def content_type(self) -> str | None:
+        """The media type without parameters, e.g. ``audio/pcm`` or ``audio/ogg``."""
+        value = self._headers.get("Content-Type")
+        if not value:
+            return None
+        return value.split(";", 1)[0].strip().lower() or None
+
+    @property
+    def audio_format(self) -> str | None:
+        """The server's ``x-audio-format`` (``linear16``, ``mp3``...), if it sent one."""
+        return self._headers.get("x-audio-format") or None
+
+    @property
+    def sample_rate(self) -> int | None:
+        """The server's ``x-sample-rate`` in Hz, if it sent a valid one."""
+        value = self._headers.get("x-sample-rate", "").strip()
+        return int(value) if value.isdigit() and int(value) > 0 else None
+
+    @property
+    def is_pcm(self) -> bool:
+        """True when the bytes are headerless 16-bit PCM (``linear16``/``pcm``)."""
+        if self.audio_format is not None:
+            return self.audio_format.strip().lower() in _PCM_FORMATS
+        return self.content_type in _PCM_CONTENT_TYPES
+
+    def _wav_bytes(self) -> bytes:
+        # Server output is always mono (PROTOCOL.md §4.3.2); drop a trailing
+        # odd byte rather than write a WAV whose frame count is a lie.
+        frames = self._data[: len(self._data) - len(self._data) % 2]
+        buffer = io.BytesIO()
+        with wave.open(buffer, "wb") as writer:
+            writer.setnchannels(1)
+            writer.setsampwidth(2)
+            writer.setframerate(self.sample_rate or _DEFAULT_SAMPLE_RATE)
+            writer.writeframes(frames)
+        return buffer.getvalue()
+
+    def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
+        """Write the audio to ``path`` and return it as a ``Path``.
+
+        Raw PCM is wrapped in a WAV header (mono, 16-bit, at ``sample_rate``)
+        so any player opens it; other formats are written byte for byte.
+        """
+        target = pathlib.Path(path)
+        target.write_bytes(self._wav_bytes() if self.is_pcm else self._data)
+        return target
+
+    def __iter__(self) -> Iterator[Any]:
+        # Two items, so ``audio, headers = result`` works as with the async SDK.
+        # Typed Any: a union would force every unpacking caller to narrow.
+        yield self._data
+        yield self._headers
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __bytes__(self) -> bytes:
+        return self._data
+
+    def __repr__(self) -> str:
+        parts = [f"{len(self._data)} bytes"]
+        if self.content_type:
+            parts.append(self.content_type)
+        if self.audio_format:
+            parts.append(self.audio_format)
+        if self.sample_rate:
+            parts.append(f"{self.sample_rate} Hz")
+        return f"<AudioResult {', '.join(parts)}>"
+
+    def _repr_html_(self) -> str:
+        """An HTML5 player for Jupyter; raw PCM is wrapped as WAV so browsers can play it."""
+        if not self._data:
+            return "<em>AudioResult: no audio (0 bytes)</em>"
+        if self.is_pcm:
+            mime, payload = "audio/wav", self._wav_bytes()
+        else:
+            mime, payload = self.content_type or "application/octet-stream", self._data
+        encoded = base64.b64encode(payload).decode("ascii")
+        source = html.escape(f"data:{mime};base64,{encoded}", quote=True)
+        return f'<audio controls preload="metadata" src="{source}"></audio>'

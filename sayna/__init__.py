@@ -6,6 +6,7 @@ here and listed in ``__all__`` (a test keeps the two in step).
 """
 
 from sayna._audio import AudioResult
+from sayna._client import Sayna
 from sayna._errors import (
     AuthenticationError,
     BadRequestError,
@@ -89,6 +90,7 @@ __all__ = [
     "RateLimitError",
     "RemoveParticipantResponse",
     "STTConfig",
+    "Sayna",
     "SaynaCallbackError",
     "SaynaConfigError",
     "SaynaConnectionClosedError",

@@ -1,0 +1,601 @@
+"""The blocking client: one object per server, one method per REST endpoint."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import threading
+import time
+import warnings
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+import attrs
+import cattrs
+import requests
+
+from sayna._audio import AudioResult
+from sayna._converter import from_wire, to_wire
+from sayna._errors import (
+    SaynaConnectionError,
+    SaynaError,
+    SaynaNotConnectedError,
+    SaynaTimeoutError,
+    SaynaValidationError,
+    error_from_response,
+)
+from sayna._models import (
+    HealthResponse,
+    LiveKitRoomDetails,
+    LiveKitRoomsResponse,
+    LiveKitTokenResponse,
+    MuteParticipantResponse,
+    RemoveParticipantResponse,
+    SipCallConfig,
+    SipCallResponse,
+    SipHook,
+    SipHooksResponse,
+    SipTransferResponse,
+    TTSConfig,
+    VoiceDescriptor,
+)
+from sayna._urls import rest_base_url, ws_url
+from sayna._validation import (
+    normalize_phone_number,
+    require_bool,
+    require_text,
+    require_text_list,
+)
+from sayna._version import __version__
+
+__all__ = ["Sayna"]
+
+_log = logging.getLogger("sayna")
+
+T = TypeVar("T")
+M = TypeVar("M")
+
+URL_ENV_VAR = "SAYNA_URL"
+API_KEY_ENV_VAR = "SAYNA_API_KEY"
+
+# Gateway answers that mean "try again": a proxy or load balancer in front of
+# the server, or the auth service being briefly unreachable (PROTOCOL.md §1.3).
+_RETRY_STATUSES = frozenset({502, 503, 504})
+
+
+def _positive_seconds(value: Any, field: str) -> float:
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise SaynaValidationError(f"{field} must be a positive number of seconds", field=field)
+    return float(value)
+
+
+def _clean_api_key(value: Any, *, from_env: bool) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise SaynaValidationError(
+            f"api_key must be a string, not {type(value).__name__}", field="api_key"
+        )
+    # Keys pasted from files often carry a trailing newline; the server compares
+    # the token byte for byte, so trim here rather than fail with a 401 later.
+    key = value.strip()
+    if not key:
+        if from_env:
+            return None
+        raise SaynaValidationError(
+            f"api_key is empty; pass a key, or None to use ${API_KEY_ENV_VAR}", field="api_key"
+        )
+    if not (key.isascii() and key.isprintable()):
+        # Never echo the key: it is a secret even when malformed.
+        raise SaynaValidationError(
+            "api_key must be printable ASCII (it is sent in an HTTP header)", field="api_key"
+        )
+    return key
+
+
+def _coerce_model(value: Any, cls: type[M], field: str) -> M:
+    """Accept an instance of ``cls`` or a plain dict with its field names."""
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, Mapping):
+        raise SaynaValidationError(
+            f"{field} must be a {cls.__name__} or a dict, not {type(value).__name__}",
+            field=field,
+        )
+    fields = attrs.fields_dict(cls)  # type: ignore[arg-type]
+    unknown = sorted(str(key) for key in value if key not in fields)
+    if unknown:
+        raise SaynaValidationError(
+            f"{field} has unknown key(s): {', '.join(unknown)}", field=f"{field}.{unknown[0]}"
+        )
+    missing = [
+        name
+        for name, attribute in fields.items()
+        if attribute.default is attrs.NOTHING and name not in value
+    ]
+    if missing:
+        raise SaynaValidationError(
+            f"{field} is missing required key(s): {', '.join(missing)}",
+            field=f"{field}.{missing[0]}",
+        )
+    return cls(**value)
+
+
+def _path_segment(value: str) -> str:
+    # safe="" so "/", "?", "#" and spaces inside a name stay inside the segment.
+    return quote(value, safe="")
+
+
+class Sayna:
+    """A blocking client for one Sayna server.
+
+    ``Sayna(url=None, api_key=None, *, timeout=30.0, max_retries=2,
+    session=None, user_agent=None, ping_interval=20.0, ping_timeout=10.0)``
+
+    ``url`` is the server's address in any of the forms ``http(s)://host``,
+    ``http(s)://host/prefix`` or ``ws(s)://host/ws``; the REST base and the
+    WebSocket URL are both derived from it. When omitted it comes from
+    ``$SAYNA_URL``. ``api_key`` (else ``$SAYNA_API_KEY``, else none) is sent
+    as ``Authorization: Bearer <key>`` and never appears in a repr, a log
+    line or an exception.
+
+    Every REST endpoint is one method that blocks until the answer arrives
+    and returns a frozen model (or an :class:`AudioResult` for audio)::
+
+        with Sayna("https://api.example.com", api_key="...") as client:
+            print(client.health().status)
+            audio, headers = client.speak_rest(
+                "Hello!", TTSConfig(provider="deepgram", model="aura-asteria-en")
+            )
+
+    Behaviour worth knowing:
+
+    - Bad input is refused before anything is sent, with
+      :class:`SaynaValidationError` naming the field (blank names, malformed
+      phone numbers, a ``muted`` that is not a bool...).
+    - Every request has a timeout (``timeout`` seconds to connect and between
+      bytes received); :class:`SaynaTimeoutError` when it expires.
+    - ``GET`` requests (and only those: they are idempotent) are retried up
+      to ``max_retries`` times, with exponential backoff, when the connection
+      fails or a gateway answers 502/503/504.
+    - A non-2xx answer raises a :class:`SaynaHttpError` subclass chosen by
+      status (``NotFoundError``, ``SaynaServerError``...) carrying the
+      server's message, its error code when it sends one, and the endpoint.
+      Transport failures raise :class:`SaynaConnectionError`; no ``requests``
+      exception escapes.
+    - One pooled :class:`requests.Session` serves all calls; the client is
+      safe to share between threads. Pass ``session=`` to use your own (for
+      proxies, TLS settings, mounting adapters); it is then yours to close.
+    - ``close()`` (or leaving the ``with`` block) closes every realtime
+      session opened from this client, then the HTTP pool. A closed client
+      refuses further calls with :class:`SaynaNotConnectedError`. Garbage
+      collecting an unclosed client emits a :class:`ResourceWarning`.
+
+    ``ping_interval`` / ``ping_timeout`` configure WebSocket keep-alive for
+    realtime sessions (``ping_interval=None`` disables pings).
+    """
+
+    #: Backoff before retry n (0-based) is ``min(base * 2**n, max)`` seconds.
+    _retry_base_delay: float = 0.25
+    _retry_max_delay: float = 4.0
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        timeout: float = 30.0,
+        max_retries: int = 2,
+        session: requests.Session | None = None,
+        user_agent: str | None = None,
+        ping_interval: float | None = 20.0,
+        ping_timeout: float = 10.0,
+    ) -> None:
+        # Set first so that __del__ stays quiet if validation below fails.
+        self._closed = True
+        self._owns_http = False
+
+        if url is None:
+            url = os.environ.get(URL_ENV_VAR, "").strip() or None
+        if url is None:
+            raise SaynaValidationError(
+                f"no Sayna server URL: pass url=... or set ${URL_ENV_VAR}", field="url"
+            )
+        self._rest_base: str = rest_base_url(url)
+        self._ws_url: str = ws_url(url)
+
+        if api_key is None:
+            self._api_key: str | None = _clean_api_key(
+                os.environ.get(API_KEY_ENV_VAR), from_env=True
+            )
+        else:
+            self._api_key = _clean_api_key(api_key, from_env=False)
+
+        self._timeout: float = _positive_seconds(timeout, "timeout")
+        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
+            raise SaynaValidationError(
+                "max_retries must be a non-negative integer", field="max_retries"
+            )
+        self._max_retries = max_retries
+        self._ping_interval: float | None = (
+            None if ping_interval is None else _positive_seconds(ping_interval, "ping_interval")
+        )
+        self._ping_timeout: float = _positive_seconds(ping_timeout, "ping_timeout")
+
+        if user_agent is not None:
+            require_text(user_agent, "user_agent")
+        agent = f"sayna-python/{__version__}"
+        self._user_agent = f"{user_agent.strip()} {agent}" if user_agent else agent
+
+        if session is not None and not isinstance(session, requests.Session):
+            raise SaynaValidationError(
+                f"session must be a requests.Session, not {type(session).__name__}",
+                field="session",
+            )
+        self._http: requests.Session = session if session is not None else requests.Session()
+        self._owns_http = session is None
+
+        # Realtime sessions add themselves here so that close() can end them.
+        self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        # Test seam: the pause between retries.
+        self._sleep: Callable[[float], None] = time.sleep
+        self._closed = False
+
+    # --- lifecycle -------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The REST base URL derived from the given URL (no trailing ``/``)."""
+        return self._rest_base
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` has been called."""
+        return self._closed
+
+    def close(self) -> None:
+        """Close every realtime session of this client, then the HTTP pool.
+
+        Idempotent. A session that fails to close is logged and skipped, so
+        the pool is always released.
+        """
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        for realtime in list(self._sessions):
+            try:
+                realtime.close()
+            except Exception:
+                _log.warning("closing a realtime session failed", exc_info=True)
+        if self._owns_http:
+            self._http.close()
+
+    def __enter__(self) -> Sayna:
+        self._ensure_open()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        if getattr(self, "_closed", True):
+            return
+        if getattr(self, "_owns_http", False):
+            warnings.warn(
+                f"unclosed {self!r}; use 'with Sayna(...)' or call close()",
+                ResourceWarning,
+                source=self,
+                stacklevel=2,
+            )
+            self._http.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        key = "api key set" if self._api_key else "no api key"
+        return f"<Sayna {self._rest_base} ({key}, {state})>"
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise SaynaNotConnectedError("this Sayna client is closed; create a new one")
+
+    # --- transport ---------------------------------------------------------------
+
+    def _headers(self, *, json_body: bool) -> dict[str, str]:
+        headers = {"User-Agent": self._user_agent}
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        if json_body:
+            headers["Content-Type"] = "application/json"
+        return headers
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self._retry_base_delay * 2**attempt, self._retry_max_delay))
+
+    def _request(self, method: str, path: str, *, body: Any = None) -> requests.Response:
+        """Send one request (retrying idempotent GETs) and return a 2xx response.
+
+        ``path`` is the endpoint path; it never carries a query string, so it
+        is safe to put in exceptions and logs.
+        """
+        self._ensure_open()
+        url = self._rest_base + path
+        retries = self._max_retries if method == "GET" else 0
+        attempt = 0
+        while True:
+            error: SaynaError | None = None
+            transient = False
+            started = time.monotonic()
+            try:
+                response = self._http.request(
+                    method,
+                    url,
+                    json=body,
+                    headers=self._headers(json_body=body is not None),
+                    timeout=self._timeout,
+                    # A redirect would turn a POST into a GET and may drop the
+                    # Authorization header; follow them only for reads.
+                    allow_redirects=method == "GET",
+                )
+            except requests.exceptions.ConnectTimeout as exc:
+                error, transient = self._timeout_error(method, path, "connecting"), True
+                cause: BaseException = exc
+            except requests.exceptions.Timeout as exc:
+                # The server accepted the request and is slow: repeating it
+                # would only multiply the wait.
+                error, cause = self._timeout_error(method, path, "waiting for the answer"), exc
+            except requests.exceptions.SSLError as exc:
+                error, cause = self._transport_error(method, path, "TLS failure", exc), exc
+            except requests.exceptions.ConnectionError as exc:
+                error = self._transport_error(method, path, "connection failed", exc)
+                cause, transient = exc, True
+            except requests.exceptions.RequestException as exc:
+                error, cause = self._transport_error(method, path, "request failed", exc), exc
+            else:
+                _log.debug(
+                    "%s %s -> %s in %.3fs",
+                    method,
+                    path,
+                    response.status_code,
+                    time.monotonic() - started,
+                )
+                if response.status_code in _RETRY_STATUSES and attempt < retries:
+                    response.close()
+                elif 200 <= response.status_code < 300:
+                    return response
+                else:
+                    raise error_from_response(
+                        response.status_code,
+                        response.content,
+                        method=method,
+                        endpoint=path,
+                        headers=response.headers,
+                    )
+            if error is not None and not (transient and attempt < retries):
+                raise error from cause
+            delay = self._backoff(attempt)
+            attempt += 1
+            _log.info("%s %s: retry %d of %d in %.2fs", method, path, attempt, retries, delay)
+            self._sleep(delay)
+
+    def _timeout_error(self, method: str, path: str, doing: str) -> SaynaTimeoutError:
+        return SaynaTimeoutError(
+            f"{method} {path}: timed out after {self._timeout:g}s {doing} ({self._rest_base})"
+        )
+
+    def _transport_error(
+        self, method: str, path: str, what: str, exc: BaseException
+    ) -> SaynaConnectionError:
+        # requests nests the useful reason (refused, DNS, reset) a level or two down.
+        reason: BaseException = exc
+        for _ in range(3):
+            inner = reason.args[0] if reason.args else None
+            inner = getattr(inner, "reason", inner)
+            if not isinstance(inner, BaseException):
+                break
+            reason = inner
+        return SaynaConnectionError(
+            f"{method} {path}: {what} ({self._rest_base}): {type(reason).__name__}: {reason}"
+        )
+
+    def _decode(self, response: requests.Response, cls: Any, method: str, path: str) -> Any:
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise SaynaError(f"{method} {path}: the server's answer is not valid JSON") from exc
+        try:
+            return from_wire(data, cls)
+        except cattrs.BaseValidationError as exc:
+            details = "; ".join(cattrs.transform_error(exc))
+            raise SaynaError(f"{method} {path}: unexpected answer: {details}") from exc
+        except (TypeError, ValueError, SaynaError) as exc:
+            raise SaynaError(f"{method} {path}: unexpected answer: {exc}") from exc
+
+    def _call(self, method: str, path: str, cls: type[T], body: Any = None) -> T:
+        response = self._request(method, path, body=body)
+        result: T = self._decode(response, cls, method, path)
+        return result
+
+    # --- REST endpoints ------------------------------------------------------------
+
+    def health(self) -> HealthResponse:
+        """``GET /``: whether the server is up (``status == "OK"``); needs no key."""
+        return self._call("GET", "/", HealthResponse)
+
+    def get_voices(self) -> dict[str, list[VoiceDescriptor]]:
+        """``GET /voices``: the TTS voices, by provider.
+
+        Only providers the server has credentials for (and that answered)
+        appear, so ``{}`` is a normal answer.
+        """
+        result: dict[str, list[VoiceDescriptor]] = self._call(
+            "GET", "/voices", dict[str, list[VoiceDescriptor]]
+        )
+        return result
+
+    def speak_rest(self, text: str, tts_config: TTSConfig | Mapping[str, Any]) -> AudioResult:
+        """``POST /speak``: synthesize ``text`` in one request and return the audio.
+
+        ``tts_config`` is a :class:`TTSConfig` (or a dict of its fields). The
+        call lasts as long as the whole synthesis; unpack the result as
+        ``audio, headers`` or use its properties.
+        """
+        require_text(text, "text")
+        config = _coerce_model(tts_config, TTSConfig, "tts_config")
+        response = self._request(
+            "POST", "/speak", body={"text": text, "tts_config": to_wire(config)}
+        )
+        return AudioResult(response.content, response.headers)
+
+    def get_livekit_token(
+        self, room_name: str, participant_name: str, participant_identity: str
+    ) -> LiveKitTokenResponse:
+        """``POST /livekit/token``: a LiveKit token for a participant of ``room_name``.
+
+        Raises :class:`PermissionDeniedError` when the room belongs to another tenant.
+        """
+        body = {
+            "room_name": require_text(room_name, "room_name"),
+            "participant_name": require_text(participant_name, "participant_name"),
+            "participant_identity": require_text(participant_identity, "participant_identity"),
+        }
+        return self._call("POST", "/livekit/token", LiveKitTokenResponse, body)
+
+    def get_livekit_rooms(self) -> LiveKitRoomsResponse:
+        """``GET /livekit/rooms``: the rooms this key's tenant owns (all, without auth)."""
+        return self._call("GET", "/livekit/rooms", LiveKitRoomsResponse)
+
+    def get_livekit_room(self, room_name: str) -> LiveKitRoomDetails:
+        """``GET /livekit/rooms/{room_name}``: a room and its participants.
+
+        Raises :class:`NotFoundError` for a missing room or another tenant's room.
+        """
+        require_text(room_name, "room_name")
+        return self._call("GET", f"/livekit/rooms/{_path_segment(room_name)}", LiveKitRoomDetails)
+
+    def remove_livekit_participant(
+        self, room_name: str, participant_identity: str
+    ) -> RemoveParticipantResponse:
+        """``DELETE /livekit/participant``: remove a participant from a room.
+
+        Their token stays valid: they can rejoin unless you stop them otherwise.
+        """
+        body = {
+            "room_name": require_text(room_name, "room_name"),
+            "participant_identity": require_text(participant_identity, "participant_identity"),
+        }
+        return self._call("DELETE", "/livekit/participant", RemoveParticipantResponse, body)
+
+    def mute_livekit_participant_track(
+        self, room_name: str, participant_identity: str, track_sid: str, muted: bool
+    ) -> MuteParticipantResponse:
+        """``POST /livekit/participant/mute``: mute (``muted=True``) or unmute a track."""
+        body = {
+            "room_name": require_text(room_name, "room_name"),
+            "participant_identity": require_text(participant_identity, "participant_identity"),
+            "track_sid": require_text(track_sid, "track_sid"),
+            "muted": require_bool(muted, "muted"),
+        }
+        return self._call("POST", "/livekit/participant/mute", MuteParticipantResponse, body)
+
+    def get_recording(self, stream_id: str) -> AudioResult:
+        """``GET /recording/{stream_id}``: the OGG recording of a finished session.
+
+        ``stream_id`` is the session's id (from its ``ready`` message); the
+        session must have had ``LiveKitConfig(enable_recording=True)``.
+        """
+        require_text(stream_id, "stream_id")
+        if "/" in stream_id or ".." in stream_id:
+            raise SaynaValidationError("stream_id must not contain '/' or '..'", field="stream_id")
+        response = self._request("GET", f"/recording/{_path_segment(stream_id)}")
+        return AudioResult(response.content, response.headers)
+
+    def get_sip_hooks(self) -> SipHooksResponse:
+        """``GET /sip/hooks``: the SIP webhook routing table (empty without SIP)."""
+        return self._call("GET", "/sip/hooks", SipHooksResponse)
+
+    def set_sip_hooks(self, hooks: Sequence[SipHook | Mapping[str, Any]]) -> SipHooksResponse:
+        """``POST /sip/hooks``: add hooks, replacing those with the same host.
+
+        Returns the whole table afterwards. Hosts from the server's config
+        file cannot be changed (:class:`MethodNotAllowedError`).
+        """
+        if isinstance(hooks, (str, bytes, Mapping)) or not isinstance(hooks, Sequence):
+            raise SaynaValidationError(
+                f"hooks must be a list of SipHook, not {type(hooks).__name__}", field="hooks"
+            )
+        if not hooks:
+            # The server would answer with the unchanged table: surely not what
+            # was meant (removing hooks is delete_sip_hooks).
+            raise SaynaValidationError(
+                "hooks is empty; set_sip_hooks only adds or replaces hooks", field="hooks"
+            )
+        entries = []
+        for index, item in enumerate(hooks):
+            field = f"hooks[{index}]"
+            hook = _coerce_model(item, SipHook, field)
+            require_text(hook.host, f"{field}.host")
+            require_text(hook.url, f"{field}.url")
+            entries.append(to_wire(hook))
+        return self._call("POST", "/sip/hooks", SipHooksResponse, {"hooks": entries})
+
+    def delete_sip_hooks(self, hosts: Sequence[str]) -> SipHooksResponse:
+        """``DELETE /sip/hooks``: remove the hooks of ``hosts`` (case-insensitive).
+
+        Unknown hosts are ignored; returns the remaining table.
+        """
+        body = {"hosts": require_text_list(hosts, "hosts")}
+        return self._call("DELETE", "/sip/hooks", SipHooksResponse, body)
+
+    def sip_transfer_rest(
+        self, room_name: str, participant_identity: str, transfer_to: str
+    ) -> SipTransferResponse:
+        """``POST /sip/transfer``: transfer a SIP caller in a room to another number.
+
+        ``transfer_to`` is digits with an optional leading ``+`` (e.g. an
+        extension like ``"1001"``).
+        """
+        body = {
+            "room_name": require_text(room_name, "room_name"),
+            "participant_identity": require_text(participant_identity, "participant_identity"),
+            "transfer_to": normalize_phone_number(transfer_to, "transfer_to"),
+        }
+        return self._call("POST", "/sip/transfer", SipTransferResponse, body)
+
+    def sip_call(
+        self,
+        room_name: str,
+        participant_name: str,
+        participant_identity: str,
+        from_phone_number: str,
+        to_phone_number: str,
+        sip: SipCallConfig | Mapping[str, Any] | None = None,
+    ) -> SipCallResponse:
+        """``POST /sip/call``: dial ``to_phone_number`` into ``room_name``.
+
+        ``sip`` overrides the server's outbound trunk settings for this call
+        (a :class:`SipCallConfig` or a dict of its fields). Success means the
+        call was placed, not answered.
+        """
+        body: dict[str, Any] = {
+            "room_name": require_text(room_name, "room_name"),
+            "participant_name": require_text(participant_name, "participant_name"),
+            "participant_identity": require_text(participant_identity, "participant_identity"),
+        }
+        # The server checks the destination first; so do we.
+        body["to_phone_number"] = normalize_phone_number(to_phone_number, "to_phone_number")
+        body["from_phone_number"] = normalize_phone_number(from_phone_number, "from_phone_number")
+        if sip is not None:
+            overrides = to_wire(_coerce_model(sip, SipCallConfig, "sip"))
+            if overrides:
+                body["sip"] = overrides
+        return self._call("POST", "/sip/call", SipCallResponse, body)

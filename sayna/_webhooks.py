@@ -27,7 +27,6 @@ import math
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from http import HTTPStatus
 from typing import Any, TypeAlias
 
 import attrs
@@ -44,6 +43,7 @@ __all__ = [
     "WebhookSIPOutput",
     "WebhookSIPParticipant",
     "WebhookSIPRoom",
+    "declared_length",
     "make_webhook_request",
     "receiver_provider",
     "rejection_response",
@@ -527,22 +527,32 @@ def rejection_status(reason: str) -> int:
     return REASONS.get(reason, 400)
 
 
-def rejection_response(exc: WebhookVerificationError, *, source: str) -> tuple[str, bytes]:
-    """Log a rejected webhook and return the HTTP status line and JSON body to answer.
+def rejection_response(exc: WebhookVerificationError, *, source: str) -> tuple[int, bytes]:
+    """Log a rejected webhook and return the HTTP status and JSON body to answer with.
 
-    The body names the reason code only; the detailed message goes to the log
-    (messages never contain the secret).
+    The body names the reason code only; the detailed message goes to the
+    ``sayna.webhooks`` log (messages never contain the secret).
     """
     status = rejection_status(exc.reason)
     level = logging.ERROR if status >= 500 else logging.WARNING
     logger.log(level, "%s: rejected a Sayna webhook (%s): %s", source, exc.reason, exc.message)
-    body = json.dumps({"error": exc.reason}).encode("ascii")
-    return status_line(status), body
+    return status, json.dumps({"error": exc.reason}).encode("ascii")
 
 
-def status_line(status: int) -> str:
-    """``"401 Unauthorized"`` for 401."""
-    return f"{status} {HTTPStatus(status).phrase}"
+def declared_length(content_length: object, limit: int) -> int | None:
+    """The request's Content-Length as an int (``None`` when absent), refused over ``limit``.
+
+    Adapters call this before reading, so an oversized body is never read.
+    """
+    if content_length is None or (isinstance(content_length, str) and not content_length.strip()):
+        return None
+    text = str(content_length).strip()
+    if not text.isascii() or not text.isdigit():
+        raise _reject(f"Content-Length {text[:20]!r} is not a byte count.", "invalid_body")
+    length = int(text) if len(text) <= 18 else limit + 1  # (int() refuses huge digit runs)
+    if length > limit:
+        raise _too_large(limit)
+    return length
 
 
 def receiver_provider(receiver: WebhookReceiver | None) -> Callable[[], WebhookReceiver]:

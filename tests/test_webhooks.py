@@ -27,6 +27,7 @@ from sayna._signing import compute_signature
 from sayna._webhooks import (
     DEFAULT_MAX_BODY_SIZE,
     REASONS,
+    declared_length,
     make_webhook_request,
     receiver_provider,
     rejection_response,
@@ -510,10 +511,37 @@ def test_rejection_response_logs_without_secret(caplog: pytest.LogCaptureFixture
     exc = reject(receiver, *signed(timestamp=NOW - 1000))
     with caplog.at_level("WARNING", logger="sayna.webhooks"):
         status, body = rejection_response(exc, source="test")
-    assert status == "401 Unauthorized"
+    assert status == 401
     assert json.loads(body) == {"error": "timestamp_out_of_window"}
     assert "timestamp_out_of_window" in caplog.text
     assert SECRET not in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(None, None), ("", None), (" ", None), ("0", 0), ("1024", 1024), (" 12 ", 12), (64, 64)],
+)
+def test_declared_length(value: object, expected: int | None) -> None:
+    """Adapters read the declared Content-Length as a byte count before reading the body."""
+    assert declared_length(value, 1024) == expected
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("1025", "body_too_large"),
+        ("9" * 5000, "body_too_large"),
+        ("-1", "invalid_body"),
+        ("1e3", "invalid_body"),
+        ("١٢", "invalid_body"),
+        ("12, 12", "invalid_body"),
+    ],
+)
+def test_declared_length_refused(value: str, reason: str) -> None:
+    """An oversized or malformed Content-Length is refused before anything is read."""
+    with pytest.raises(WebhookVerificationError) as info:
+        declared_length(value, 1024)
+    assert info.value.reason == reason
 
 
 def test_errors_pickle_with_reason_and_field(receiver: WebhookReceiver) -> None:

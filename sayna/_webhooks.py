@@ -16,6 +16,11 @@ Where we deliberately differ from the official Python receiver (PROTOCOL.md
   values is refused as ambiguous;
 * ``bytes`` bodies are verified as received and must then be valid UTF-8;
 * ``sip_headers: null`` reads as "no headers" (``{}``), like an absent field.
+
+Where the official Python and Node receivers disagree (empty strings in
+required fields, a null ``participant.name``, upper-case hex, ``int()``-style
+timestamps such as ``" +17…"``), we follow the Python one, as the shared vectors'
+verdicts do: tightening any of them could refuse a webhook the server sends.
 """
 
 from __future__ import annotations
@@ -149,7 +154,7 @@ class WebhookReceiver:
         try:
             call = receiver.receive(request.headers, request.body)  # the RAW body
         except WebhookVerificationError as exc:
-            ...  # answer 401/400 (rejection_status(exc.reason)); exc.reason says why
+            return HttpResponse(status=receiver.status_for(exc))  # 401, 400, ...
 
     ``secret`` (at least 16 characters once trimmed) falls back to
     ``SAYNA_WEBHOOK_SECRET``. ``tolerance`` is the replay window in seconds,
@@ -207,6 +212,16 @@ class WebhookReceiver:
             f"WebhookReceiver(secret=<hidden>, tolerance={self._tolerance}, "
             f"max_body_size={self._max_body_size})"
         )
+
+    @staticmethod
+    def status_for(error: WebhookVerificationError) -> int:
+        """The HTTP status to answer a rejection with.
+
+        401 when the request is not provably from Sayna, 400 for signed but
+        unusable content, 413 for an oversized body, 500 when the receiver itself
+        is misconfigured (the adapters in ``sayna.contrib`` answer the same).
+        """
+        return rejection_status(error.reason)
 
     @property
     def tolerance(self) -> int:

@@ -503,6 +503,8 @@ def test_every_reason_has_a_status() -> None:
     assert rejection_status("missing_secret") == 500
     assert rejection_status("not-a-reason") == 400
     assert set(REASONS.values()) == {400, 401, 413, 500}
+    error = WebhookVerificationError("x", reason="bad_timestamp")
+    assert WebhookReceiver.status_for(error) == WebhookReceiver(SECRET).status_for(error) == 401
 
 
 def test_rejection_response_logs_without_secret(caplog: pytest.LogCaptureFixture) -> None:

@@ -47,9 +47,12 @@ def serve() -> Iterator[Callable[..., Client]]:
     active: list[override_settings] = []
 
     def start(view: Callable[..., Any], route: str = "hook/") -> Client:
+        # Everything the test relies on is set here too, in case another module
+        # configured Django first with different settings.
         override = override_settings(
             ROOT_URLCONF=_URLConf(view, route),
             MIDDLEWARE=["django.middleware.csrf.CsrfViewMiddleware"],
+            ALLOWED_HOSTS=["testserver"],
         )
         override.enable()
         active.append(override)

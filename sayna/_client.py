@@ -171,9 +171,10 @@ class Sayna:
       server's message, its error code when it sends one, and the endpoint.
       Transport failures raise :class:`SaynaConnectionError`; no ``requests``
       exception escapes.
-    - One pooled :class:`requests.Session` serves all calls; the client is
-      safe to share between threads. Pass ``session=`` to use your own (for
-      proxies, TLS settings, mounting adapters); it is then yours to close.
+    - One pooled :class:`requests.Session` serves all calls (its connection
+      pool is shared by the threads that use the client). Pass ``session=``
+      to use your own (proxies, TLS settings, adapters); it is then yours to
+      close, and its headers are never modified.
     - ``close()`` (or leaving the ``with`` block) closes every realtime
       session opened from this client, then the HTTP pool. A closed client
       refuses further calls with :class:`SaynaNotConnectedError`. Garbage

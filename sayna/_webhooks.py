@@ -125,7 +125,10 @@ class WebhookSIPOutput:
     """A verified SIP webhook: who called which number, and in which room.
 
     ``sip_headers`` maps the call's SIP header names (``to``, ``from``, ...) to
-    their values; it is empty when Sayna sent none.
+    their values; it is empty when Sayna sent none. ``event_id`` and
+    ``timestamp`` come from the verified ``X-Sayna-Event-Id`` and
+    ``X-Sayna-Timestamp`` headers: LiveKit may deliver one event more than
+    once, so de-duplicate on ``event_id``.
     """
 
     participant: WebhookSIPParticipant
@@ -135,6 +138,8 @@ class WebhookSIPOutput:
     room_prefix: str
     sip_host: str
     sip_headers: dict[str, str] = attrs.field(factory=dict)
+    event_id: str | None = None
+    timestamp: int | None = None
 
 
 def _reject(message: str, reason: str, *, field: str | None = None) -> WebhookVerificationError:
@@ -305,7 +310,7 @@ class WebhookReceiver:
             raise _reject("Webhook body is JSON nested too deeply.", "invalid_json") from None
         except ValueError as exc:  # JSONDecodeError, and int() digit limits
             raise _reject(f"Webhook body is not valid JSON: {exc}", "invalid_json") from None
-        return _parse_payload(data)
+        return attrs.evolve(_parse_payload(data), event_id=event_id, timestamp=sent_at)
 
     def _raw_body(self, body: object) -> bytes:
         limit = self._max_body_size

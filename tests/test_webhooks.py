@@ -173,9 +173,20 @@ def test_parsed_output(receiver: WebhookReceiver) -> None:
         room_prefix="sip-",
         sip_host="sip.example.com",
         sip_headers={"to": "<sip:+15551234567@sip.example.com>"},
+        event_id="EV_test1",
+        timestamp=NOW,
     )
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         result.sip_host = "x"  # type: ignore[misc]
+
+
+def test_event_id_and_timestamp_for_deduplication(receiver: WebhookReceiver) -> None:
+    """The verified event id and timestamp headers are on the result, for de-duplication."""
+    headers, body = signed(timestamp=NOW - 5, event_id="EV_again")
+    first = receiver.receive(headers, body, now=NOW)
+    again = receiver.receive(headers, body, now=NOW)
+    assert first.event_id == again.event_id == "EV_again"
+    assert first.timestamp == NOW - 5
 
 
 @pytest.mark.parametrize("sip_headers", ["absent", None, {}])

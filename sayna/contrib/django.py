@@ -23,13 +23,13 @@ import functools
 from collections.abc import Callable
 from typing import Any, overload
 
-from django.core.exceptions import RequestDataTooBig  # type: ignore[import-untyped]
-from django.http import (  # type: ignore[import-untyped]
+from django.core.exceptions import RequestDataTooBig
+from django.http import (
     HttpRequest,
     HttpResponse,
     HttpResponseNotAllowed,
 )
-from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-untyped]
+from django.views.decorators.csrf import csrf_exempt
 
 from sayna._errors import WebhookVerificationError
 from sayna._webhooks import (

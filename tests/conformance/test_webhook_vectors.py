@@ -69,9 +69,10 @@ def _call(vector: dict[str, Any], form: str) -> Any:
     return receiver.receive(headers, body, now=vector["now"])
 
 
-def _as_expected_output(body: str) -> dict[str, Any]:
+def _as_expected_output(vector: dict[str, Any]) -> dict[str, Any]:
     """The payload as our WebhookSIPOutput renders it: unknown keys dropped, defaults filled."""
-    data = json.loads(body)
+    data = json.loads(vector["body"])
+    headers = {k.lower(): v for k, v in vector["headers"].items()}
     participant = data["participant"]
     return {
         "participant": {
@@ -85,6 +86,8 @@ def _as_expected_output(body: str) -> dict[str, Any]:
         "room_prefix": data["room_prefix"],
         "sip_host": data["sip_host"],
         "sip_headers": data.get("sip_headers") or {},
+        "event_id": headers["x-sayna-event-id"],
+        "timestamp": int(headers["x-sayna-timestamp"]),
     }
 
 
@@ -107,7 +110,7 @@ def test_vector_verdict(name: str, vector: dict[str, Any], form: str) -> None:
         return
     if vector["valid"]:
         result = _call(vector, form)
-        assert attrs.asdict(result) == _as_expected_output(vector["body"])
+        assert attrs.asdict(result) == _as_expected_output(vector)
         return
     reason, field = _expected_reason(name, vector)
     with pytest.raises(WebhookVerificationError) as info:

@@ -1,0 +1,379 @@
+"""Events of a realtime session: one frozen class per server message, plus our own.
+
+Server messages (PROTOCOL.md §5) become :class:`ReadyEvent`, :class:`STTResultEvent`,
+:class:`MessageEvent`, :class:`ParticipantConnectedEvent`,
+:class:`ParticipantDisconnectedEvent`, :class:`TrackSubscribedEvent`,
+:class:`TTSPlaybackCompleteEvent`, :class:`VADEvent`, :class:`ErrorEvent`,
+:class:`SIPTransferErrorEvent`; binary frames become :class:`TTSAudioEvent`. A type
+the client does not know yet becomes :class:`UnknownEvent` (raw payload kept) and a
+frame that does not decode becomes :class:`MalformedEvent` (raw frame and reason
+kept): the server may grow, the client must neither break nor drop anything.
+
+The session adds :class:`CloseEvent` (always the last event),
+:class:`CallbackErrorEvent` and :class:`EventsDiscardedEvent`.
+
+Every event has ``type``, the wire type string (a name of our own for events that
+have no wire type). Decoding goes through the converter pair of
+:mod:`sayna._converter`: lenient in production, strict in tests over vectors.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar, Literal
+
+import attrs
+import cattrs
+
+from sayna import _converter
+from sayna._errors import SaynaConnectionClosedError
+
+__all__ = [
+    "CallbackErrorEvent",
+    "CloseEvent",
+    "DataPacket",
+    "ErrorEvent",
+    "Event",
+    "EventsDiscardedEvent",
+    "MalformedEvent",
+    "MessageEvent",
+    "ParticipantConnectedEvent",
+    "ParticipantDisconnectedEvent",
+    "ReadyEvent",
+    "SIPTransferErrorEvent",
+    "STTResultEvent",
+    "SessionParticipant",
+    "SubscribedTrack",
+    "TTSAudioEvent",
+    "TTSPlaybackCompleteEvent",
+    "TrackSubscribedEvent",
+    "UnknownEvent",
+    "VADEvent",
+    "decode_binary",
+    "decode_text",
+    "event_class",
+]
+
+
+def _bytes_repr(value: bytes | None) -> str:
+    # Audio chunks are kilobytes long; a repr that prints them is useless in logs.
+    return "None" if value is None else f"<{len(value)} bytes>"
+
+
+def _raw_repr(value: str | bytes) -> str:
+    text = repr(value)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+class Event:
+    """Base class of every session event; ``type`` is the wire type string."""
+
+    __slots__ = ()
+    type: ClassVar[str]
+
+
+# --- server messages ------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class ReadyEvent(Event):
+    """The session is configured (§5.1); LiveKit fields only in LiveKit sessions."""
+
+    type: ClassVar[str] = "ready"
+    stream_id: str
+    livekit_room_name: str | None = None
+    livekit_url: str | None = None
+    sayna_participant_identity: str | None = None
+    sayna_participant_name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class STTResultEvent(Event):
+    """A transcript: interim, final segment, or end of the user's turn (§5.2).
+
+    A speech-final result synthesised by the server has an empty transcript: build
+    the turn's text from the preceding ``is_final`` results.
+    """
+
+    type: ClassVar[str] = "stt_result"
+    transcript: str
+    is_final: bool
+    is_speech_final: bool
+    confidence: float
+
+
+@attrs.frozen(kw_only=True)
+class DataPacket:
+    """A LiveKit data packet: ``message`` when it was UTF-8 text, else ``data``."""
+
+    identity: str
+    topic: str
+    room: str
+    timestamp: int
+    message: str | None = None
+    data: bytes | None = attrs.field(default=None, repr=_bytes_repr)
+
+
+@attrs.frozen(kw_only=True)
+class MessageEvent(Event):
+    """A data packet received from the LiveKit room (§5.3)."""
+
+    type: ClassVar[str] = "message"
+    message: DataPacket
+
+
+@attrs.frozen(kw_only=True)
+class SessionParticipant:
+    """A remote participant of the session's room; ``timestamp`` in Unix ms."""
+
+    identity: str
+    room: str
+    timestamp: int
+    name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ParticipantConnectedEvent(Event):
+    """A remote participant joined the room (§5.4)."""
+
+    type: ClassVar[str] = "participant_connected"
+    participant: SessionParticipant
+
+
+@attrs.frozen(kw_only=True)
+class ParticipantDisconnectedEvent(Event):
+    """A remote participant left; the server closes the session right after (§5.4)."""
+
+    type: ClassVar[str] = "participant_disconnected"
+    participant: SessionParticipant
+
+
+@attrs.frozen(kw_only=True)
+class SubscribedTrack:
+    """A participant's track the agent subscribed to; ``track_kind`` audio/video."""
+
+    identity: str
+    track_kind: str
+    track_sid: str
+    room: str
+    timestamp: int
+    name: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class TrackSubscribedEvent(Event):
+    """The agent subscribed to a participant's track (§5.5)."""
+
+    type: ClassVar[str] = "track_subscribed"
+    track: SubscribedTrack
+
+
+@attrs.frozen(kw_only=True)
+class TTSPlaybackCompleteEvent(Event):
+    """The TTS queue drained (§5.6); not one per ``speak``. ``timestamp`` in Unix ms."""
+
+    type: ClassVar[str] = "tts_playback_complete"
+    timestamp: int
+
+
+@attrs.frozen(kw_only=True)
+class VADEvent(Event):
+    """Voice activity (§5.7): speech_start, silence_detected, speech_resumed, turn_end."""
+
+    type: ClassVar[str] = "vad_event"
+    event: str
+    timestamp_ms: int
+    silence_duration_ms: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class ErrorEvent(Event):
+    """An error reported by the server (§5.8); the session stays open."""
+
+    type: ClassVar[str] = "error"
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class SIPTransferErrorEvent(Event):
+    """A ``sip_transfer`` failed (§5.9)."""
+
+    type: ClassVar[str] = "sip_transfer_error"
+    message: str
+
+
+@attrs.frozen(kw_only=True)
+class TTSAudioEvent(Event):
+    """A binary frame: a chunk of synthesized speech, to be concatenated (§5.10)."""
+
+    type: ClassVar[str] = "tts_audio"
+    data: bytes = attrs.field(repr=_bytes_repr)
+
+
+# --- frames the client cannot map to a class --------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class UnknownEvent(Event):
+    """A well-formed message of a type this client does not know; ``payload`` is raw."""
+
+    payload: dict[str, Any]
+
+    @property
+    def type(self) -> str:  # type: ignore[override]
+        """The frame's own ``type``."""
+        return str(self.payload.get("type", ""))
+
+
+@attrs.frozen(kw_only=True)
+class MalformedEvent(Event):
+    """A frame that could not be decoded: ``raw`` as received, ``error`` says why.
+
+    ``wire_type`` is the ``type`` the frame claimed, when it got that far.
+    """
+
+    type: ClassVar[str] = "malformed"
+    raw: str | bytes = attrs.field(repr=_raw_repr)
+    error: str
+    wire_type: str | None = None
+
+
+# --- events of the session itself ------------------------------------------------
+
+
+CloseInitiator = Literal["client", "server", "network"]
+
+
+@attrs.frozen(kw_only=True)
+class CloseEvent(Event):
+    """The session ended; always the last event.
+
+    ``initiator`` is who ended it: ``"client"`` (``close()``), ``"server"`` (a Close
+    frame; ``code`` 1005 when it carried no status) or ``"network"`` (dropped TCP
+    connection, protocol violation, unanswered ping; ``code`` is ``None``).
+    ``error`` is set when the ending was abnormal; it is what ``events()``,
+    ``wait_for()``, ``next_event()`` and sends raise afterwards.
+    """
+
+    type: ClassVar[str] = "close"
+    code: int | None
+    reason: str = ""
+    initiator: CloseInitiator
+    error: SaynaConnectionClosedError | None = None
+
+
+@attrs.frozen(kw_only=True)
+class CallbackErrorEvent(Event):
+    """A callback raised ``error`` while handling ``event``."""
+
+    type: ClassVar[str] = "callback_error"
+    error: BaseException
+    event: Event
+    callback: Callable[..., Any]
+
+
+@attrs.frozen(kw_only=True)
+class EventsDiscardedEvent(Event):
+    """``count`` events arrived while no iterator was consuming and were discarded.
+
+    Only the newest ``max_buffered_events`` are kept for iterators opened later;
+    this marker is what such an iterator receives first instead of the lost ones.
+    """
+
+    type: ClassVar[str] = "events_discarded"
+    count: int
+
+
+# --- decoding -------------------------------------------------------------------
+
+_SERVER_EVENTS: tuple[type[Event], ...] = (
+    ReadyEvent,
+    STTResultEvent,
+    MessageEvent,
+    ParticipantConnectedEvent,
+    ParticipantDisconnectedEvent,
+    TrackSubscribedEvent,
+    TTSPlaybackCompleteEvent,
+    VADEvent,
+    ErrorEvent,
+    SIPTransferErrorEvent,
+)
+
+# One dispatch dict: wire type -> class. Structure hooks are looked up once, on
+# first use, so that every hook registered with the converter is in place.
+_BY_TYPE: dict[str, type[Event]] = {cls.type: cls for cls in _SERVER_EVENTS}
+_BY_TYPE[TTSAudioEvent.type] = TTSAudioEvent
+_hooks: dict[str, tuple[type[Event], Callable[[Any, Any], Any]]] = {}
+
+
+def event_class(wire_type: str) -> type[Event] | None:
+    """The class for a wire type (``"stt_result"`` -> :class:`STTResultEvent`)."""
+    return _BY_TYPE.get(wire_type)
+
+
+def _problem(exc: BaseException) -> str:
+    if isinstance(exc, cattrs.BaseValidationError):
+        return "; ".join(cattrs.transform_error(exc))
+    return str(exc) or type(exc).__name__
+
+
+def _lenient_hook(wire_type: str) -> tuple[type[Event], Callable[[Any, Any], Any]] | None:
+    found = _hooks.get(wire_type)
+    if found is None:
+        cls = _BY_TYPE.get(wire_type)
+        if cls is None or cls is TTSAudioEvent:
+            return None
+        found = (cls, _converter.converter.get_structure_hook(cls))
+        _hooks[wire_type] = found
+    return found
+
+
+def decode_text(raw: str | bytes, *, strict: bool = False) -> Event:
+    """Turn one text frame into an event; the JSON is parsed exactly once.
+
+    Lenient (the default) never raises: a frame that does not decode becomes a
+    :class:`MalformedEvent`, an unknown type an :class:`UnknownEvent`, and unknown
+    keys are ignored. ``strict`` raises ``ValueError`` for all three and for
+    unknown keys instead.
+    """
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        data = json.loads(text)
+    except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
+        if strict:
+            raise
+        return MalformedEvent(raw=raw, error=f"not a JSON text frame: {exc}")
+    if not isinstance(data, dict):
+        error = f"expected a JSON object, got {type(data).__name__}"
+    elif not isinstance(data.get("type"), str):
+        error = "the frame has no string 'type' field"
+    else:
+        wire_type: str = data["type"]
+        if strict:
+            cls = _BY_TYPE.get(wire_type)
+            if cls is None or cls is TTSAudioEvent:
+                raise ValueError(f"unknown message type {wire_type!r}")
+            del data["type"]
+            try:
+                return _converter.from_wire(data, cls, strict=True)
+            except Exception as exc:
+                raise ValueError(f"{wire_type}: {_problem(exc)}") from exc
+        found = _lenient_hook(wire_type)
+        if found is None:
+            return UnknownEvent(payload=data)
+        cls, hook = found
+        del data["type"]
+        try:
+            event: Event = hook(data, cls)
+        except Exception as exc:
+            return MalformedEvent(raw=text, error=_problem(exc), wire_type=wire_type)
+        return event
+    if strict:
+        raise ValueError(error)
+    return MalformedEvent(raw=text, error=error)
+
+
+def decode_binary(data: bytes) -> TTSAudioEvent:
+    """A binary frame is always TTS audio (§5.10)."""
+    return TTSAudioEvent(data=data)

@@ -1,0 +1,358 @@
+"""The per-session event log: one append-only sequence, a cursor per consumer.
+
+The reader thread appends; each consumer (every open iterator, the callback
+dispatcher, a running ``wait_for``/``next_event``) reads through its own cursor.
+Entries are numbered; a cursor is the number of the next entry it will fetch.
+
+Bounds (``max_events``):
+
+* An entry is *pinned* while an active cursor has not fetched it. When
+  ``max_events`` entries are pinned, ``append`` blocks: the reader thread stops
+  reading the socket until the slowest consumer catches up, and TCP carries the
+  backpressure to the server. An active consumer never loses an entry.
+* Unpinned entries are kept, newest first, up to ``max_events`` in all, for
+  iterators opened later; older ones are dropped. An iterator that starts
+  before the oldest kept entry is told how many it missed (a marker event).
+
+Consumers fetch in batches (one lock round trip per batch) and the producer
+notifies only when someone waits, which keeps the per-event cost small.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import NoReturn
+
+from sayna._errors import SaynaTimeoutError
+from sayna._events import CloseEvent, Event, EventsDiscardedEvent
+
+__all__ = ["Cursor", "EventIterator", "EventLog"]
+
+logger = logging.getLogger("sayna")
+
+# Consumers fetch at most this many entries per lock round trip. Small enough that
+# a consumer's private batch adds little to the bound, large enough to amortise
+# the lock and the wake-up.
+BATCH = 128
+# Dropped entries leave holes at the front of the list; compact past this many.
+_COMPACT_AFTER = 4096
+
+
+class Cursor:
+    """A consumer's position: ``pos`` is the next entry it will fetch.
+
+    ``yielded`` (iterators only) is one past the last entry handed to the user;
+    it decides where the next iterator starts, so entries fetched in a batch
+    but never handed out are not skipped by a later iterator.
+    """
+
+    __slots__ = ("iterator", "pos", "yielded")
+
+    def __init__(self, pos: int, *, iterator: bool) -> None:
+        self.pos = pos
+        self.yielded = pos
+        self.iterator = iterator
+
+
+class EventLog:
+    """Append-only, bounded, multi-consumer event log (see the module docstring)."""
+
+    def __init__(self, max_events: int) -> None:
+        self._max = max_events
+        self._chunk = max(1, max_events // 64)
+        self._lock = threading.Lock()
+        self._readable = threading.Condition(self._lock)
+        self._writable = threading.Condition(self._lock)
+        self._items: list[Event | None] = []
+        self._offset = 0  # index in _items of entry number _head
+        self._head = 0  # number of the oldest kept entry
+        self._end = 0  # number the next appended entry gets
+        self._cursors: list[Cursor] = []
+        self._mark = 0  # where the next iterator starts (past what iterators yielded)
+        self._finished = False
+        self._unbounded = False
+        self._readers_waiting = 0
+        self._writer_waiting = False
+        self._dropping_unseen = False
+        #: True while ``append`` waits for consumers (read by the keep-alive).
+        self.paused = False
+        #: ``time.monotonic()`` when the last such wait ended.
+        self.resumed_at = 0.0
+
+    @property
+    def max_events(self) -> int:
+        """The bound given at construction."""
+        return self._max
+
+    def __len__(self) -> int:
+        return self._end - self._head
+
+    # --- producer side ---------------------------------------------------------
+
+    def append(self, event: Event, *, force: bool = False) -> bool:
+        """Add ``event``; block while ``max_events`` entries are pinned.
+
+        ``force`` never blocks (the session's own events: close, callback
+        errors). Returns ``False`` when the log is already finished.
+        """
+        with self._lock:
+            if self._finished:
+                return False
+            if self._end - self._head >= self._max:
+                self._make_room(force or self._unbounded)
+            self._items.append(event)
+            self._end += 1
+            if self._readers_waiting:
+                self._readable.notify_all()
+            return True
+
+    def _make_room(self, never_wait: bool) -> None:
+        while True:
+            floor = min((c.pos for c in self._cursors), default=self._end)
+            needed = self._end - self._head - self._max + 1
+            droppable = floor - self._head
+            if droppable >= needed:
+                # Drop a chunk at once: a full log then costs one min() over the
+                # cursors per chunk rather than per appended event.
+                self._drop(min(droppable, max(needed, self._chunk)))
+                return
+            self._drop(droppable)
+            if never_wait or self._unbounded:
+                return
+            self._writer_waiting = True
+            self.paused = True
+            try:
+                self._writable.wait()
+            finally:
+                self._writer_waiting = False
+                self.paused = False
+                self.resumed_at = time.monotonic()
+
+    def _drop(self, count: int) -> None:
+        if count <= 0:
+            return
+        if self._head + count > self._mark and not self._dropping_unseen:
+            self._dropping_unseen = True
+            logger.debug("no iterator is consuming; keeping only the newest %d events", self._max)
+        items = self._items
+        for index in range(self._offset, self._offset + count):
+            items[index] = None
+        self._offset += count
+        self._head += count
+        if self._offset > _COMPACT_AFTER and self._offset * 2 > len(items):
+            del items[: self._offset]
+            self._offset = 0
+
+    def finish(self) -> None:
+        """No more entries will come (the close event is in); wake every consumer."""
+        with self._lock:
+            self._finished = True
+            self._unbounded = True
+            self._readable.notify_all()
+            self._writable.notify_all()
+
+    def unbound(self) -> None:
+        """Stop applying backpressure (the session is closing)."""
+        with self._lock:
+            self._unbounded = True
+            self._writable.notify_all()
+
+    def try_unbound(self) -> None:
+        """``unbound`` if the lock is free right now (for finalizers, which may
+        run on a thread that holds it)."""
+        if self._lock.acquire(blocking=False):
+            try:
+                self._unbounded = True
+                self._writable.notify_all()
+            finally:
+                self._lock.release()
+
+    # --- consumer side ---------------------------------------------------------
+
+    def open(self, *, iterator: bool, start: int | None = None) -> Cursor:
+        """Register an active cursor.
+
+        Iterators start past everything an earlier iterator handed out (or at
+        ``start``); the dispatcher starts at the oldest kept entry.
+        """
+        with self._lock:
+            if start is None:
+                start = self._iterator_start() if iterator else self._head
+            cursor = Cursor(start, iterator=iterator)
+            self._cursors.append(cursor)
+            return cursor
+
+    def _iterator_start(self) -> int:
+        start = self._mark
+        for cursor in self._cursors:
+            if cursor.iterator and cursor.yielded > start:
+                start = cursor.yielded
+        return start
+
+    def release(self, cursor: Cursor) -> None:
+        """Unregister ``cursor``; it no longer pins anything."""
+        with self._lock:
+            for index, registered in enumerate(self._cursors):
+                if registered is cursor:
+                    del self._cursors[index]
+                    break
+            else:
+                return
+            if cursor.iterator and cursor.yielded > self._mark:
+                self._mark = cursor.yielded
+                self._dropping_unseen = False
+            if self._writer_waiting:
+                self._writable.notify()
+
+    def fetch(
+        self, cursor: Cursor, timeout: float | None = None, limit: int = BATCH
+    ) -> tuple[int, int, list[Event]] | None:
+        """Wait for entries past ``cursor`` and take up to ``limit`` of them.
+
+        Returns ``(missed, first, events)``: ``missed`` counts entries dropped
+        before the cursor reached them (the cursor then moves to the oldest
+        kept one and ``events`` is empty); ``first`` is the number of
+        ``events[0]``. An empty list with ``missed == 0`` means the log is
+        finished and drained. ``None`` means ``timeout`` passed first.
+        """
+        with self._lock:
+            if cursor.pos < self._head:
+                missed = self._head - cursor.pos
+                cursor.pos = cursor.yielded = self._head
+                return missed, cursor.pos, []
+            if (
+                cursor.pos >= self._end
+                and not self._finished
+                and not self._wait_readable(cursor, timeout)
+            ):
+                return None
+            start = cursor.pos
+            stop = min(self._end, start + limit)
+            index = start - self._head + self._offset
+            events: list[Event] = self._items[index : index + stop - start]  # type: ignore[assignment]
+            cursor.pos = stop
+            if self._writer_waiting:
+                self._writable.notify()
+            return 0, start, events
+
+    def _wait_readable(self, cursor: Cursor, timeout: float | None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        self._readers_waiting += 1
+        try:
+            while cursor.pos >= self._end and not self._finished:
+                if deadline is None:
+                    self._readable.wait()
+                    continue
+                remaining = deadline - time.monotonic()
+                timed_out = remaining <= 0 or not self._readable.wait(remaining)
+                if timed_out and cursor.pos >= self._end and not self._finished:
+                    return False
+        finally:
+            self._readers_waiting -= 1
+        return True
+
+
+class EventIterator:
+    """Iterator over a session's events, from where the previous iterator stopped.
+
+    Ends after the close event; ``at_end`` runs then (it raises the session's
+    fatal error, if any). ``timeout`` bounds the wait for each event: past it,
+    :class:`~sayna.SaynaTimeoutError` is raised and the iterator stays usable.
+    Close it (or let it go out of scope) to stop pinning the session's log.
+    """
+
+    __slots__ = (
+        "__weakref__",
+        "_at_end",
+        "_batch",
+        "_cursor",
+        "_done",
+        "_first",
+        "_i",
+        "_log",
+        "_timeout",
+    )
+
+    def __init__(
+        self, log: EventLog, at_end: Callable[[], None], timeout: float | None = None
+    ) -> None:
+        self._log = log
+        self._at_end = at_end
+        self._timeout = timeout
+        self._cursor: Cursor | None = log.open(iterator=True)
+        self._batch: list[Event] = []
+        self._first = 0
+        self._i = 0
+        self._done = False
+
+    def __iter__(self) -> EventIterator:
+        return self
+
+    def __next__(self) -> Event:
+        i = self._i
+        if i < len(self._batch):
+            # The hot path: no lock, no wait.
+            event = self._batch[i]
+            self._i = i + 1
+            cursor = self._cursor
+            if cursor is not None:
+                cursor.yielded = self._first + i + 1
+            if isinstance(event, CloseEvent):
+                self._finish()
+            return event
+        return self._refill()
+
+    def _refill(self) -> Event:
+        cursor = self._cursor
+        if cursor is None:
+            return self._end()
+        got = self._log.fetch(cursor, self._timeout)
+        if got is None:
+            raise SaynaTimeoutError(f"no event within {self._timeout} s")
+        missed, first, events = got
+        if missed:
+            logger.warning(
+                "%d events arrived while no iterator was consuming and were discarded "
+                "(max_buffered_events=%d)",
+                missed,
+                self._log.max_events,
+            )
+            return EventsDiscardedEvent(count=missed)
+        if not events:
+            self._finish()
+            return self._end()
+        self._batch, self._first, self._i = events, first, 0
+        return self.__next__()
+
+    def _finish(self) -> None:
+        cursor, self._cursor = self._cursor, None
+        if cursor is not None:
+            self._log.release(cursor)
+
+    def _end(self) -> NoReturn:
+        if not self._done:
+            self._done = True
+            self._batch = []
+            self._at_end()
+        raise StopIteration
+
+    def close(self) -> None:
+        """Stop iterating and release the log (idempotent)."""
+        self._finish()
+        self._done = True
+        self._batch = []
+
+    def __enter__(self) -> EventIterator:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # An abandoned iterator must not pin the log (and stall the reader).
+        cursor = getattr(self, "_cursor", None)
+        if cursor is not None:
+            self._log.release(cursor)

@@ -1,0 +1,226 @@
+"""The event log under the session: cursors, bounds, backpressure, overflow marker."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import time
+
+import pytest
+
+from sayna._errors import SaynaConnectionClosedError, SaynaTimeoutError
+from sayna._eventlog import EventIterator, EventLog
+from sayna._events import CloseEvent, ErrorEvent, Event, EventsDiscardedEvent
+
+
+def ev(n: int) -> ErrorEvent:
+    return ErrorEvent(message=str(n))
+
+
+def numbers(events: list[Event]) -> list[int]:
+    return [int(e.message) for e in events if isinstance(e, ErrorEvent)]
+
+
+def nothing() -> None:
+    return None
+
+
+def fill(log: EventLog, count: int, start: int = 0) -> None:
+    for n in range(start, start + count):
+        log.append(ev(n))
+
+
+def close(log: EventLog) -> None:
+    log.append(CloseEvent(code=1000, initiator="client"), force=True)
+    log.finish()
+
+
+def test_iterator_yields_everything_in_order_then_the_close_event() -> None:
+    """An iterator sees every appended event in order and stops after the close event."""
+    log = EventLog(1000)
+    fill(log, 300)
+    close(log)
+    seen = list(EventIterator(log, nothing))
+    assert numbers(seen) == list(range(300))
+    assert isinstance(seen[-1], CloseEvent)
+
+
+def test_two_iterators_each_see_every_event() -> None:
+    """Concurrent iterators do not steal events from each other."""
+    log = EventLog(1000)
+    first, second = EventIterator(log, nothing), EventIterator(log, nothing)
+    fill(log, 50)
+    close(log)
+    assert numbers(list(first)) == numbers(list(second)) == list(range(50))
+
+
+def test_at_end_runs_once_and_its_exception_propagates() -> None:
+    """The end hook's exception is raised after the close event, then iteration stops."""
+    log = EventLog(10)
+    close(log)
+    calls: list[int] = []
+
+    def boom() -> None:
+        calls.append(1)
+        raise SaynaConnectionClosedError("lost")
+
+    iterator = EventIterator(log, boom)
+    assert isinstance(next(iterator), CloseEvent)
+    with pytest.raises(SaynaConnectionClosedError):
+        next(iterator)
+    with pytest.raises(StopIteration):
+        next(iterator)
+    assert calls == [1]
+
+
+def test_iterator_timeout_raises_and_the_iterator_stays_usable() -> None:
+    """A per-event timeout raises SaynaTimeoutError; later events still arrive."""
+    log = EventLog(10)
+    iterator = EventIterator(log, nothing, timeout=0.05)
+    with pytest.raises(SaynaTimeoutError):
+        next(iterator)
+    log.append(ev(1))
+    assert numbers([next(iterator)]) == [1]
+    iterator.close()
+
+
+def test_a_new_iterator_resumes_where_the_previous_one_stopped() -> None:
+    """Events fetched in a batch but never handed out are not skipped by the next iterator."""
+    log = EventLog(1000)
+    fill(log, 10)
+    first = EventIterator(log, nothing)
+    assert numbers([next(first), next(first), next(first)]) == [0, 1, 2]
+    first.close()
+    close(log)
+    assert numbers(list(EventIterator(log, nothing))) == list(range(3, 10))
+
+
+def test_an_iterator_opened_beside_an_active_one_starts_at_its_position() -> None:
+    """A second iterator starts where the running one is, not at the beginning."""
+    log = EventLog(1000)
+    fill(log, 10)
+    first = EventIterator(log, nothing)
+    for _ in range(4):
+        next(first)
+    second = EventIterator(log, nothing)
+    close(log)
+    assert numbers(list(second)) == list(range(4, 10))
+    assert numbers(list(first)) == list(range(4, 10))
+
+
+def test_without_consumers_only_the_newest_are_kept_and_a_marker_counts_the_rest() -> None:
+    """Overflow with no iterator keeps the newest events and reports the dropped count."""
+    log = EventLog(100)
+    fill(log, 1000)
+    assert len(log) <= 100
+    close(log)
+    seen = list(EventIterator(log, nothing))
+    assert isinstance(seen[0], EventsDiscardedEvent)
+    kept = numbers(seen)
+    assert kept == list(range(1000 - len(kept), 1000))
+    assert seen[0].count == 1000 - len(kept)
+    assert len(kept) >= 100 - 100 // 64 - 1
+
+
+def test_overflow_marker_is_logged_as_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    """Handing out the overflow marker logs a warning on the sayna logger."""
+    log = EventLog(10)
+    fill(log, 50)
+    iterator = EventIterator(log, nothing)
+    with caplog.at_level("WARNING", logger="sayna"):
+        marker = next(iterator)
+    assert isinstance(marker, EventsDiscardedEvent)
+    assert "discarded" in caplog.text
+    iterator.close()
+
+
+def test_the_dispatcher_cursor_keeps_memory_bounded_without_blocking() -> None:
+    """A consumer that keeps up lets the log drop old entries: memory stays bounded."""
+    log = EventLog(50)
+    cursor = log.open(iterator=False)
+    for n in range(5000):
+        log.append(ev(n))
+        got = log.fetch(cursor, 0)
+        assert got is not None
+        assert numbers(got[2]) == [n]
+    assert len(log) <= 50
+
+
+def test_a_lagging_active_consumer_blocks_the_producer_until_it_catches_up() -> None:
+    """With max_events pinned, append waits (backpressure) and nothing is lost."""
+    log = EventLog(20)
+    iterator = EventIterator(log, nothing)
+    done = threading.Event()
+
+    def produce() -> None:
+        fill(log, 200)
+        close(log)
+        done.set()
+
+    producer = threading.Thread(target=produce)
+    producer.start()
+    deadline = time.monotonic() + 5
+    while not log.paused and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert log.paused
+    assert not done.is_set()
+    assert len(log) == 20
+    assert numbers(list(iterator)) == list(range(200))
+    producer.join(5)
+    assert done.is_set()
+    assert log.resumed_at > 0
+
+
+def test_an_abandoned_iterator_stops_pinning_the_log() -> None:
+    """Dropping an iterator object releases its cursor, so the producer can go on."""
+    log = EventLog(5)
+    iterator = EventIterator(log, nothing)
+    del iterator
+    gc.collect()
+    fill(log, 50)  # would block forever if the cursor were still pinning
+    assert len(log) <= 5
+
+
+def test_forced_appends_never_block_and_appends_after_finish_are_refused() -> None:
+    """The session's own events go in even when full; nothing goes in after finish."""
+    log = EventLog(3)
+    iterator = EventIterator(log, nothing)
+    fill(log, 3)
+    assert log.append(ev(3), force=True)
+    close(log)
+    assert not log.append(ev(99), force=True)
+    assert numbers(list(iterator)) == [0, 1, 2, 3]
+
+
+def test_unbound_releases_a_blocked_producer() -> None:
+    """unbound() lets a producer waiting for consumers go on (used by close)."""
+    log = EventLog(2)
+    cursor = log.open(iterator=True)
+    fill(log, 2)
+    released = threading.Event()
+
+    def produce() -> None:
+        log.append(ev(2))
+        released.set()
+
+    thread = threading.Thread(target=produce)
+    thread.start()
+    assert not released.wait(0.05)
+    log.unbound()
+    assert released.wait(5)
+    thread.join(5)
+    log.release(cursor)
+
+
+def test_fetch_with_timeout_returns_none_and_wakes_on_append() -> None:
+    """fetch() times out with None and is woken by an append from another thread."""
+    log = EventLog(10)
+    cursor = log.open(iterator=True)
+    assert log.fetch(cursor, 0.01) is None
+    timer = threading.Timer(0.05, lambda: log.append(ev(7)))
+    timer.start()
+    got = log.fetch(cursor, 5)
+    timer.join()
+    assert got is not None
+    assert numbers(got[2]) == [7]
+    log.release(cursor)

@@ -10,7 +10,7 @@ import time
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -50,6 +50,10 @@ from sayna._validation import (
     require_text_list,
 )
 from sayna._version import __version__
+
+if TYPE_CHECKING:
+    from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig
+    from sayna._session import Session
 
 __all__ = ["Sayna"]
 
@@ -308,6 +312,78 @@ class Sayna:
     def _ensure_open(self) -> None:
         if self._closed:
             raise SaynaNotConnectedError("this Sayna client is closed; create a new one")
+
+    # --- realtime ------------------------------------------------------------------
+
+    def connect(
+        self,
+        stt_config: STTConfig | None = None,
+        tts_config: TTSConfig | None = None,
+        livekit_config: LiveKitConfig | None = None,
+        without_audio: bool = False,
+        stream_id: str | None = None,
+        loading_audio: LoadingAudioConfig | None = None,
+        *,
+        timeout: float = 60.0,
+        max_buffered_events: int = 10_000,
+    ) -> Session:
+        """Open a realtime session; return it once the server has sent ``ready``.
+
+        ::
+
+            with client.connect(stt_config=stt, tts_config=tts) as session:
+                session.speak("Hello!")
+                for event in session.events():
+                    ...
+
+        **What happens.** The WebSocket upgrade carries the API key as
+        ``Authorization: Bearer``; it goes through the same proxy, CA bundle and
+        client certificate as the REST calls (the ``requests.Session``
+        settings merged with ``HTTPS_PROXY``, ``NO_PROXY``,
+        ``REQUESTS_CA_BUNDLE``...). Then the ``config`` message is sent (``audio``
+        is ``not without_audio``; options left as ``None`` are omitted) and the
+        call blocks until the server answers ``ready``, for at most ``timeout``
+        seconds (starting providers and joining a LiveKit room takes seconds).
+
+        **Arguments.** ``stt_config`` and ``tts_config`` are required unless
+        ``without_audio=True``; ``loading_audio`` needs audio and a
+        ``livekit_config``. ``max_buffered_events`` bounds the session's event
+        buffer (see :class:`Session`: backpressure for active consumers, newest
+        events kept for later iterators).
+
+        **Errors** — all :class:`SaynaError`, never a websocket-client exception:
+        :class:`SaynaValidationError` before connecting for arguments that cannot
+        be valid; :class:`AuthenticationError` (401) or another
+        :class:`SaynaHttpError` when the upgrade is refused, built from the
+        server's answer; :class:`SaynaConnectionError` when the server cannot be
+        reached; :class:`SaynaConfigError` (with ``server_message``) when the
+        server answers the configuration with an ``error`` — the first error
+        before ``ready`` means the configuration failed;
+        :class:`SaynaConnectionClosedError` when the connection closes before
+        ``ready``; :class:`SaynaTimeoutError` when ``ready`` does not come in
+        time. On every error the socket is closed and no thread is left behind.
+
+        **Threads.** The session reads the socket on its own daemon thread, runs
+        callbacks on a second one (started with the first callback), and shares
+        one keep-alive thread with every other session of the process: a
+        WebSocket ping every ``ping_interval`` seconds of silence, and the
+        session ends with :class:`SaynaConnectionClosedError` when the server
+        does not answer within ``ping_timeout``. ``Sayna.close()`` closes every
+        session opened from this client.
+        """
+        from sayna._session import connect
+
+        return connect(
+            self,
+            stt_config,
+            tts_config,
+            livekit_config,
+            without_audio,
+            stream_id,
+            loading_audio,
+            timeout=timeout,
+            max_buffered_events=max_buffered_events,
+        )
 
     # --- transport ---------------------------------------------------------------
 

@@ -87,6 +87,21 @@ class EventLog:
         """The bound given at construction."""
         return self._max
 
+    @property
+    def end(self) -> int:
+        """The number the next appended entry will get."""
+        return self._end
+
+    def snapshot(self, start: int, stop: int) -> list[Event]:
+        """The kept entries numbered ``start`` to ``stop - 1`` (older ones are gone)."""
+        with self._lock:
+            start = max(start, self._head)
+            stop = min(stop, self._end)
+            if start >= stop:
+                return []
+            index = start - self._head + self._offset
+            return self._items[index : index + stop - start]  # type: ignore[return-value]
+
     def __len__(self) -> int:
         return self._end - self._head
 

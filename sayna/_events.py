@@ -337,13 +337,15 @@ def decode_text(raw: str | bytes, *, strict: bool = False) -> Event:
     keys are ignored. ``strict`` raises ``ValueError`` for all three and for
     unknown keys instead.
     """
+    text: str | bytes = raw
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         data = json.loads(text)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
         if strict:
             raise
-        return MalformedEvent(raw=raw, error=f"not a JSON text frame: {exc}")
+        # Keep the frame as text when it was text, as bytes when it was not UTF-8.
+        return MalformedEvent(raw=text, error=f"not a JSON text frame: {exc}")
     if not isinstance(data, dict):
         error = f"expected a JSON object, got {type(data).__name__}"
     elif not isinstance(data.get("type"), str):

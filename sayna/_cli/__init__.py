@@ -1,0 +1,1 @@
+"""Private pieces of the ``sayna`` command line; the entry point is :mod:`sayna.cli`."""

@@ -1,0 +1,98 @@
+"""The ``sayna`` command line (also ``python -m sayna``).
+
+``main(argv)`` returns the exit code: 0 success, 1 an error from the server or
+the connection (or a webhook that fails verification), 2 a usage error
+(bad arguments, missing URL, unreadable or unsuitable input). Errors are one
+line on stderr; ``--debug`` adds the traceback and the library's debug log.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+
+from sayna._cli._common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    Context,
+    UsageError,
+    scrub,
+    secrets_in,
+)
+from sayna._cli._parser import ArgumentError, build_parser
+from sayna._errors import (
+    SaynaError,
+    SaynaHttpError,
+    SaynaValidationError,
+    WebhookVerificationError,
+)
+
+__all__ = ["main"]
+
+
+def _exit_code(exc: SaynaError) -> int:
+    # A 400 from the server is also a SaynaValidationError, but it is the
+    # server's answer, not bad command-line input; a failed webhook check is
+    # a result (like grep finding nothing), not a usage mistake.
+    if isinstance(exc, (SaynaHttpError, WebhookVerificationError)):
+        return EXIT_ERROR
+    if isinstance(exc, SaynaValidationError):
+        return EXIT_USAGE
+    return EXIT_ERROR
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default ``sys.argv[1:]``); return the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    secrets = secrets_in(args_list, os.environ)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(args_list)
+    except ArgumentError as exc:
+        exc.parser.print_usage(sys.stderr)
+        print(f"{exc.parser.prog}: error: {scrub(exc.message, secrets)}", file=sys.stderr)
+        return EXIT_USAGE
+    except SystemExit as exc:  # --help and --version
+        return exc.code if isinstance(exc.code, int) else EXIT_OK
+    if args.debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
+    ctx = Context(args)
+    try:
+        code = _handler(args.handler)(ctx)
+    except KeyboardInterrupt:
+        print("sayna: interrupted", file=sys.stderr)
+        return 130
+    except (UsageError, SaynaError) as exc:
+        if args.debug:
+            print(scrub(traceback.format_exc(), secrets), file=sys.stderr, end="")
+        message = str(exc) or type(exc).__name__
+        hint = _hint(exc, ctx)
+        print(f"sayna: error: {scrub(message + hint, secrets)}", file=sys.stderr)
+        if isinstance(exc, UsageError):
+            return EXIT_USAGE
+        return _exit_code(exc)
+    return code
+
+
+def _handler(spec: str) -> Callable[[Context], int]:
+    """The function named ``"_module:function"`` in :mod:`sayna._cli`."""
+    module_name, _, function = spec.partition(":")
+    module = importlib.import_module(f"sayna._cli.{module_name}")
+    handler: Callable[[Context], int] = getattr(module, function)
+    return handler
+
+
+def _hint(exc: BaseException, ctx: Context) -> str:
+    """A short suggestion for the mistakes people make most."""
+    if isinstance(exc, SaynaHttpError) and exc.status_code == 401 and not ctx.api_key():
+        return " (no API key: pass --api-key KEY or set SAYNA_API_KEY)"
+    return ""
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m sayna.cli`
+    sys.exit(main())

@@ -1,5 +1,69 @@
-"""Tools for testing code that uses ``sayna``, with no real server or key."""
+"""Tools for testing code that uses ``sayna``, with no real server or key.
+
+:class:`FakeServer` is a real local Sayna server (REST and WebSocket on one
+loopback port) with deterministic stand-in speech providers; the ``sayna_server``
+pytest fixture yields a started one. The server needs the ``testing`` extra
+(``pip install sayna[testing]``: h11 and wsproto); the other helpers do not.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from sayna._signing import sign_webhook
+from sayna.testing._audio import decode_speech, encode_speech, speech_duration
 
-__all__ = ["sign_webhook"]
+if TYPE_CHECKING:
+    from sayna.testing._rest import RecordedRequest
+    from sayna.testing._server import FakeServer
+    from sayna.testing._state import Participant, Room, Track
+    from sayna.testing._ws import FakeSession, PublishedData, ReceivedFrame
+
+__all__ = [
+    "FakeServer",
+    "FakeSession",
+    "Participant",
+    "PublishedData",
+    "ReceivedFrame",
+    "RecordedRequest",
+    "Room",
+    "Track",
+    "decode_speech",
+    "encode_speech",
+    "sign_webhook",
+    "speech_duration",
+]
+
+# Names that need h11/wsproto are imported on first use, so that importing this
+# package (and the pytest plugin) works without the ``testing`` extra.
+_LAZY = {
+    "FakeServer": "sayna.testing._server",
+    "FakeSession": "sayna.testing._ws",
+    "PublishedData": "sayna.testing._ws",
+    "ReceivedFrame": "sayna.testing._ws",
+    "RecordedRequest": "sayna.testing._rest",
+    "Participant": "sayna.testing._state",
+    "Room": "sayna.testing._state",
+    "Track": "sayna.testing._state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ImportError(
+            f"sayna.testing.{name} needs the 'testing' extra: pip install 'sayna[testing]' ({exc})"
+        ) from exc
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,604 @@
+"""The fake Sayna server: lifecycle, threads, scripting and the simulated LiveKit side."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import logging
+import selectors
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from types import TracebackType
+from typing import Any
+
+from wsproto.connection import Connection
+
+from sayna._signing import sign_webhook
+from sayna.testing._http import serve_connection
+from sayna.testing._providers import ALL_PROVIDERS
+from sayna.testing._rest import RecordedRequest
+from sayna.testing._state import (
+    LIVEKIT_API_KEY,
+    LIVEKIT_API_SECRET,
+    Hook,
+    Participant,
+    Room,
+    State,
+    Track,
+    make_jwt,
+    new_id,
+)
+from sayna.testing._ws import FakeSession
+
+__all__ = ["FakeServer"]
+
+log = logging.getLogger("sayna.testing")
+
+
+def _sip_domain(header: str) -> str | None:
+    """The domain of a SIP destination header, parsed as the server does (§6.1)."""
+    value = header.strip()
+    if "<" in value and ">" in value:
+        value = value[value.index("<") + 1 : value.index(">")]
+    value = value.split(";", 1)[0].strip()
+    lowered = value.lower()
+    if lowered.startswith(("sip:", "sips:")):
+        value = value.split(":", 1)[1]
+        value = value.rsplit("@", 1)[-1]
+    elif "." in value and " " not in value and "@" not in value:
+        host, _, port = value.rpartition(":")
+        if host and port.isdigit():
+            value = host
+    else:
+        return None
+    value = value.strip().lower()
+    return value or None
+
+
+class FakeServer:
+    """A real local Sayna server on loopback, for tests, notebooks and demos.
+
+    REST and ``/ws`` share one port, as on the real server. The speech
+    providers are deterministic stand-ins: TTS audio encodes its text, and the
+    STT recognises exactly that text (see ``sayna.testing.encode_speech``).
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+
+    ``api_keys`` maps secrets to tenant ids (None: auth off). Scripting
+    (:meth:`fail_config`, :attr:`ready_delay`, :attr:`withhold_ready`,
+    :meth:`script_transcripts`) applies to sessions opened after the change;
+    fault switches (:attr:`tts_error`, :attr:`livekit_error`, ...) apply at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_keys: Mapping[str, str] | None = None,
+        livekit_url: str = "wss://livekit.local.test",
+        livekit_configured: bool = True,
+        sip_configured: bool = True,
+        sip_room_prefix: str = "sip-",
+        sip_outbound_address: str | None = "sip.outbound.local.test",
+        sip_hooks_persistent: bool = True,
+        protected_hooks: Sequence[Mapping[str, str]] = (),
+        webhook_secret: str | None = None,
+        recordings: Mapping[str, bytes] | None = None,
+        storage_configured: bool = True,
+        provider_credentials: Collection[str] = ALL_PROVIDERS,
+        tts_chunk_ms: int = 40,
+        tts_speedup: float = 10.0,
+        stt_endpoint_ms: int = 500,
+        turn_detection: bool = True,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self.api_keys: dict[str, str] | None = None if api_keys is None else dict(api_keys)
+        self.livekit_url = livekit_url
+        self.livekit_configured = livekit_configured
+        self.livekit_api_key = LIVEKIT_API_KEY
+        self.livekit_api_secret = LIVEKIT_API_SECRET
+        self.sip_configured = sip_configured
+        self.sip_room_prefix = sip_room_prefix
+        self.sip_outbound_address = sip_outbound_address
+        self.sip_hooks_persistent = sip_hooks_persistent
+        self.webhook_secret = webhook_secret
+        self.storage_configured = storage_configured
+        self.provider_credentials = frozenset(provider_credentials)
+        self.tts_chunk_ms = tts_chunk_ms
+        #: How many times faster than real time the stand-in TTS produces audio (0: at once).
+        self.tts_speedup = tts_speedup
+        self.stt_endpoint_ms = stt_endpoint_ms
+        #: Whether ``update_config`` thresholds are checked (a server built with ``stt-vad``).
+        self.turn_detection = turn_detection
+        #: Every synthesis fails with this provider message (``/speak`` and ``speak``).
+        self.tts_error: str | None = None
+        #: LiveKit actions (remove, mute, SIP call/transfer, send_message) fail with this.
+        self.livekit_error: str | None = None
+        #: ``/sip/transfer`` success status: ``"completed"`` or ``"initiated"``.
+        self.sip_transfer_status = "completed"
+        #: When set, authenticated routes answer 503 as if the auth service were down.
+        self.auth_unavailable: str | None = None
+        #: Seconds new sessions wait before ``ready``.
+        self.ready_delay = 0.0
+        #: New sessions never send ``ready``.
+        self.withhold_ready = False
+        self._fail_config: str | None = None
+        self._script: list[str] = []
+
+        self.state = State(
+            protected_hooks=[
+                Hook(
+                    host=h["host"].strip().lower(),
+                    url=h["url"],
+                    auth_id=h.get("auth_id", "").strip(),
+                    secret=h.get("secret"),
+                )
+                for h in protected_hooks
+            ],
+            recordings=recordings or {},
+        )
+        self.state.room_listener = self._room_event
+
+        self._lock = threading.Lock()
+        self._session_cond = threading.Condition(self._lock)
+        self._requests: list[RecordedRequest] = []
+        self._sessions: list[FakeSession] = []
+        self._handed_out = 0
+        self._threads: list[threading.Thread] = []
+        self._sockets: set[socket.socket] = set()
+        self._listener: socket.socket | None = None
+        self._wake: tuple[socket.socket, socket.socket] | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._state_name = "new"
+
+    def __repr__(self) -> str:
+        where = self.url if self._listener is not None else "not started"
+        return f"<FakeServer {where} ({self._state_name})>"
+
+    # --- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> FakeServer:
+        """Bind, listen and start accepting; returns self."""
+        if self._state_name != "new":
+            raise RuntimeError(f"cannot start a {self._state_name} FakeServer")
+        listener = socket.create_server((self._host, self._port), backlog=128)
+        self._listener = listener
+        self._port = listener.getsockname()[1]
+        self._wake = socket.socketpair()
+        self._accept_thread = threading.Thread(
+            target=self._accept_loop, name="sayna-fake-accept", daemon=True
+        )
+        self._state_name = "running"
+        self._accept_thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Close every connection and socket, join every thread; idempotent."""
+        if self._state_name != "running":
+            self._state_name = "stopped"
+            return
+        self._state_name = "stopped"
+        deadline = time.monotonic() + timeout
+        self._stopping.set()
+        assert self._wake is not None
+        assert self._accept_thread is not None
+        self._wake[1].send(b"x")
+        self._accept_thread.join(timeout)
+        with self._lock:
+            sockets = list(self._sockets)
+            sessions = list(self._sessions)
+            self._session_cond.notify_all()
+        for session in sessions:
+            session._abort_now()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        for thread in self._all_threads():
+            thread.join(max(0.0, deadline - time.monotonic()))
+        if self._listener is not None:
+            self._listener.close()
+        for end in self._wake:
+            end.close()
+        stuck = [t.name for t in self._all_threads() if t.is_alive()]
+        if stuck:
+            log.warning("FakeServer.stop: threads still running after %s s: %s", timeout, stuck)
+
+    def __enter__(self) -> FakeServer:
+        return self.start() if self._state_name == "new" else self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def _all_threads(self) -> list[threading.Thread]:
+        with self._lock:
+            return list(self._threads)
+
+    def _spawn(self, target: Callable[[], None], name: str) -> None:
+        def run() -> None:
+            try:
+                target()
+            except Exception:
+                log.exception("fake server task %s failed", name)
+
+        thread = threading.Thread(target=run, name=name, daemon=True)
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        assert self._listener is not None
+        assert self._wake is not None
+        count = 0
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._listener, selectors.EVENT_READ)
+            selector.register(self._wake[0], selectors.EVENT_READ)
+            while not self._stopping.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is not self._listener or self._stopping.is_set():
+                        return
+                    try:
+                        sock, _ = self._listener.accept()
+                    except OSError:
+                        continue
+                    count += 1
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    with self._lock:
+                        self._sockets.add(sock)
+                    self._spawn(functools.partial(self._serve, sock), f"sayna-fake-conn-{count}")
+
+    def _serve(self, sock: socket.socket) -> None:
+        try:
+            serve_connection(self, sock)
+        except OSError:
+            pass
+        finally:
+            with self._lock:
+                self._sockets.discard(sock)
+            sock.close()
+
+    # --- addresses and records --------------------------------------------------------
+
+    @property
+    def host(self) -> str:
+        return self._host
+
+    @property
+    def port(self) -> int:
+        """The bound port (the real one once started with ``port=0``)."""
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """REST base URL, e.g. ``http://127.0.0.1:40123``."""
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        return f"http://{host}:{self._port}"
+
+    @property
+    def ws_url(self) -> str:
+        """WebSocket URL, e.g. ``ws://127.0.0.1:40123/ws``."""
+        return "ws" + self.url[4:] + "/ws"
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """Every HTTP request received so far (WebSocket handshakes included), in order."""
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def sessions(self) -> list[FakeSession]:
+        """Every WebSocket session so far, in connect order."""
+        with self._lock:
+            return list(self._sessions)
+
+    def wait_for_session(self, timeout: float = 5.0) -> FakeSession:
+        """The next session not yet returned by this method (in connect order).
+
+        Waits up to ``timeout`` seconds for one to connect; TimeoutError otherwise.
+        """
+        deadline = time.monotonic() + timeout
+        with self._session_cond:
+            while self._handed_out >= len(self._sessions):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stopping.is_set():
+                    raise TimeoutError(f"no new WebSocket session within {timeout} s")
+                self._session_cond.wait(remaining)
+            session = self._sessions[self._handed_out]
+            self._handed_out += 1
+            return session
+
+    def _record_request(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self._requests.append(request)
+
+    def _open_session(
+        self, sock: socket.socket, ws: Connection, tenant: str | None, headers: Mapping[str, str]
+    ) -> FakeSession:
+        with self._lock:
+            session = FakeSession(
+                self,
+                sock,
+                ws,
+                index=len(self._sessions) + 1,
+                tenant=tenant,
+                request_headers=headers,
+            )
+            self._sessions.append(session)
+            self._session_cond.notify_all()
+        return session
+
+    # --- scripting ----------------------------------------------------------------------
+
+    def fail_config(self, message: str | None) -> None:
+        """Answer every config of new sessions with this error frame and no ready (None: stop)."""
+        self._fail_config = message
+
+    def script_transcripts(self, transcripts: Iterable[str]) -> None:
+        """Transcripts new sessions' STT gives, in order, for audio it cannot decode."""
+        self._script = list(transcripts)
+
+    # --- the simulated LiveKit side -------------------------------------------------------
+
+    def add_room(
+        self,
+        name: str,
+        *,
+        owner: str | None = None,
+        sid: str | None = None,
+        creation_time: int | None = None,
+        max_participants: int = 0,
+    ) -> Room:
+        """Create (or return) a room; ``owner`` stamps it for that tenant (§1.5)."""
+        with self.state.lock:
+            room = self.state.rooms.get(name)
+            if room is None:
+                room = Room(name=name, max_participants=max_participants)
+                if sid is not None:
+                    room.sid = sid
+                if creation_time is not None:
+                    room.creation_time = creation_time
+                self.state.rooms[name] = room
+            if owner is not None:
+                room.stamp(owner)
+            return room
+
+    def add_participant(
+        self,
+        room: str,
+        identity: str,
+        *,
+        name: str = "",
+        kind: str = "STANDARD",
+        sid: str | None = None,
+        attributes: Mapping[str, str] | None = None,
+        tracks: Iterable[Track] | None = None,
+        joined_at: int | None = None,
+    ) -> Participant:
+        """A participant joins ``room`` (created if missing); sessions there see it.
+
+        Sessions in the room get ``participant_connected`` and, with audio,
+        ``track_subscribed``. By default the participant publishes one audio track.
+        """
+        participant = Participant(identity=identity, name=name, kind=kind)
+        if sid is not None:
+            participant.sid = sid
+        if joined_at is not None:
+            participant.joined_at = joined_at
+        participant.attributes = dict(attributes or {})
+        participant.tracks = list(tracks) if tracks is not None else [Track(kind="audio")]
+        self.state.add_participant(room, participant)
+        return participant
+
+    def remove_participant(self, room: str, identity: str) -> bool:
+        """A participant leaves; sessions in the room then close (§3.2). False if absent."""
+        return self.state.remove_participant(room, identity) is not None
+
+    def livekit_token(self, room: str, identity: str, name: str = "") -> str:
+        """A LiveKit-style HS256 access token for ``identity`` in ``room``."""
+        now = int(time.time())
+        claims = {
+            "exp": now + 6 * 3600,
+            "iss": self.livekit_api_key,
+            "nbf": now,
+            "sub": identity,
+            "name": name,
+            "video": {
+                "room": room,
+                "roomJoin": True,
+                "canPublish": True,
+                "canSubscribe": True,
+                "canPublishData": True,
+            },
+            "metadata": "",
+        }
+        return make_jwt(claims, self.livekit_api_secret)
+
+    def livekit_webhook_headers(self, body: bytes) -> dict[str, str]:
+        """Headers LiveKit would send with ``body`` to ``POST /livekit/webhook``."""
+        import base64
+        import hashlib
+
+        now = int(time.time())
+        digest = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
+        claims = {"iss": self.livekit_api_key, "nbf": now, "exp": now + 300, "sha256": digest}
+        return {
+            "Content-Type": "application/webhook+json",
+            "Authorization": make_jwt(claims, self.livekit_api_secret),
+        }
+
+    def _room_event(self, room_name: str, what: str, participant: Participant) -> None:
+        for session in self.sessions:
+            if session.livekit_room == room_name and not session.closed.is_set():
+                session._room_event(what, participant)
+
+    def _transfer_leaves(self, room: str, identity: str) -> None:
+        """A transferred SIP caller leaves the room shortly after the REFER."""
+
+        def leave() -> None:
+            if not self._stopping.wait(0.05):
+                self.state.remove_participant(room, identity)
+
+        self._spawn(leave, "sayna-fake-transfer")
+
+    # --- SIP webhooks (§6) -----------------------------------------------------------------
+
+    def simulate_inbound_call(
+        self,
+        *,
+        host: str,
+        from_phone_number: str,
+        to_phone_number: str,
+        participant_identity: str | None = None,
+        participant_name: str = "Phone Caller",
+        room_name: str | None = None,
+        sip_headers: Mapping[str, str] | None = None,
+        event_id: str | None = None,
+    ) -> tuple[int, bytes]:
+        """A phone call arrives for ``host``: the caller joins a room and the hook is called.
+
+        The caller (a SIP participant) joins ``room_name`` (default: the SIP room
+        prefix + ``to_phone_number``), then the server POSTs the signed webhook
+        of §6.2 to the URL of ``host``'s hook and returns its (status, body).
+        Raises LookupError when no hook or secret makes delivery possible.
+        """
+        if not self.sip_configured:
+            raise LookupError("SIP is not configured on this FakeServer")
+        identity = participant_identity or f"sip_{from_phone_number}"
+        room = room_name or f"{self.sip_room_prefix}{to_phone_number}"
+        attributes = {
+            "sip.phoneNumber": from_phone_number,
+            "sip.trunkPhoneNumber": to_phone_number,
+            "sip.h.to": f"<sip:{to_phone_number}@{host}>",
+        }
+        attributes.update({f"sip.h.{k}": v for k, v in (sip_headers or {}).items()})
+        room_sid = self.add_room(room).sid
+        event = {
+            "event": "participant_joined",
+            "id": event_id or new_id("EV_"),
+            "createdAt": str(int(time.time())),
+            "room": {"sid": room_sid, "name": room},
+            "participant": {
+                "sid": new_id("PA_"),
+                "identity": identity,
+                "name": participant_name,
+                "kind": "SIP",
+                "attributes": attributes,
+            },
+        }
+        result = self.handle_livekit_event(event, deliver_async=False)
+        assert result is not None
+        return result
+
+    def handle_livekit_event(
+        self, event: Mapping[str, Any], *, deliver_async: bool = True
+    ) -> tuple[int, bytes] | None:
+        """Apply a LiveKit webhook event (participant joined/left) and forward SIP calls.
+
+        With ``deliver_async`` the SIP webhook is posted in the background (like
+        the server) and None is returned; otherwise the hook's (status, body) is
+        returned, or LookupError raised when the call routes nowhere.
+        """
+        kind = event.get("event")
+        room_info: Any = event.get("room") or {}
+        info: Any = event.get("participant") or {}
+        if not isinstance(room_info, dict) or not isinstance(info, dict):
+            return None
+        room_name, identity = room_info.get("name"), info.get("identity")
+        if not isinstance(room_name, str) or not isinstance(identity, str):
+            return None
+        if kind == "participant_left":
+            self.state.remove_participant(room_name, identity)
+            return None
+        if kind != "participant_joined":
+            return None
+        attributes = {str(k): str(v) for k, v in (info.get("attributes") or {}).items()}
+        is_sip = info.get("kind") in ("SIP", 3) or any(k.startswith("sip.") for k in attributes)
+        participant = Participant(
+            identity=identity,
+            name=str(info.get("name") or ""),
+            kind="SIP" if is_sip else "STANDARD",
+            attributes=attributes,
+            tracks=[Track(kind="audio")],
+        )
+        if isinstance(info.get("sid"), str):
+            participant.sid = info["sid"]
+        room = self.add_room(room_name)
+        if isinstance(room_info.get("sid"), str):
+            room.sid = room_info["sid"]
+        self.state.add_participant(room_name, participant)
+        try:
+            url, body, headers = self._sip_delivery(str(event.get("id") or ""), room, participant)
+        except LookupError:
+            if deliver_async:
+                return None
+            raise
+        if deliver_async:
+            self._spawn(lambda: self._post(url, body, headers) and None, "sayna-fake-webhook")
+            return None
+        return self._post(url, body, headers)
+
+    def _sip_delivery(
+        self, event_id: str, room: Room, participant: Participant
+    ) -> tuple[str, bytes, dict[str, str]]:
+        attributes = participant.attributes
+        header = attributes.get("sip.h.x-to-ip") or attributes.get("sip.h.to")
+        domain = _sip_domain(header) if header else None
+        if not self.sip_configured:
+            raise LookupError("SIP is not configured on this FakeServer")
+        if domain is None:
+            raise LookupError("the participant has no SIP destination header with a domain")
+        with self.state.lock:
+            hook = self.state.hook_for(domain)
+        if hook is None:
+            raise LookupError(f"no SIP hook for host {domain!r}")
+        caller, called = attributes.get("sip.phoneNumber"), attributes.get("sip.trunkPhoneNumber")
+        if caller is None or called is None:
+            raise LookupError("the participant lacks sip.phoneNumber / sip.trunkPhoneNumber")
+        secret = hook.secret or self.webhook_secret
+        if not secret:
+            raise LookupError(f"no signing secret for the hook of {domain!r} (set webhook_secret)")
+        if hook.auth_id:
+            with self.state.lock:
+                room.stamp(hook.auth_id)
+        payload = {
+            "participant": {
+                "name": participant.name,
+                "identity": participant.identity,
+                "sid": participant.sid,
+            },
+            "room": {"name": room.name, "sid": room.sid},
+            "from_phone_number": caller,
+            "to_phone_number": called,
+            "room_prefix": self.sip_room_prefix,
+            "sip_host": domain,
+            "sip_headers": {k[6:]: v for k, v in attributes.items() if k.startswith("sip.h.")},
+        }
+        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        headers = sign_webhook(secret, body, event_id=event_id or None)
+        return hook.url, body, headers
+
+    @staticmethod
+    def _post(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
+        # No proxies: hook URLs in tests point at loopback receivers.
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
+        try:
+            with opener.open(request, timeout=5) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            try:
+                return exc.code, exc.read()
+            finally:
+                exc.close()

@@ -35,10 +35,10 @@ nitpick_ignore_regex = [
     ("py:class", r"Handler|sayna\._session\.H"),
 ]
 
-# Session and EventIterator are built by the library, never by users, and their
+# Session, EventIterator and FakeSession are built by the library, not by users; their
 # constructors take private objects. api.rst gives them an empty signature; this
 # drops the constructor's parameter types that autodoc would list anyway.
-_LIBRARY_BUILT = ("sayna.Session", "sayna.EventIterator")
+_LIBRARY_BUILT = ("sayna.Session", "sayna.EventIterator", "sayna.testing.FakeSession")
 
 
 def _drop_constructor_types(app, domain, objtype, contentnode):

@@ -1327,14 +1327,17 @@ def connect(
         ping_timeout=client._ping_timeout,
     )
     session = Session(core)
+    # Registered before ready, so that closing the client also aborts a connect
+    # still waiting in another thread.
+    client._sessions.add(session)
     try:
         core.start()
         core.send_json(config)
         core.wait_ready(deadline, timeout)
     except BaseException:
         core.close(_CLOSE_HANDSHAKE_TIMEOUT, raise_errors=False)
+        client._sessions.discard(session)
         raise
-    client._sessions.add(session)
     return session
 
 

@@ -1,0 +1,413 @@
+"""Session lifecycle: how it ends (client, server, network, ping), promptly and cleanly."""
+
+from __future__ import annotations
+
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import warnings
+from collections.abc import Iterator
+
+import pytest
+
+from sayna import (
+    Sayna,
+    SaynaConnectionClosedError,
+    SaynaNotConnectedError,
+    STTConfig,
+    TTSConfig,
+)
+from sayna._events import (
+    CloseEvent,
+    ErrorEvent,
+    Event,
+    ParticipantDisconnectedEvent,
+    ReadyEvent,
+)
+from sayna._session import Session, _close_all_at_exit
+from sayna.testing import FakeServer, FakeSession
+
+STT = STTConfig(
+    provider="deepgram",
+    language="en-US",
+    sample_rate=16000,
+    channels=1,
+    punctuation=True,
+    encoding="linear16",
+    model="nova-3",
+)
+TTS = TTSConfig(provider="deepgram", model="aura-asteria-en")
+
+
+def our_threads() -> list[threading.Thread]:
+    return [
+        t for t in threading.enumerate() if t.name.startswith("sayna-") and "fake" not in t.name
+    ]
+
+
+@pytest.fixture
+def client(sayna_server: FakeServer) -> Iterator[Sayna]:
+    with Sayna(sayna_server.url) as c:
+        yield c
+
+
+@pytest.fixture
+def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
+    with client.connect(STT, TTS) as session:
+        yield session, sayna_server.wait_for_session()
+
+
+def test_close_is_prompt_and_idempotent(pair: tuple[Session, FakeSession]) -> None:
+    """close() completes the handshake quickly, joins its threads, and can be repeated."""
+    session, fake = pair
+    session.on(ErrorEvent, lambda e: None)
+    started = time.monotonic()
+    session.close()
+    elapsed = time.monotonic() - started
+    assert elapsed < 0.5
+    assert our_threads() == []
+    assert fake.closed.wait(5)
+    assert fake.client_close_code == 1000
+    close = session.close_event
+    assert close == CloseEvent(code=1000, initiator="client")
+    session.close()
+    session.disconnect()
+
+
+def test_close_does_not_wait_for_a_server_that_never_answers(
+    pair: tuple[Session, FakeSession],
+) -> None:
+    """With the server not reading, close() gives up on the handshake after a short wait."""
+    session, fake = pair
+    fake.pause_reading()
+    started = time.monotonic()
+    session.close()
+    elapsed = time.monotonic() - started
+    assert 0.4 <= elapsed < 1.5
+    assert our_threads() == []
+    assert session.close_event is not None
+    assert session.close_event.error is None
+    fake.resume_reading()
+
+
+def test_close_with_zero_timeout_returns_at_once(pair: tuple[Session, FakeSession]) -> None:
+    """close(timeout=0) never waits, and the session still ends."""
+    session, fake = pair
+    fake.pause_reading()
+    started = time.monotonic()
+    session.close(timeout=0)
+    assert time.monotonic() - started < 0.2
+    assert not session.connected
+    assert isinstance(session.wait_for(CloseEvent, 5), CloseEvent)
+    fake.resume_reading()
+
+
+def test_events_received_before_close_still_reach_consumers(
+    pair: tuple[Session, FakeSession],
+) -> None:
+    """Events already received are delivered to iterators and callbacks after close()."""
+    session, fake = pair
+    seen: list[Event] = []
+    gate = threading.Event()
+
+    def slow(event: ErrorEvent) -> None:
+        gate.wait(5)
+        seen.append(event)
+
+    session.on(ErrorEvent, slow)
+    iterator = session.events()
+    fake.send_events({"type": "error", "message": str(n)} for n in range(50))
+    session.wait_for(lambda e: isinstance(e, ErrorEvent) and e.message == "49", 5)
+    gate.set()
+    session.close()
+    received = list(iterator)
+    assert [e.message for e in received if isinstance(e, ErrorEvent)] == [str(n) for n in range(50)]
+    assert isinstance(received[-1], CloseEvent)
+    assert [e.message for e in seen if isinstance(e, ErrorEvent)] == [str(n) for n in range(50)]
+
+
+def test_an_abrupt_drop_is_a_fatal_close(pair: tuple[Session, FakeSession]) -> None:
+    """A TCP drop ends the session with a network close event and raises everywhere."""
+    session, fake = pair
+    iterator = session.events(timeout=5)
+    assert isinstance(next(iterator), ReadyEvent)
+    fake.drop()
+    close = next(iterator)
+    assert isinstance(close, CloseEvent)
+    assert close.initiator == "network"
+    assert close.code is None
+    assert isinstance(close.error, SaynaConnectionClosedError)
+    with pytest.raises(SaynaConnectionClosedError):
+        next(iterator)
+    with pytest.raises(StopIteration):
+        next(iterator)
+    with pytest.raises(SaynaConnectionClosedError):
+        list(session.events())  # a new iterator: the close event, then the error
+    with pytest.raises(SaynaConnectionClosedError):
+        session.wait_for(ErrorEvent, 5)
+    with pytest.raises(SaynaConnectionClosedError):
+        session.speak("hello?")
+    assert not session.connected
+    session.close()  # joins what is left of the threads
+    assert our_threads() == []
+
+
+def test_next_event_returns_the_close_event_then_raises(pair: tuple[Session, FakeSession]) -> None:
+    """next_event hands out the close event, and raises the fatal error afterwards."""
+    session, fake = pair
+    fake.drop()
+    events: list[Event | None] = []
+
+    def drain() -> None:
+        while True:
+            events.append(session.next_event(5))
+
+    with pytest.raises(SaynaConnectionClosedError):
+        drain()
+    assert isinstance(events[0], ReadyEvent)
+    assert isinstance(events[-1], CloseEvent)
+
+
+def test_a_participant_leaving_ends_the_session_normally(
+    pair: tuple[Session, FakeSession],
+) -> None:
+    """participant_disconnected then a server close: no exception from events(), sends refused."""
+    session, fake = pair
+    fake.participant_leaves()
+    events = list(session.events(timeout=5))
+    assert isinstance(events[-2], ParticipantDisconnectedEvent)
+    close = events[-1]
+    assert isinstance(close, CloseEvent)
+    assert close.initiator == "server"
+    assert close.error is None
+    with pytest.raises(SaynaNotConnectedError, match="server ended"):
+        session.speak("still there?")
+    session.close()
+
+
+def test_a_server_close_with_an_error_code_is_fatal(pair: tuple[Session, FakeSession]) -> None:
+    """A Close frame with an error code ends the session with SaynaConnectionClosedError."""
+    session, fake = pair
+    fake.close(1011, "internal failure")
+    with pytest.raises(SaynaConnectionClosedError) as info:
+        list(session.events(timeout=5))
+    assert info.value.code == 1011
+    assert info.value.reason == "internal failure"
+    close = session.close_event
+    assert close is not None
+    assert close.initiator == "server"
+    assert close.code == 1011
+
+
+def test_an_unanswered_ping_ends_the_session(sayna_server: FakeServer) -> None:
+    """A server that stops answering pings is reported as a lost connection."""
+    with Sayna(sayna_server.url, ping_interval=0.1, ping_timeout=0.3) as client:
+        session = client.connect(STT, TTS)
+        fake = sayna_server.wait_for_session()
+        fake.pause_reading()
+        started = time.monotonic()
+        close = session.wait_for(CloseEvent, 5)
+        detected = time.monotonic() - started
+        fake.resume_reading()
+        assert isinstance(close, CloseEvent)
+        assert close.initiator == "network"
+        assert "ping" in close.reason
+        assert isinstance(close.error, SaynaConnectionClosedError)
+        assert detected < 2.0
+        with pytest.raises(SaynaConnectionClosedError, match="stopped answering"):
+            session.clear()
+        session.close()
+    assert our_threads() == []
+
+
+def test_answered_pings_keep_an_idle_session_alive(sayna_server: FakeServer) -> None:
+    """Pings on a healthy idle session are answered and the session stays open."""
+    with (
+        Sayna(sayna_server.url, ping_interval=0.05, ping_timeout=0.2) as client,
+        client.connect(STT, TTS) as session,
+    ):
+        assert session.next_event(1.0) is not None  # ready
+        assert session.next_event(0.8) is None  # ~16 pings came and went
+        assert session.ready
+        assert any(t.name == "sayna-keepalive" for t in threading.enumerate())
+    assert our_threads() == []
+
+
+def test_two_hundred_connect_close_cycles_leave_no_thread(sayna_server: FakeServer) -> None:
+    """After 200 connect/close cycles the thread count is back where it started."""
+    baseline = threading.active_count()
+    with Sayna(sayna_server.url) as client:
+        for _ in range(200):
+            with client.connect(without_audio=True) as session:
+                session.on_any(lambda e: None)
+            assert our_threads() == []
+        deadline = time.monotonic() + 10
+        while threading.active_count() != baseline and time.monotonic() < deadline:
+            time.sleep(0.01)  # the fake server's per-connection threads wind down
+        assert threading.active_count() == baseline
+
+
+def test_a_collected_open_session_warns_and_closes(sayna_server: FakeServer, client: Sayna) -> None:
+    """Garbage-collecting an open session emits ResourceWarning and ends it."""
+    session = client.connect(STT, TTS)
+    fake = sayna_server.wait_for_session()
+    text = repr(session)
+    with pytest.warns(ResourceWarning, match="unclosed"):
+        del session  # no reference cycle: collected right here
+    assert "Session" in text
+    assert fake.closed.wait(5)
+    deadline = time.monotonic() + 5
+    while our_threads() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert our_threads() == []
+
+
+def test_sessions_left_open_are_closed_at_exit(pair: tuple[Session, FakeSession]) -> None:
+    """The atexit hook closes every live session without waiting."""
+    session, fake = pair
+    started = time.monotonic()
+    _close_all_at_exit()
+    assert time.monotonic() - started < 0.5
+    assert fake.closed.wait(5)
+    assert not session.connected
+
+
+def test_interpreter_exit_with_an_open_session_is_clean() -> None:
+    """A script that never closes its session exits promptly, without errors."""
+    script = textwrap.dedent(
+        """
+        from sayna import Sayna, STTConfig, TTSConfig
+        from sayna.testing import FakeServer
+        server = FakeServer().start()
+        client = Sayna(server.url)
+        session = client.connect(without_audio=True)
+        session.on_any(lambda event: None)
+        print("connected", flush=True)
+        """
+    )
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-W", "error::DeprecationWarning", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "connected" in result.stdout
+    assert "Traceback" not in result.stderr
+    assert time.monotonic() - started < 15
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() exists on POSIX only")
+def test_a_forked_child_cannot_use_the_session(pair: tuple[Session, FakeSession]) -> None:
+    """In a forked child every use raises a clear SaynaError; the parent's session survives."""
+    session, fake = pair
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        outcome = b"ok"
+        try:
+            for call in (lambda: session.speak("x"), session.close, session.events):
+                try:
+                    call()
+                    outcome = b"no error"
+                except SaynaNotConnectedError as exc:
+                    if "forked child" not in str(exc):
+                        outcome = b"unclear message"
+            _close_all_at_exit()  # must leave the parent's connection alone
+            del session
+            gc.collect()
+        except BaseException as exc:
+            outcome = repr(exc).encode()
+        os.write(write_end, outcome)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        outcome = reader.read()
+    os.waitpid(pid, 0)
+    assert outcome == b"ok"
+    session.speak("parent still here")
+    assert fake.wait_for_frame("speak").data["text"] == "parent still here"  # type: ignore[index]
+    assert session.connected
+
+
+def test_close_is_prompt_while_the_reader_is_held_by_backpressure(
+    sayna_server: FakeServer, client: Sayna
+) -> None:
+    """A reader paused on a full buffer does not delay close(); the iterator still ends."""
+    session = client.connect(STT, TTS, max_buffered_events=10)
+    fake = sayna_server.wait_for_session()
+    iterator = session.events(timeout=5)
+    fake.send_events({"type": "error", "message": str(n)} for n in range(100))
+    deadline = time.monotonic() + 5
+    while not session._core.log.paused and time.monotonic() < deadline:
+        time.sleep(0.005)
+    started = time.monotonic()
+    session.close()
+    assert time.monotonic() - started < 1.5
+    events = list(iterator)
+    assert isinstance(events[0], ReadyEvent)
+    assert isinstance(events[-1], CloseEvent)
+    numbers = [int(e.message) for e in events if isinstance(e, ErrorEvent)]
+    assert numbers == list(range(len(numbers)))
+
+
+def test_close_unblocks_a_sender_stuck_on_a_full_socket(pair: tuple[Session, FakeSession]) -> None:
+    """A send blocked because the server stopped reading ends when another thread closes."""
+    session, fake = pair
+    fake.pause_reading()
+    outcome: list[BaseException] = []
+    stuck = threading.Event()
+
+    def flood() -> None:
+        try:
+            while True:
+                stuck.set()
+                session.on_audio_input(b"\x00" * 65536)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    sender = threading.Thread(target=flood)
+    sender.start()
+    assert stuck.wait(5)
+    time.sleep(0.2)  # long enough to fill the socket buffers
+    started = time.monotonic()
+    session.close()
+    assert time.monotonic() - started < 2.0
+    sender.join(5)
+    assert not sender.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], SaynaNotConnectedError)
+    fake.resume_reading()
+
+
+def test_closing_the_client_aborts_a_pending_connect(
+    sayna_server: FakeServer,
+) -> None:
+    """Sayna.close() from another thread ends a connect() still waiting for ready."""
+    sayna_server.withhold_ready = True
+    client = Sayna(sayna_server.url)
+    outcome: list[BaseException] = []
+
+    def connect() -> None:
+        try:
+            client.connect(STT, TTS, timeout=30)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=connect)
+    thread.start()
+    sayna_server.wait_for_session().wait_for_frame("config")
+    client.close()
+    thread.join(5)
+    assert not thread.is_alive()
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], SaynaNotConnectedError)
+    assert our_threads() == []

@@ -123,6 +123,17 @@ def _callable_name(fn: Callable[..., Any]) -> str:
     return str(getattr(fn, "__qualname__", None) or repr(fn))
 
 
+def _writable(sock: socket.socket, timeout: float) -> bool:
+    """Whether a small frame can be written without blocking (waits up to ``timeout``)."""
+    # poll(), not select(): a process holding many sessions has descriptors
+    # above select()'s FD_SETSIZE limit (1024).
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT)
+        return bool(poller.poll(timeout * 1000))
+    return bool(select.select([], [sock], [], timeout)[1])  # pragma: no cover - Windows
+
+
 def _copy_error(error: SaynaConnectionClosedError) -> SaynaConnectionClosedError:
     # Each raise gets a fresh instance: re-raising one object from several
     # threads would tangle their tracebacks.
@@ -326,7 +337,7 @@ class _Core:
                 sock = self._ws.sock
                 if sock is not None and not self._close_sent:
                     self._close_sent = True
-                    if select.select([], [sock], [], 0)[1]:
+                    if _writable(sock, 0):
                         sock.sendall(_create_frame(struct.pack("!H", 1000), _OP_CLOSE).format())
             except (OSError, ValueError):
                 pass
@@ -418,7 +429,7 @@ class _Core:
                 return False
             self._close_sent = True
             # A peer that stopped reading would block even this small write.
-            if not select.select([], [sock], [], wait)[1]:
+            if not _writable(sock, wait):
                 return False
             sock.sendall(data)
             return True
@@ -436,7 +447,7 @@ class _Core:
             sock = self._ws.sock
             if sock is None or self.state not in _OPEN_STATES:
                 return False
-            if not select.select([], [sock], [], 0)[1]:
+            if not _writable(sock, 0):
                 return False
             sock.sendall(data)
             return True

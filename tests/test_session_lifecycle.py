@@ -411,3 +411,24 @@ def test_closing_the_client_aborts_a_pending_connect(
     assert len(outcome) == 1
     assert isinstance(outcome[0], SaynaNotConnectedError)
     assert our_threads() == []
+
+
+def test_pings_and_close_work_on_descriptors_above_1024(sayna_server: FakeServer) -> None:
+    """With more than 1024 files open, pings and the close handshake still work."""
+    filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        with Sayna(sayna_server.url, ping_interval=0.05, ping_timeout=0.3) as client:
+            session = client.connect(STT, TTS)
+            fake = sayna_server.wait_for_session()
+            assert session._core._ws.sock.fileno() > 1024
+            assert session.next_event(1.0) is not None  # ready
+            assert session.next_event(0.6) is None  # pings answered meanwhile
+            assert session.ready
+            started = time.monotonic()
+            session.close()
+            assert time.monotonic() - started < 0.3
+            assert fake.closed.wait(5)
+            assert fake.client_close_code == 1000
+    finally:
+        for fd in filler:
+            os.close(fd)

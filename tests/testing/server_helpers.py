@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import pathlib
+import sys
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
 import websocket
+
+# The OpenAPI validator lives with the conformance tests; share it rather than copy it.
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "conformance"))
+from shared_protocol import assert_valid as assert_valid
 
 STT_CONFIG: dict[str, Any] = {
     "provider": "deepgram",

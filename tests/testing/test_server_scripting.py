@@ -24,7 +24,7 @@ from sayna.testing import FakeServer, FakeSession, ReceivedFrame, encode_speech
 
 @pytest.fixture
 def server() -> FakeServer:
-    with FakeServer(tts_speedup=0) as server:
+    with FakeServer(tts_speedup=0, stt_endpoint_ms=150) as server:
         yield server
 
 
@@ -104,7 +104,7 @@ def test_scripted_transcripts_answer_undecodable_audio(server: FakeServer) -> No
     frames, _ = recv_until(ws, lambda f: f.get("is_speech_final") is True)
     assert frames[-2]["transcript"] == "second"
     ws.send_binary(noise + silence)  # the script is exhausted: nothing
-    ws.settimeout(0.8)
+    ws.settimeout(0.4)
     with pytest.raises(websocket.WebSocketTimeoutException):
         ws.recv()
     ws.close()

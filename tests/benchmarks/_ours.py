@@ -1,0 +1,251 @@
+"""Ours: ``sayna``, through its public API only.
+
+"Iterator" is ``for event in session.events()`` on the calling thread; "callback"
+is ``session.on(EventType, fn)``, run on the session's dispatcher thread.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from _common import (
+    API_KEY,
+    CHUNK,
+    CONNECT_ID,
+    RTT_ID,
+    STT,
+    TTS,
+    RSSWatch,
+    cpu_seconds,
+    events_id,
+    percentile,
+    thread_count,
+    tts_id,
+    upload_id,
+)
+
+from sayna import (
+    Sayna,
+    Session,
+    STTConfig,
+    STTResultEvent,
+    TTSAudioEvent,
+    TTSConfig,
+    TTSPlaybackCompleteEvent,
+)
+
+_clients: dict[str, Sayna] = {}
+
+
+def _client(url: str) -> Sayna:
+    # One client per server, as an application holds one (pooled HTTP, shared settings).
+    client = _clients.get(url)
+    if client is None:
+        client = _clients[url] = Sayna(url, api_key=API_KEY)
+    return client
+
+
+def open_ready(url: str, stream_id: str) -> Session:
+    return _client(url).connect(
+        stt_config=STTConfig(**STT), tts_config=TTSConfig(**TTS), stream_id=stream_id
+    )
+
+
+def _events(url: str, n: int, mode: str, watch: RSSWatch | None = None) -> dict[str, Any]:
+    session = open_ready(url, events_id(n))
+    try:
+        if watch is not None:
+            watch.start()
+        count = 0
+        if mode.endswith("iter"):
+            slow = mode == "slow_iter"
+            events = session.events()
+            start = time.perf_counter()
+            session.on_audio_input(CHUNK)
+            for event in events:
+                if event.__class__ is STTResultEvent:
+                    count += 1
+                    if slow and count % 100 == 0:
+                        time.sleep(0.001)
+                    if event.is_speech_final:
+                        break
+        else:
+            done = threading.Event()
+            seen = [0]
+
+            def on_stt(event: STTResultEvent) -> None:
+                seen[0] += 1
+                if event.is_speech_final:
+                    done.set()
+
+            session.on(STTResultEvent, on_stt)
+            start = time.perf_counter()
+            session.on_audio_input(CHUNK)
+            done.wait()
+            count = seen[0]
+        elapsed = time.perf_counter() - start
+        memory = watch.stop() if watch is not None else {}
+    finally:
+        session.close()
+    return {"seconds": elapsed, "count": count, "expected": n, **memory}
+
+
+def events(url: str, n: int, mode: str) -> dict[str, Any]:
+    return _events(url, n, mode)
+
+
+def tts(url: str, frames: int, size: int, mode: str) -> dict[str, Any]:
+    session = open_ready(url, tts_id(frames, size))
+    got = [0, 0]
+    try:
+        if mode == "iter":
+            events = session.events()
+            start = time.perf_counter()
+            session.speak("benchmark")
+            for event in events:
+                if event.__class__ is TTSAudioEvent:
+                    got[0] += len(event.data)
+                    got[1] += 1
+                elif event.__class__ is TTSPlaybackCompleteEvent:
+                    break
+        else:
+            done = threading.Event()
+
+            def on_audio(event: TTSAudioEvent) -> None:
+                got[0] += len(event.data)
+                got[1] += 1
+
+            session.on(TTSAudioEvent, on_audio)
+            session.on(TTSPlaybackCompleteEvent, lambda event: done.set())
+            start = time.perf_counter()
+            session.speak("benchmark")
+            done.wait()
+        elapsed = time.perf_counter() - start
+    finally:
+        session.close()
+    return {"seconds": elapsed, "count": got[0], "expected": frames * size, "frames": got[1]}
+
+
+def upload(url: str, frames: int, size: int) -> dict[str, Any]:
+    total = frames * size
+    chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
+    session = open_ready(url, upload_id(total))
+    try:
+        events = session.events()
+        start = time.perf_counter()
+        send = session.on_audio_input
+        for _ in range(frames):
+            send(chunk)
+        acked = 0
+        for event in events:
+            if event.__class__ is STTResultEvent:
+                acked = int(event.transcript.split()[1])
+                break
+        elapsed = time.perf_counter() - start
+    finally:
+        session.close()
+    return {"seconds": elapsed, "count": acked, "expected": total}
+
+
+def rtt(url: str, rounds: int) -> dict[str, Any]:
+    session = open_ready(url, RTT_ID)
+    samples = []
+    try:
+        events = session.events()
+        for _ in range(rounds):
+            start = time.perf_counter()
+            session.speak("benchmark")
+            first = None
+            for event in events:
+                if event.__class__ is TTSAudioEvent:
+                    if first is None:
+                        first = time.perf_counter() - start
+                elif event.__class__ is TTSPlaybackCompleteEvent:
+                    break
+            if first is not None:
+                samples.append(first)
+    finally:
+        session.close()
+    return {
+        "p50": percentile(samples, 50),
+        "p99": percentile(samples, 99),
+        "count": len(samples),
+        "expected": rounds,
+    }
+
+
+def rest(url: str, n: int) -> dict[str, Any]:
+    client = Sayna(url, api_key=API_KEY)
+    tts_config = TTSConfig(**TTS)
+    ok = 0
+    try:
+        start = time.perf_counter()
+        for _ in range(n):
+            ok += client.health().status == "OK"
+        health_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(n):
+            audio, headers = client.speak_rest("benchmark", tts_config)
+            ok += len(audio) > 0 and headers["x-sample-rate"] == "24000"
+        speak_s = time.perf_counter() - start
+    finally:
+        client.close()
+    return {"health_seconds": health_s, "speak_seconds": speak_s, "count": ok, "expected": 2 * n}
+
+
+def rss(url: str, n: int, mode: str) -> dict[str, Any]:
+    return _events(url, n, mode, RSSWatch())
+
+
+def concurrent(url: str, sessions: int, n: int) -> dict[str, Any]:
+    opened: list[Session] = []
+    counts = [0] * sessions
+    remaining = threading.Semaphore(0)
+    try:
+        for i in range(sessions):
+            session = open_ready(url, events_id(n))
+            opened.append(session)
+
+            def on_stt(event: STTResultEvent, i: int = i) -> None:
+                counts[i] += 1
+                if event.is_speech_final:
+                    remaining.release()
+
+            session.on(STTResultEvent, on_stt)
+        threads_now = thread_count()
+        cpu0, start = cpu_seconds(), time.perf_counter()
+        for session in opened:
+            session.on_audio_input(CHUNK)
+        for _ in range(sessions):
+            remaining.acquire()
+        elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
+    finally:
+        for session in opened:
+            session.close()
+    total = sum(counts)
+    return {
+        "cpu_per_event_us": cpu / max(total, 1) * 1e6,
+        "seconds": elapsed,
+        "threads": threads_now,
+        "count": total,
+        "expected": sessions * n,
+    }
+
+
+def connect(url: str, rounds: int) -> dict[str, Any]:
+    samples = []
+    client = _client(url)
+    stt, tts = STTConfig(**STT), TTSConfig(**TTS)
+    for _ in range(rounds):
+        start = time.perf_counter()
+        session = client.connect(stt_config=stt, tts_config=tts, stream_id=CONNECT_ID)
+        samples.append(time.perf_counter() - start)
+        session.close()
+    return {
+        "p50": percentile(samples, 50),
+        "p99": percentile(samples, 99),
+        "count": len(samples),
+        "expected": rounds,
+    }

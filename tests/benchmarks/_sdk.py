@@ -1,0 +1,294 @@
+"""The async SDK, ``sayna-client`` 0.0.18 (aiohttp), driven the way its docs show.
+
+Its ``connect()`` returns before ``ready``, so every scenario waits for the
+``register_on_ready`` callback first. It has callbacks only (one per type, run
+inline by its receive task); its "iterator" here is the asyncio idiom, an async
+callback that awaits ``put`` on a bounded ``asyncio.Queue`` (the same bound as
+our session's default buffer) drained by a consumer loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from _common import (
+    API_KEY,
+    CHUNK,
+    CONNECT_ID,
+    RTT_ID,
+    STT,
+    TTS,
+    RSSWatch,
+    cpu_seconds,
+    events_id,
+    percentile,
+    thread_count,
+    tts_id,
+    upload_id,
+)
+from sayna_client import SaynaClient, STTConfig, TTSConfig
+
+QUEUE_BOUND = 10_000
+
+
+def _client(url: str, stream_id: str) -> SaynaClient:
+    return SaynaClient(
+        url,
+        stt_config=STTConfig(**STT),
+        tts_config=TTSConfig(**TTS),
+        api_key=API_KEY,
+        stream_id=stream_id,
+    )
+
+
+async def _ready(client: SaynaClient) -> SaynaClient:
+    ready = asyncio.get_running_loop().create_future()
+    client.register_on_ready(lambda m: ready.done() or ready.set_result(m))
+    await client.connect()
+    await asyncio.wait_for(ready, 30)
+    return client
+
+
+async def open_ready(url: str, stream_id: str) -> SaynaClient:
+    return await _ready(_client(url, stream_id))
+
+
+def _queue_into(client: SaynaClient, names: tuple[str, ...]) -> asyncio.Queue[Any]:
+    queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_BOUND)
+
+    async def put(message: Any) -> None:
+        await queue.put(message)
+
+    for name in names:
+        getattr(client, f"register_on_{name}")(put)
+    return queue
+
+
+async def _events(url: str, n: int, mode: str, watch: RSSWatch | None = None) -> dict[str, Any]:
+    client = await open_ready(url, events_id(n))
+    slow = mode == "slow_iter"
+    try:
+        if watch is not None:
+            watch.start()
+        count = 0
+        if mode.endswith("iter"):
+            queue = _queue_into(client, ("stt_result",))
+            start = time.perf_counter()
+            await client.on_audio_input(CHUNK)
+            while True:
+                message = await queue.get()
+                count += 1
+                if slow and count % 100 == 0:
+                    await asyncio.sleep(0.001)
+                if message.is_speech_final:
+                    break
+        else:
+            done = asyncio.get_running_loop().create_future()
+            seen = [0]
+
+            def on_stt(message: Any) -> None:
+                seen[0] += 1
+                if message.is_speech_final:
+                    done.set_result(None)
+
+            client.register_on_stt_result(on_stt)
+            start = time.perf_counter()
+            await client.on_audio_input(CHUNK)
+            await done
+            count = seen[0]
+        elapsed = time.perf_counter() - start
+        memory = watch.stop() if watch is not None else {}
+    finally:
+        await client.disconnect()
+    return {"seconds": elapsed, "count": count, "expected": n, **memory}
+
+
+def events(url: str, n: int, mode: str) -> dict[str, Any]:
+    return asyncio.run(_events(url, n, mode))
+
+
+async def _tts(url: str, frames: int, size: int, mode: str) -> dict[str, Any]:
+    client = await open_ready(url, tts_id(frames, size))
+    got = [0, 0]
+    try:
+        if mode == "iter":
+            queue = _queue_into(client, ("tts_audio", "tts_playback_complete"))
+            start = time.perf_counter()
+            await client.speak("benchmark")
+            while True:
+                message = await queue.get()
+                if message.__class__ is bytes:
+                    got[0] += len(message)
+                    got[1] += 1
+                else:
+                    break
+        else:
+            done = asyncio.get_running_loop().create_future()
+
+            def on_audio(data: bytes) -> None:
+                got[0] += len(data)
+                got[1] += 1
+
+            client.register_on_tts_audio(on_audio)
+            client.register_on_tts_playback_complete(lambda m: done.set_result(None))
+            start = time.perf_counter()
+            await client.speak("benchmark")
+            await done
+        elapsed = time.perf_counter() - start
+    finally:
+        await client.disconnect()
+    return {"seconds": elapsed, "count": got[0], "expected": frames * size, "frames": got[1]}
+
+
+def tts(url: str, frames: int, size: int, mode: str) -> dict[str, Any]:
+    return asyncio.run(_tts(url, frames, size, mode))
+
+
+async def _upload(url: str, frames: int, size: int) -> dict[str, Any]:
+    total = frames * size
+    chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
+    client = await open_ready(url, upload_id(total))
+    try:
+        acked = asyncio.get_running_loop().create_future()
+        client.register_on_stt_result(lambda m: acked.set_result(int(m.transcript.split()[1])))
+        start = time.perf_counter()
+        send = client.on_audio_input
+        for _ in range(frames):
+            await send(chunk)
+        count = await acked
+        elapsed = time.perf_counter() - start
+    finally:
+        await client.disconnect()
+    return {"seconds": elapsed, "count": count, "expected": total}
+
+
+def upload(url: str, frames: int, size: int) -> dict[str, Any]:
+    return asyncio.run(_upload(url, frames, size))
+
+
+async def _rtt(url: str, rounds: int) -> dict[str, Any]:
+    client = await open_ready(url, RTT_ID)
+    loop = asyncio.get_running_loop()
+    samples = []
+    state: dict[str, Any] = {}
+
+    def on_audio(data: bytes) -> None:
+        first = state["first"]
+        if not first.done():
+            first.set_result(time.perf_counter())
+
+    def on_complete(message: Any) -> None:
+        state["complete"].set_result(None)
+
+    client.register_on_tts_audio(on_audio)
+    client.register_on_tts_playback_complete(on_complete)
+    try:
+        for _ in range(rounds):
+            state["first"] = loop.create_future()
+            state["complete"] = loop.create_future()
+            start = time.perf_counter()
+            await client.speak("benchmark")
+            samples.append(await state["first"] - start)
+            await state["complete"]
+    finally:
+        await client.disconnect()
+    return {
+        "p50": percentile(samples, 50),
+        "p99": percentile(samples, 99),
+        "count": len(samples),
+        "expected": rounds,
+    }
+
+
+def rtt(url: str, rounds: int) -> dict[str, Any]:
+    return asyncio.run(_rtt(url, rounds))
+
+
+async def _rest(url: str, n: int) -> dict[str, Any]:
+    client = _client(url, CONNECT_ID)
+    tts_config = TTSConfig(**TTS)
+    ok = 0
+    try:
+        start = time.perf_counter()
+        for _ in range(n):
+            ok += (await client.health()).status == "OK"
+        health_s = time.perf_counter() - start
+        start = time.perf_counter()
+        for _ in range(n):
+            audio, headers = await client.speak_rest("benchmark", tts_config)
+            ok += len(audio) > 0 and headers["x-sample-rate"] == "24000"
+        speak_s = time.perf_counter() - start
+    finally:
+        await client._http_client.close()  # what disconnect() would do; no socket here
+    return {"health_seconds": health_s, "speak_seconds": speak_s, "count": ok, "expected": 2 * n}
+
+
+def rest(url: str, n: int) -> dict[str, Any]:
+    return asyncio.run(_rest(url, n))
+
+
+def rss(url: str, n: int, mode: str) -> dict[str, Any]:
+    return asyncio.run(_events(url, n, mode, RSSWatch()))
+
+
+async def _concurrent(url: str, sessions: int, n: int) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    clients = []
+    dones = []
+    counts = [0] * sessions
+    try:
+        for i in range(sessions):
+            client = await open_ready(url, events_id(n))
+            clients.append(client)
+            done = loop.create_future()
+            dones.append(done)
+
+            def on_stt(message: Any, i: int = i, done: asyncio.Future[None] = done) -> None:
+                counts[i] += 1
+                if message.is_speech_final:
+                    done.set_result(None)
+
+            client.register_on_stt_result(on_stt)
+        threads_now = thread_count()
+        cpu0, start = cpu_seconds(), time.perf_counter()
+        for client in clients:
+            await client.on_audio_input(CHUNK)
+        await asyncio.gather(*dones)
+        elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
+    finally:
+        for client in clients:
+            await client.disconnect()
+    total = sum(counts)
+    return {
+        "cpu_per_event_us": cpu / max(total, 1) * 1e6,
+        "seconds": elapsed,
+        "threads": threads_now,
+        "count": total,
+        "expected": sessions * n,
+    }
+
+
+def concurrent(url: str, sessions: int, n: int) -> dict[str, Any]:
+    return asyncio.run(_concurrent(url, sessions, n))
+
+
+async def _connect(url: str, rounds: int) -> dict[str, Any]:
+    samples = []
+    for _ in range(rounds):
+        client = _client(url, CONNECT_ID)
+        start = time.perf_counter()
+        await _ready(client)
+        samples.append(time.perf_counter() - start)
+        await client.disconnect()
+    return {
+        "p50": percentile(samples, 50),
+        "p99": percentile(samples, 99),
+        "count": len(samples),
+        "expected": rounds,
+    }
+
+
+def connect(url: str, rounds: int) -> dict[str, Any]:
+    return asyncio.run(_connect(url, rounds))

@@ -1,0 +1,92 @@
+"""The benchmark runner keeps working: a smoke run over every scenario and client.
+
+Timings are never asserted here; only that every scenario ran for every client
+and delivered exactly what the server sent.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("aiohttp")
+pytest.importorskip("sayna_client")
+
+RUNNER = Path(__file__).parent / "benchmarks" / "run.py"
+JOBS = {
+    "events_iter",
+    "events_cb",
+    "tts_iter",
+    "tts_cb",
+    "upload",
+    "rtt",
+    "rest",
+    "rss_cb",
+    "rss_slow_iter",
+    "concurrent",
+    "connect",
+}
+ROWS = {
+    "events_iter",
+    "events_cb",
+    "tts_iter",
+    "tts_cb",
+    "upload",
+    "rtt_p50",
+    "rtt_p99",
+    "rest_health",
+    "rest_speak",
+    "rss_cb",
+    "rss_slow_iter",
+    "concurrent_cpu",
+    "concurrent_threads",
+    "connect_p50",
+}
+CLIENTS = ("ours", "floor", "sdk")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("bench") / "smoke.json"
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), "--smoke", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    result: dict = json.loads(out.read_text())
+    return result
+
+
+def test_every_scenario_ran_for_every_client(smoke: dict) -> None:
+    """Each job has one run per client and no error."""
+    assert set(smoke["jobs"]) == JOBS
+    for name, job in smoke["jobs"].items():
+        for client in CLIENTS:
+            assert job["errors"][client] == [], (name, client)
+            assert len(job["runs"][client]) == 1, (name, client)
+
+
+def test_delivered_counts_equal_sent_counts(smoke: dict) -> None:
+    """Every client got every event, byte, acknowledgement and round the server sent."""
+    for name, job in smoke["jobs"].items():
+        for client in CLIENTS:
+            for run in job["runs"][client]:
+                assert run["expected"] > 0, (name, client)
+                assert run["count"] == run["expected"], (name, client, run)
+
+
+def test_table_has_every_row_and_ratio(smoke: dict) -> None:
+    """The table has a value for every client on every row, and both ratio columns."""
+    assert set(smoke["table"]) == ROWS
+    for name, row in smoke["table"].items():
+        for client in CLIENTS:
+            assert row[client] is not None, (name, client)
+        assert "ours/sdk" in row
+        assert "ours/floor" in row

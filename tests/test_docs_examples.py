@@ -4,7 +4,9 @@ The mechanism, in one place:
 
 * every ``.. code-block:: python`` block of every ``docs/**/*.rst`` page runs,
   in page order, in one namespace per page (so a later block may use what an
-  earlier one defined), with ``__name__ == "__main__"``;
+  earlier one defined), with ``__name__ == "docs_example"``: a script's
+  ``if __name__ == "__main__":`` guard stays off (it would parse pytest's
+  command line), and pages call the script's ``main([...])`` themselves;
 * a block with the option ``:class: no-run`` is shown but not run (keep these
   rare: snippets that need a real Sayna server or a real framework process);
 * a reST comment ``.. invisible-code-block: python`` runs but is not rendered:
@@ -167,7 +169,7 @@ def test_page_examples_run(path: pathlib.Path, docs_env: pathlib.Path) -> None:
     """A page's runnable Python blocks execute in order without raising or leaking threads."""
     blocks = extract_blocks(path)
     before = set(threading.enumerate())
-    namespace: dict[str, object] = {"__name__": "__main__"}
+    namespace: dict[str, object] = {"__name__": "docs_example"}
     _run_blocks([b for b in blocks if b.kind == "run"], namespace)
     namespace.clear()
     modules = [b for b in blocks if b.kind == "pytest-module"]
@@ -231,7 +233,7 @@ def test_a_failing_block_is_reported_at_its_documentation_line(tmp_path: pathlib
         "Bad\n===\n\n.. code-block:: python\n\n    a = 1\n    1 / 0\n", encoding="utf-8"
     )
     with pytest.raises(ZeroDivisionError) as info:
-        _run_blocks(extract_blocks(page), {"__name__": "__main__"})
+        _run_blocks(extract_blocks(page), {"__name__": "docs_example"})
     last = info.traceback[-1]
     assert (pathlib.Path(str(last.path)).name, last.lineno + 1) == ("bad.rst", 7)
 

@@ -124,6 +124,21 @@ class EventLog:
                 self._readable.notify_all()
             return True
 
+    def extend(self, events: list[Event]) -> bool:
+        """``append`` each of ``events`` under one lock hold, waking consumers once."""
+        with self._lock:
+            if self._finished:
+                return False
+            items = self._items
+            for event in events:
+                if self._end - self._head >= self._max:
+                    self._make_room(self._unbounded)
+                items.append(event)
+                self._end += 1
+            if self._readers_waiting:
+                self._readable.notify_all()
+            return True
+
     def _make_room(self, never_wait: bool) -> None:
         while True:
             floor = min((c.pos for c in self._cursors), default=self._end)
@@ -137,6 +152,9 @@ class EventLog:
             self._drop(droppable)
             if never_wait or self._unbounded:
                 return
+            if self._readers_waiting:
+                # Entries appended earlier in this batch must reach them first.
+                self._readable.notify_all()
             self._writer_waiting = True
             self.paused = True
             try:

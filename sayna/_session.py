@@ -40,7 +40,7 @@ from sayna._errors import (
     SaynaTimeoutError,
     SaynaValidationError,
 )
-from sayna._eventlog import Cursor, EventIterator, EventLog
+from sayna._eventlog import BATCH, Cursor, EventIterator, EventLog
 from sayna._events import (
     CallbackErrorEvent,
     CloseEvent,
@@ -92,6 +92,7 @@ _OP_CLOSE = websocket.ABNF.OPCODE_CLOSE
 _OP_PING = websocket.ABNF.OPCODE_PING
 _OP_PONG = websocket.ABNF.OPCODE_PONG
 _create_frame = websocket.ABNF.create_frame
+_READ_SIZE = 65536
 
 EventKey = Union[type[Event], str, None]  # noqa: UP007 - a runtime alias on 3.10
 EventMatch = Union[type[Event], str, tuple[Any, ...], Callable[[Event], bool]]  # noqa: UP007
@@ -191,6 +192,42 @@ class _Handler:
         return isinstance(event, key)
 
 
+class _BufferedReceive:
+    """Feeds websocket-client's frame parser from large socket reads.
+
+    The parser asks for a frame's header, length and payload separately; left to
+    itself that is two or three ``recv`` calls per frame. Reading 64 KiB at once
+    and serving the parser from that buffer makes it one call per burst.
+    ``before_read`` runs before each socket read (the reader hands its pending
+    events over there), and each read counts as a sign of life for the pinger.
+    """
+
+    __slots__ = ("_before_read", "_buffer", "_core", "_position", "_read")
+
+    def __init__(
+        self, read: Callable[[int], bytes], before_read: Callable[[], None], core: _Core
+    ) -> None:
+        self._read = read
+        self._before_read = before_read
+        self._core = core
+        self._buffer = b""
+        self._position = 0
+
+    def __call__(self, size: int) -> bytes:
+        buffer, position = self._buffer, self._position
+        if position >= len(buffer):
+            self._before_read()
+            buffer = self._read(_READ_SIZE)  # raises at the end of the stream
+            self._core.last_inbound = time.monotonic()
+            self._buffer, position = buffer, 0
+        if position == 0 and size >= len(buffer):
+            self._position = len(buffer)
+            return buffer
+        chunk = buffer[position : position + size]
+        self._position = position + len(chunk)
+        return chunk
+
+
 class _Core:
     """Everything a session is, minus the public face (see :class:`Session`)."""
 
@@ -224,7 +261,7 @@ class _Core:
         self.user_sent = False
         self._ping_interval = ping_interval
         self._ping_timeout = ping_timeout
-        self._last_inbound = time.monotonic()
+        self.last_inbound = time.monotonic()
         self._ping_sent_at: float | None = None
         self._ping_delivered = False
         self._handlers_lock = threading.Lock()
@@ -479,15 +516,25 @@ class _Core:
 
     def _read_loop(self) -> None:
         ws = self._ws
+        pending: list[Event] = []
+        extend = self.log.extend
+
+        def flush() -> None:
+            if pending:
+                extend(pending)
+                pending.clear()
+
+        # Frames are parsed out of 64 KiB reads, and decoded events reach the log
+        # in one batch per read (one lock round trip, one wake-up of consumers)
+        # instead of one by one: the batch is handed over before any read that
+        # may block, so batching never delays an event.
+        ws.frame_buffer.recv = _BufferedReceive(ws._recv, flush, self)
         recv_frame = ws.recv_frame
         cont = ws.cont_frame
-        append = self.log.append
-        monotonic = time.monotonic
         close: CloseEvent | None = None
         try:
             while True:
                 frame = recv_frame()
-                self._last_inbound = monotonic()
                 opcode = frame.opcode
                 if opcode in (_OP_TEXT, _OP_BINARY, _OP_CONT):
                     if not frame.fin or opcode == _OP_CONT or cont.recving_frames:
@@ -503,18 +550,21 @@ class _Core:
                         event = TTSAudioEvent(data=frame.data)
                     if self.state is _State.CONNECTING:
                         self._before_ready(event)
-                    append(event)
+                    pending.append(event)
+                    if len(pending) >= BATCH:
+                        flush()
                 elif opcode == _OP_CLOSE:
                     close = self._on_close_frame(frame.data)
                     break
                 elif opcode == _OP_PING:
                     self._try_send_control(_create_frame(frame.data, _OP_PONG).format())
-                # A pong needs nothing more: any frame proves the peer alive.
+                # A pong needs nothing more: any bytes received prove the peer alive.
         except Exception as exc:
             close = self._on_transport_end(exc)
         finally:
             if close is None:  # pragma: no cover - BaseException in the reader
                 close = CloseEvent(code=None, reason="reader stopped", initiator="network")
+            flush()
             self._finish(close)
 
     def _before_ready(self, event: Event) -> None:
@@ -602,7 +652,7 @@ class _Core:
             # unread; silence proves nothing until it reads again.
             self._ping_sent_at = None
             return now + interval
-        last = max(self._last_inbound, log.resumed_at)
+        last = max(self.last_inbound, log.resumed_at)
         sent = self._ping_sent_at
         if sent is not None and last >= sent:
             self._ping_sent_at = sent = None

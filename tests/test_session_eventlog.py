@@ -224,3 +224,22 @@ def test_fetch_with_timeout_returns_none_and_wakes_on_append() -> None:
     assert got is not None
     assert numbers(got[2]) == [7]
     log.release(cursor)
+
+
+def test_extend_hands_over_a_batch_and_waits_for_room_without_deadlock() -> None:
+    """A batch larger than the bound reaches a waiting consumer while the producer waits."""
+    log = EventLog(5)
+    iterator = EventIterator(log, nothing, timeout=5)
+    got: list[Event] = []
+
+    def consume() -> None:
+        got.extend(iterator)
+
+    consumer = threading.Thread(target=consume)
+    consumer.start()
+    time.sleep(0.05)  # the consumer is now waiting for the first entry
+    assert log.extend([ev(n) for n in range(40)])
+    close(log)
+    consumer.join(5)
+    assert numbers(got) == list(range(40))
+    assert not log.extend([ev(99)])

@@ -11,7 +11,6 @@ import base64
 import hashlib
 import hmac
 import json
-import time
 import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -710,8 +709,3 @@ def dispatch(server: FakeServer, request: RecordedRequest) -> Reply | Upgrade:
         return handler(Context(server, request, tenant, param))
     except Abort as abort:
         return abort.reply
-
-
-def now_ms() -> int:
-    """Unix milliseconds."""
-    return int(time.time() * 1000)

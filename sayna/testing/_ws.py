@@ -292,6 +292,7 @@ class FakeSession:
         self._audio: bool | None = None
         self._voice: _Voice | None = None
         self._stt_deadline: float | None = None
+        self._stt_lock = threading.Lock()
         self._room: str | None = None
         self._agent_identity = "sayna-ai"
         self._agent_name = "Sayna AI"
@@ -458,9 +459,7 @@ class FakeSession:
         """Audio from a room participant reaches STT (§4.3.4 ``listen_participants`` applies)."""
         if self._listen and identity not in self._listen:
             return
-        voice = self._voice
-        if voice is not None:
-            self._handle_stt(voice.decoder.feed(pcm), voice)
+        self._stt_feed(pcm)
 
     # --- connection thread --------------------------------------------------------------
 
@@ -481,11 +480,12 @@ class FakeSession:
             if trailing:
                 self._feed(trailing)
             while not self._finished and not self._abort.is_set():
-                timeout = None
+                # Bounded, so that a deadline set from another thread is noticed.
+                timeout = 0.25
                 if self._stt_deadline is not None:
-                    timeout = max(0.0, self._stt_deadline - time.monotonic())
+                    timeout = min(timeout, max(0.0, self._stt_deadline - time.monotonic()))
                 if not self._reading.is_set():
-                    self._reading.wait(0.05 if timeout is None else min(timeout, 0.05))
+                    self._reading.wait(min(timeout, 0.05))
                     self._check_timers()
                     continue
                 if not _readable(self._sock, timeout):
@@ -507,10 +507,17 @@ class FakeSession:
     def _check_timers(self) -> None:
         deadline = self._stt_deadline
         voice = self._voice
-        if deadline is not None and time.monotonic() >= deadline:
-            self._stt_deadline = None
-            if voice is not None:
+        if deadline is not None and time.monotonic() >= deadline and voice is not None:
+            with self._stt_lock:
+                self._stt_deadline = None
                 self._handle_stt(voice.decoder.end_turn(), voice)
+
+    def _stt_feed(self, data: bytes) -> None:
+        voice = self._voice
+        if voice is not None:
+            # Socket audio and injected room audio share one recogniser.
+            with self._stt_lock:
+                self._handle_stt(voice.decoder.feed(data), voice)
 
     def _feed(self, data: bytes) -> None:
         with self._ws_lock:
@@ -679,11 +686,10 @@ class FakeSession:
         if not self._audio:
             self._error(_AUDIO_DISABLED)
             return
-        voice = self._voice
-        if voice is None:
+        if self._voice is None:
             self._error(_NO_VOICE)
             return
-        self._handle_stt(voice.decoder.feed(data), voice)
+        self._stt_feed(data)
 
     def _handle_stt(self, events: list[tuple[str, ...]], voice: _Voice) -> None:
         for event in events:

@@ -329,3 +329,50 @@ def test_encode_speech_matches_the_server_tts(server: FakeServer, ws: websocket.
     """encode_speech gives the same PCM the stand-in TTS streams for the same text and rate."""
     configure(ws)
     assert speak_and_collect(ws, "Same bytes.") == encode_speech("Same bytes.", 16000)
+
+
+def test_protocol_error_sends_websocket_error_then_drops(
+    server: FakeServer, ws: websocket.WebSocket
+) -> None:
+    """A broken frame (invalid UTF-8 text) gets a WebSocket error frame, then the drop."""
+    ws.send_frame(websocket.ABNF(1, 0, 0, 0, websocket.ABNF.OPCODE_TEXT, 1, b"\xff\xfe"))
+    assert recv_json(ws)["message"].startswith("WebSocket error: ")
+    with pytest.raises(websocket.WebSocketConnectionClosedException):
+        ws.recv_data_frame(control_frame=True)
+    assert server.wait_for_session().closed.wait(2)
+
+
+def test_reconfig_after_ready_gets_a_new_ready(ws: websocket.WebSocket) -> None:
+    """A second config is processed like the first: new pipeline, new ready."""
+    configure(ws, stream_id="one")
+    assert (
+        configure(ws, stream_id="two", tts_config=dict(TTS_CONFIG, sample_rate=8000))["stream_id"]
+        == "two"
+    )
+    assert decode_speech(speak_and_collect(ws, "Lower rate."), 8000) == "Lower rate."
+
+
+def test_tts_failure_sends_an_error_then_the_completion(
+    server: FakeServer, ws: websocket.WebSocket
+) -> None:
+    """With tts_error set a speak yields TTS error and, the queue being empty, a completion."""
+    configure(ws)
+    server.tts_error = "Provider error: quota exceeded"
+    send(ws, {"type": "speak", "text": "Will fail."})
+    assert recv_json(ws) == {
+        "type": "error",
+        "message": "TTS error: Provider error: quota exceeded",
+    }
+    assert recv_json(ws)["type"] == "tts_playback_complete"
+
+
+def test_wav_streaming_sends_the_header_first(ws: websocket.WebSocket) -> None:
+    """With audio_format wav the first binary chunk starts with the RIFF header."""
+    send(ws, audio_config(tts_config=dict(TTS_CONFIG, audio_format="wav")))
+    assert recv_json(ws)["type"] == "ready"
+    send(ws, {"type": "speak", "text": "Wave."})
+    first = recv(ws)
+    assert isinstance(first, bytes)
+    assert first.startswith(b"RIFF")
+    _, rest = recv_until(ws, lambda f: f["type"] == "tts_playback_complete")
+    assert decode_speech((first + rest)[44:], 16000) == "Wave."

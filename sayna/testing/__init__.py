@@ -1,9 +1,23 @@
 """Tools for testing code that uses ``sayna``, with no real server or key.
 
 :class:`FakeServer` is a real local Sayna server (REST and WebSocket on one
-loopback port) with deterministic stand-in speech providers; the ``sayna_server``
-pytest fixture yields a started one. The server needs the ``testing`` extra
-(``pip install sayna[testing]``: h11 and wsproto); the other helpers do not.
+loopback port) that follows the wire protocol of Sayna 0.1.15: the same routes,
+checks, statuses and error texts, the same session state machine and frame
+ordering. The ``sayna_server`` pytest fixture yields a started one; ``python -m
+sayna.testing`` runs one in the foreground. It needs the ``testing`` extra
+(``pip install 'sayna[testing]'``: h11 and wsproto); the other helpers do not.
+
+The speech providers are deterministic stand-ins. TTS audio (``linear16``,
+``pcm``, ``wav``) *encodes* its text, and the stand-in STT recognises exactly
+that text when the audio comes back at the session's sample rate, in any
+chunking; damaged audio is never recognised. :func:`encode_speech` makes such
+audio directly. Other audio can be answered with scripted transcripts.
+
+Not modelled: real codecs (``mp3``/``ogg``/``opus`` output and recordings are
+valid but silent), real media in LiveKit rooms (use the session's
+``inject_room_audio``/``deliver_data`` and ``published_audio``/``published_data``),
+the external auth-service mode (only its "unavailable" answer), and internal
+server failures other than the switches :class:`FakeServer` offers.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ h11 and the bytes after the request go to a wsproto connection.
 
 from __future__ import annotations
 
+import contextlib
 import http
 import logging
 import socket
@@ -66,7 +67,8 @@ def serve_connection(server: FakeServer, sock: socket.socket) -> None:
             event = conn.next_event()
         except h11.RemoteProtocolError:
             if conn.our_state in (h11.IDLE, h11.SEND_RESPONSE):
-                _send_reply(conn, sock, Reply(400), head_only=False)
+                with contextlib.suppress(h11.LocalProtocolError):
+                    _send_reply(conn, sock, Reply(400), head_only=False)
             return
         if event is h11.NEED_DATA:
             data = sock.recv(65536)
@@ -82,7 +84,10 @@ def serve_connection(server: FakeServer, sock: socket.socket) -> None:
             sock.sendall(conn.send(h11.InformationalResponse(status_code=100, headers=[])))
         body = bytearray()
         while True:
-            part = conn.next_event()
+            try:
+                part = conn.next_event()
+            except h11.RemoteProtocolError:
+                return  # a malformed body: nothing sensible to answer
             if part is h11.NEED_DATA:
                 data = sock.recv(65536)
                 if not data:

@@ -63,15 +63,27 @@ def _sip_domain(header: str) -> str | None:
 class FakeServer:
     """A real local Sayna server on loopback, for tests, notebooks and demos.
 
-    REST and ``/ws`` share one port, as on the real server. The speech
-    providers are deterministic stand-ins: TTS audio encodes its text, and the
-    STT recognises exactly that text (see ``sayna.testing.encode_speech``).
-    Use it as a context manager, or call :meth:`start` and :meth:`stop`.
+    REST and ``/ws`` share one port, as on the real server. Use it as a context
+    manager, or call :meth:`start` and :meth:`stop`. Server configuration:
 
-    ``api_keys`` maps secrets to tenant ids (None: auth off). Scripting
-    (:meth:`fail_config`, :attr:`ready_delay`, :attr:`withhold_ready`,
+    - ``api_keys``: secret -> tenant id; None turns auth off (any or no key).
+    - ``livekit_url`` / ``livekit_configured``: the public LiveKit URL in
+      ``ready`` and tokens; without LiveKit the LiveKit routes fail as on the server.
+    - ``sip_configured``, ``sip_room_prefix``, ``sip_outbound_address``,
+      ``sip_hooks_persistent`` (a cache path: runtime hook changes allowed),
+      ``protected_hooks`` (config-file hooks: ``host``, ``url``, ``auth_id``,
+      optional ``secret``), ``webhook_secret`` (signs API-added hooks).
+    - ``recordings`` (stream id -> bytes) and ``storage_configured``.
+    - ``provider_credentials``: providers the server holds keys for.
+    - ``tts_chunk_ms`` (audio per binary frame), ``tts_speedup`` (how much faster
+      than real time audio is produced; 0 = at once), ``stt_endpoint_ms`` (pause
+      that ends a turn of undecodable audio), ``turn_detection`` (``update_config``
+      thresholds are checked, as with the ``stt-vad`` build).
+
+    Scripting (:meth:`fail_config`, :attr:`ready_delay`, :attr:`withhold_ready`,
     :meth:`script_transcripts`) applies to sessions opened after the change;
-    fault switches (:attr:`tts_error`, :attr:`livekit_error`, ...) apply at once.
+    fault switches (:attr:`tts_error`, :attr:`livekit_error`,
+    :attr:`sip_transfer_status`, :attr:`auth_unavailable`) apply at once.
     """
 
     def __init__(
@@ -168,7 +180,8 @@ class FakeServer:
         """Bind, listen and start accepting; returns self."""
         if self._state_name != "new":
             raise RuntimeError(f"cannot start a {self._state_name} FakeServer")
-        listener = socket.create_server((self._host, self._port), backlog=128)
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        listener = socket.create_server((self._host, self._port), family=family, backlog=128)
         self._listener = listener
         self._port = listener.getsockname()[1]
         self._wake = socket.socketpair()

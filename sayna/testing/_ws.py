@@ -332,6 +332,7 @@ class FakeSession:
         """TTS audio this LiveKit session published into the room (not sent on the socket)."""
         return bytes(self._published_audio)
 
+    @property
     def received_audio(self) -> bytes:
         """All binary frames the client sent, concatenated."""
         with self._frames_cond:

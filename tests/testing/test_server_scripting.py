@@ -262,5 +262,5 @@ def test_wait_for_frame_returns_each_match_once(server: FakeServer) -> None:
     assert session.wait_for_frame(lambda f: f.type == "config").kind == "text"
     with pytest.raises(TimeoutError):
         session.wait_for_frame("speak", timeout=0.05)
-    assert session.received_audio() == b"\x00\x00"
+    assert session.received_audio == b"\x00\x00"
     ws.close()

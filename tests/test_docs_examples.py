@@ -11,6 +11,10 @@ The mechanism, in one place:
   rare: snippets that need a real Sayna server or a real framework process);
 * a reST comment ``.. invisible-code-block: python`` runs but is not rendered:
   the place for set-up a reader does not need to see (configuring Django);
+* every ``.. code-block:: console`` block runs too, in the same page order:
+  each line starting with ``$ `` is a shell command (the ``sayna`` command
+  line, for instance) that must exit with status 0; the other lines show its
+  output and are not compared;
 * a block with the option ``:class: pytest-module`` is a test file for users:
   the page's ``pytest-module`` blocks are written to one file and run with
   pytest in a subprocess, so the ``sayna_server`` fixture is exercised as users
@@ -60,18 +64,22 @@ class Block:
     line: int  # 1-based line of the first code line
     code: str
     classes: frozenset[str]
+    language: str = "python"
 
     @property
     def kind(self) -> str:
         if "no-run" in self.classes:
             return "no-run"
+        if self.language == "console":
+            return "console"
         if "pytest-module" in self.classes:
             return "pytest-module"
         return "run"
 
     @property
     def where(self) -> str:
-        return f"{self.path.relative_to(ROOT)}:{self.line}"
+        path = self.path.relative_to(ROOT) if self.path.is_relative_to(ROOT) else self.path
+        return f"{path}:{self.line}"
 
 
 def _indent_of(line: str) -> int:
@@ -79,7 +87,7 @@ def _indent_of(line: str) -> int:
 
 
 def extract_blocks(path: pathlib.Path) -> list[Block]:
-    """The Python blocks of one reST file, in order (other languages are skipped)."""
+    """The Python and console blocks of one reST file, in order (others are skipped)."""
     lines = path.read_text(encoding="utf-8").splitlines()
     blocks: list[Block] = []
     i = 0
@@ -92,7 +100,9 @@ def extract_blocks(path: pathlib.Path) -> list[Block]:
         match = directive or invisible
         assert match is not None
         base = len(match.group("indent"))
-        is_python = invisible is not None or match.group("lang") in ("python", "python3", "py")
+        language = "python" if invisible is not None else match.group("lang")
+        if language in ("python3", "py"):
+            language = "python"
         i += 1
         classes: set[str] = set()
         # Options come right after the directive line, before the blank line.
@@ -110,18 +120,44 @@ def extract_blocks(path: pathlib.Path) -> list[Block]:
             if start is not None:
                 body.append(lines[i])
             i += 1
-        if is_python and start is not None:
+        if language in ("python", "console") and start is not None:
             code = textwrap.dedent("\n".join(body)).rstrip() + "\n"
-            blocks.append(Block(path, start, code, frozenset(classes)))
+            blocks.append(Block(path, start, code, frozenset(classes), language))
     return blocks
 
 
 def _run_blocks(blocks: list[Block], namespace: dict[str, object]) -> None:
     for block in blocks:
+        if block.kind == "console":
+            _run_console(block)
+            continue
         # Pad with newlines so a traceback names the documentation's own line.
         source = "\n" * (block.line - 1) + block.code
         code = compile(source, str(block.path), "exec")
         exec(code, namespace)  # noqa: S102 - running the documentation is the point
+
+
+def _run_console(block: Block) -> None:
+    """Run each ``$ `` line of a console block in a shell; each must exit with 0."""
+    env = dict(os.environ)
+    # The venv's scripts (``sayna``) first, whether or not the venv is activated.
+    env["PATH"] = os.pathsep.join([str(pathlib.Path(sys.executable).parent), env["PATH"]])
+    for offset, line in enumerate(block.code.splitlines()):
+        if not line.startswith("$ "):
+            continue
+        done = subprocess.run(  # noqa: S602 - the documented command, run as a user would
+            line[2:],
+            shell=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, (
+            f"{block.where.rsplit(':', 1)[0]}:{block.line + offset}: {line[2:]!r} exited with "
+            f"{done.returncode}\n{done.stdout}\n{done.stderr}"
+        )
 
 
 def _run_pytest_module(blocks: list[Block], tmp: pathlib.Path) -> None:
@@ -166,11 +202,11 @@ def _page_id(path: pathlib.Path) -> str:
 
 @pytest.mark.parametrize("path", [*PAGES, README], ids=_page_id)
 def test_page_examples_run(path: pathlib.Path, docs_env: pathlib.Path) -> None:
-    """A page's runnable Python blocks execute in order without raising or leaking threads."""
+    """A page's Python and console blocks run in order without failing or leaking threads."""
     blocks = extract_blocks(path)
     before = set(threading.enumerate())
     namespace: dict[str, object] = {"__name__": "docs_example"}
-    _run_blocks([b for b in blocks if b.kind == "run"], namespace)
+    _run_blocks([b for b in blocks if b.kind in ("run", "console")], namespace)
     namespace.clear()
     modules = [b for b in blocks if b.kind == "pytest-module"]
     if modules:
@@ -196,6 +232,11 @@ def test_extractor_finds_blocks_options_and_invisible_setup(tmp_path: pathlib.Pa
 
                 not python
 
+            .. code-block:: console
+
+                $ true
+                output
+
             .. invisible-code-block: python
 
                y = x + 1
@@ -220,9 +261,10 @@ def test_extractor_finds_blocks_options_and_invisible_setup(tmp_path: pathlib.Pa
     blocks = extract_blocks(page)
     assert [(b.line, b.kind, b.code.splitlines()[0]) for b in blocks] == [
         (6, "run", "x = 1"),
-        (14, "run", "y = x + 1"),
-        (21, "no-run", 'raise SystemExit("never")'),
-        (27, "pytest-module", "def test_it():"),
+        (14, "console", "$ true"),
+        (19, "run", "y = x + 1"),
+        (26, "no-run", 'raise SystemExit("never")'),
+        (32, "pytest-module", "def test_it():"),
     ]
 
 
@@ -236,6 +278,16 @@ def test_a_failing_block_is_reported_at_its_documentation_line(tmp_path: pathlib
         _run_blocks(extract_blocks(page), {"__name__": "docs_example"})
     last = info.traceback[-1]
     assert (pathlib.Path(str(last.path)).name, last.lineno + 1) == ("bad.rst", 7)
+
+
+def test_a_failing_console_command_fails_the_page(tmp_path: pathlib.Path) -> None:
+    """A ``$`` command that exits non-zero fails with the page's file and line."""
+    page = tmp_path / "cli.rst"
+    page.write_text(
+        "CLI\n===\n\n.. code-block:: console\n\n    $ true\n    $ exit 3\n", encoding="utf-8"
+    )
+    with pytest.raises(AssertionError, match=r"cli\.rst:7: 'exit 3' exited with 3"):
+        _run_blocks(extract_blocks(page), {})
 
 
 def test_docs_use_one_example_mechanism() -> None:

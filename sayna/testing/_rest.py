@@ -261,13 +261,15 @@ def speak(ctx: Context) -> Reply:
             400 if settings.has_auth and credential else 500, f"TTS synthesis error: {failure}"
         )
     audio = synthesize(text, settings)
+    # An utterance without audio (e.g. pronunciations that blank it) gets the defaults.
+    fmt, rate = (settings.audio_format, settings.sample_rate) if audio else ("linear16", 24000)
     return Reply(
         200,
         audio,
         (
-            ("content-type", content_type(settings.audio_format)),
-            ("x-audio-format", settings.audio_format),
-            ("x-sample-rate", str(settings.sample_rate)),
+            ("content-type", content_type(fmt)),
+            ("x-audio-format", fmt),
+            ("x-sample-rate", str(rate)),
         ),
     )
 

@@ -703,7 +703,8 @@ class FakeSession:
                 words = self._script.popleft().split()
                 for count in range(1, len(words) + 1):
                     self._stt(" ".join(words[:count]), final=False, confidence=0.8)
-                self._stt(" ".join(words), final=True, confidence=0.9)
+                if words:  # the server suppresses blank finals, but still ends the turn
+                    self._stt(" ".join(words), final=True, confidence=0.9)
                 self._turn_end()
         if voice.decoder.noise_pending:
             self._stt_deadline = time.monotonic() + voice.endpoint

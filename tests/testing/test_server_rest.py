@@ -355,3 +355,16 @@ def test_recordings_preloaded_and_validated() -> None:
         bad = requests.get(server.url + "/recording/a%2Fb", timeout=5)
         assert bad.json() == {"error": "Invalid stream_id format"}
         assert requests.get(server.url + "/recording/none", timeout=5).status_code == 404
+
+
+def test_speak_without_audio_answers_with_default_headers(server: FakeServer) -> None:
+    """Text that pronunciations blank out gives 200, no body and the default audio headers."""
+    reply = _speak(
+        server,
+        audio_format="wav",
+        sample_rate=8000,
+        pronunciations=[{"word": "Testing one two.", "pronunciation": " "}],
+    )
+    assert reply.status_code == 200
+    assert reply.content == b""
+    assert (reply.headers["content-type"], reply.headers["x-sample-rate"]) == ("audio/pcm", "24000")

@@ -312,3 +312,20 @@ def test_examples_see_the_local_server(docs_env: pathlib.Path) -> None:
     """The environment the examples run in names a live local server, not a real one."""
     url = os.environ["SAYNA_URL"]
     assert url.startswith("http://127.0.0.1:")
+
+
+def test_api_page_documents_every_public_name() -> None:
+    """docs/api.rst documents every name of sayna.__all__ and sayna.testing.__all__, no more."""
+    import sayna
+    import sayna.testing
+
+    module, documented = "sayna", set()
+    for line in (DOCS / "api.rst").read_text(encoding="utf-8").splitlines():
+        if found := re.match(r"\.\. (?:module|currentmodule|automodule):: (\S+)", line):
+            module = found.group(1)
+        elif found := re.match(r"\.\. auto(?:class|exception|function|data):: (\w+)", line):
+            documented.add(f"{module}.{found.group(1)}")
+    public = {f"sayna.{name}" for name in sayna.__all__ if name != "__version__"}
+    public |= {f"sayna.testing.{name}" for name in sayna.testing.__all__}
+    assert sorted(public - documented) == []
+    assert sorted(documented - public) == []

@@ -168,7 +168,7 @@ def test_back_to_back_speaks_may_share_one_completion(
     server: FakeServer, ws: websocket.WebSocket
 ) -> None:
     """Two queued utterances are serial and produce a completion only when the queue drains."""
-    server.tts_speedup = 20.0
+    server.tts_speedup = 5.0
     configure(ws)
     send(ws, {"type": "speak", "text": "First sentence here."})
     send(ws, {"type": "speak", "text": "Second one."})

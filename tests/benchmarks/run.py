@@ -19,9 +19,11 @@ import json
 import os
 import platform
 import select
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from importlib import metadata
@@ -29,6 +31,9 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+# Where the "ours" worker imports sayna from, when not from the working tree.
+SAYNA_PATH_ENV = "SAYNA_BENCH_PATH"
 CLIENTS = ("ours", "floor", "sdk")
 SCENARIOS = ("events", "tts", "upload", "rtt", "rest", "rss", "concurrent", "connect")
 
@@ -183,6 +188,8 @@ def warmup_params(params: dict[str, Any]) -> dict[str, Any]:
 def worker(client: str) -> None:
     """Run commands read from stdin (one JSON object per line), answer on stdout."""
     sys.path.insert(0, str(HERE))
+    if client == "ours" and os.environ.get(SAYNA_PATH_ENV):
+        sys.path.insert(0, os.environ[SAYNA_PATH_ENV])
     module = __import__(f"_{client}")
     out = sys.stdout
     # Nothing else may write to the answer channel.
@@ -288,6 +295,29 @@ class Server:
             self.proc.wait()
         if self.proc.stdout is not None:
             self.proc.stdout.close()
+
+
+def _git(*args: str) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+    except OSError:
+        return ""
+    return done.stdout.strip()
+
+
+def checkout_sayna(rev: str) -> Path:
+    """Extract ``sayna/`` as of ``rev`` into a temporary directory (the index is untouched)."""
+    commit = _git("rev-parse", "--verify", f"{rev}^{{commit}}")
+    if not commit:
+        raise SystemExit(f"--sayna-rev: unknown revision {rev!r}")
+    where = Path(tempfile.mkdtemp(prefix="sayna-bench-"))
+    archive = subprocess.Popen(
+        ["git", "archive", commit, "sayna"], cwd=REPO, stdout=subprocess.PIPE
+    )
+    subprocess.run(["tar", "-x", "-C", str(where)], stdin=archive.stdout, check=True)
+    if archive.wait() != 0:
+        raise SystemExit(f"--sayna-rev: git archive {rev} failed")
+    return where
 
 
 def _log(message: str) -> None:
@@ -430,16 +460,6 @@ def meta(mode: str, clients: tuple[str, ...]) -> dict[str, Any]:
         except metadata.PackageNotFoundError:
             return None
 
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            cwd=HERE,
-            capture_output=True,
-            text=True,
-            check=False,
-        ).stdout.strip()
-    except OSError:
-        commit = ""
     return {
         "mode": mode,
         "clients": list(clients),
@@ -448,7 +468,9 @@ def meta(mode: str, clients: tuple[str, ...]) -> dict[str, Any]:
         "platform": platform.platform(),
         "cpus": os.cpu_count(),
         "loadavg_start": os.getloadavg(),
-        "git_head": commit,
+        "git_head": _git("rev-parse", "--short", "HEAD"),
+        # Uncommitted changes under sayna/ are part of what "ours" measured.
+        "sayna_modified": bool(_git("status", "--porcelain", "--", "sayna")),
         "versions": {
             d: version(d)
             for d in ("sayna", "websocket-client", "requests", "aiohttp", "sayna-client")
@@ -466,6 +488,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help=f"comma-separated scenarios out of {','.join(SCENARIOS)}")
     parser.add_argument("--clients", default=",".join(CLIENTS), help="default: ours,floor,sdk")
     parser.add_argument("--repeats", type=int, help="override the repeats of the mode")
+    parser.add_argument(
+        "--sayna-rev",
+        metavar="REV",
+        help="measure sayna as of this git revision (default: the working tree)",
+    )
     parser.add_argument(
         "--out", type=Path, default=HERE / "results" / "latest.json", help="JSON written here"
     )
@@ -490,21 +517,37 @@ def main(argv: list[str] | None = None) -> int:
     selected = [j for j in jobs(sizes) if j["scenario"] in wanted]
 
     info = meta(mode, clients)
-    _log(f"mode {mode}, load average {info['loadavg_start'][0]:.2f} on {info['cpus']} CPUs")
+    tree = None
+    if args.sayna_rev:
+        tree = checkout_sayna(args.sayna_rev)
+        os.environ[SAYNA_PATH_ENV] = str(tree)
+        info["sayna_source"] = f"{args.sayna_rev} ({_git('rev-parse', '--short', args.sayna_rev)})"
+    else:
+        dirty = " + uncommitted changes" if info["sayna_modified"] else ""
+        info["sayna_source"] = f"working tree (HEAD {info['git_head']}{dirty})"
+    _log(
+        f"mode {mode}, sayna from {info['sayna_source']},"
+        f" load average {info['loadavg_start'][0]:.2f} on {info['cpus']} CPUs"
+    )
     started = time.perf_counter()
-    server = Server()
     try:
-        results = run_jobs(server, selected, clients, mode)
+        server = Server()
+        try:
+            results = run_jobs(server, selected, clients, mode)
+        finally:
+            server.close()
     finally:
-        server.close()
+        if tree is not None:
+            shutil.rmtree(tree, ignore_errors=True)
     info["loadavg_end"] = os.getloadavg()
     info["wall_seconds"] = time.perf_counter() - started
     rows = table_rows(results, selected)
     print()
     print_table(rows, clients)
     print(
-        f"\nload average {info['loadavg_start'][0]:.2f} -> {info['loadavg_end'][0]:.2f}"
-        f" on {info['cpus']} CPUs; medians of {sizes['repeats']} repeats"
+        f"\nsayna: {info['sayna_source']}; load average {info['loadavg_start'][0]:.2f}"
+        f" -> {info['loadavg_end'][0]:.2f} on {info['cpus']} CPUs;"
+        f" medians of {sizes['repeats']} repeats"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"meta": info, "table": rows, "jobs": results}, indent=2))

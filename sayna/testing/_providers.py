@@ -6,6 +6,9 @@ Provider names and credential checks follow PROTOCOL.md §4.3.3 exactly; the
 
 from __future__ import annotations
 
+import base64
+import binascii
+import struct
 from collections.abc import Collection, Iterator, Mapping
 from typing import Any
 
@@ -18,6 +21,7 @@ __all__ = [
     "VOICES",
     "ProviderError",
     "TTSSettings",
+    "check_loading_audio",
     "chunks",
     "content_type",
     "resolve_provider",
@@ -251,3 +255,63 @@ def chunks(audio: bytes, settings: TTSSettings, chunk_ms: int) -> Iterator[bytes
     yield audio[:end]
     for start in range(end, len(audio), size):
         yield audio[start : start + size]
+
+
+def check_loading_audio(config: Mapping[str, Any]) -> str | None:
+    """The §4.3.5 error for a ``loading_audio`` object, or None when it is usable."""
+    data_text: str = config["data"]
+    if len(data_text) * 3 // 4 > 1_924_096 + 3:
+        return "loading_audio.data decoded audio would exceed the maximum size of 1924096 bytes"
+    try:
+        data = base64.b64decode(data_text, validate=True)
+    except (binascii.Error, ValueError):
+        return "loading_audio.data is not valid base64"
+    if len(data) > 1_924_096:
+        return "loading_audio.data decoded audio exceeds the maximum size of 1924096 bytes"
+    fmt = config.get("format")
+    if fmt is not None:
+        fmt = fmt.strip().lower()
+        if fmt not in ("wav", "pcm"):
+            return 'loading_audio.format must be "wav" or "pcm"'
+    else:
+        fmt = "wav" if data[:4] == b"RIFF" and data[8:12] == b"WAVE" else "pcm"
+    if fmt == "pcm":
+        rate = config.get("sample_rate")
+        if rate is None:
+            return "sample_rate is required for raw PCM loading_audio"
+        channels = config.get("channels") or 1
+        if channels not in (1, 2):
+            return "loading_audio supports mono or stereo only"
+        if len(data) % (2 * channels):
+            return "loading_audio raw PCM length is not frame-aligned"
+        frames = len(data) // (2 * channels)
+    else:
+        if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+            return "loading_audio is not a valid WAV file: missing RIFF/WAVE header"
+        pos, fmt_chunk, payload = 12, None, None
+        while pos + 8 <= len(data):
+            chunk_id, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
+            body = data[pos + 8 : pos + 8 + size]
+            if chunk_id == b"fmt ":
+                fmt_chunk = body
+            elif chunk_id == b"data":
+                payload = body
+            pos += 8 + size + (size & 1)
+        if fmt_chunk is None or len(fmt_chunk) < 16 or payload is None:
+            return "loading_audio is not a valid WAV file: missing fmt or data chunk"
+        _tag, channels, rate, _, _block, bits = struct.unpack("<HHIIHH", fmt_chunk[:16])
+        if bits != 16:
+            return "loading_audio: only 16-bit PCM is supported; please provide 16-bit PCM audio"
+        if channels not in (1, 2):
+            return "loading_audio supports mono or stereo only"
+        if len(payload) % (2 * channels):
+            return "loading_audio WAV data is not a whole number of audio frames"
+        frames = len(payload) // (2 * channels)
+    if not 8000 <= rate <= 48000:
+        return "loading_audio sample rate must be between 8000 Hz and 48000 Hz"
+    duration_ms = frames * 1000 // rate
+    if duration_ms < 250:
+        return "loading_audio is too short; the minimum duration is 250 ms"
+    if duration_ms > 10_000:
+        return "loading_audio is too long; the maximum duration is 10000 ms"
+    return None

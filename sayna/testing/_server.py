@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import hashlib
 import json
 import logging
 import selectors
@@ -440,9 +442,6 @@ class FakeServer:
 
     def livekit_webhook_headers(self, body: bytes) -> dict[str, str]:
         """Headers LiveKit would send with ``body`` to ``POST /livekit/webhook``."""
-        import base64
-        import hashlib
-
         now = int(time.time())
         digest = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
         claims = {"iss": self.livekit_api_key, "nbf": now, "exp": now + 300, "sha256": digest}

@@ -10,14 +10,12 @@ or binary, goes through the FIFO, so frames leave in the order they were queued.
 from __future__ import annotations
 
 import base64
-import binascii
 import collections
 import contextlib
 import json
 import logging
 import select
 import socket
-import struct
 import threading
 import time
 import uuid
@@ -38,9 +36,11 @@ from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
 
 from sayna.testing._audio import SpeechDecoder, ogg_opus_silence
+from sayna.testing._outbox import Outbox
 from sayna.testing._providers import (
     ProviderError,
     TTSSettings,
+    check_loading_audio,
     chunks,
     resolve_provider,
     synthesize,
@@ -106,54 +106,6 @@ class PublishedData:
         return json.loads(self.payload)
 
 
-class _Outbox:
-    """A bounded FIFO of outgoing operations; producers wait when it is full."""
-
-    def __init__(self, capacity: int) -> None:
-        self._items: collections.deque[tuple[int, Any]] = collections.deque()
-        self._size = 0
-        self._capacity = capacity
-        self._cond = threading.Condition()
-        self.closed = False
-
-    def put(self, op: int, arg: Any, weight: int = 1) -> bool:
-        with self._cond:
-            while self._size and self._size + weight > self._capacity and not self.closed:
-                self._cond.wait()
-            if self.closed:
-                return False
-            self._items.append((op, arg))
-            self._size += weight
-            self._cond.notify_all()
-            return True
-
-    def replace_all(self, op: int, arg: Any) -> None:
-        """Drop everything queued and queue one operation (used after a client Close)."""
-        with self._cond:
-            self._items.clear()
-            self._items.append((op, arg))
-            self._size = 1
-            self._cond.notify_all()
-
-    def take(self) -> list[tuple[int, Any]] | None:
-        with self._cond:
-            while not self._items and not self.closed:
-                self._cond.wait()
-            if self.closed:
-                return None
-            items = list(self._items)
-            self._items.clear()
-            self._size = 0
-            self._cond.notify_all()
-            return items
-
-    def close(self) -> None:
-        with self._cond:
-            self.closed = True
-            self._items.clear()
-            self._cond.notify_all()
-
-
 def _readable(sock: socket.socket, timeout: float | None) -> bool:
     if hasattr(select, "poll"):
         poller = select.poll()
@@ -161,66 +113,6 @@ def _readable(sock: socket.socket, timeout: float | None) -> bool:
         return bool(poller.poll(None if timeout is None else max(0, int(timeout * 1000) + 1)))
     readable, _, _ = select.select([sock], [], [], timeout)
     return bool(readable)
-
-
-def _loading_problem(config: Mapping[str, Any]) -> str | None:
-    """The §4.3.5 error for a ``loading_audio`` object, or None when it is usable."""
-    data_text: str = config["data"]
-    if len(data_text) * 3 // 4 > 1_924_096 + 3:
-        return "loading_audio.data decoded audio would exceed the maximum size of 1924096 bytes"
-    try:
-        data = base64.b64decode(data_text, validate=True)
-    except (binascii.Error, ValueError):
-        return "loading_audio.data is not valid base64"
-    if len(data) > 1_924_096:
-        return "loading_audio.data decoded audio exceeds the maximum size of 1924096 bytes"
-    fmt = config.get("format")
-    if fmt is not None:
-        fmt = fmt.strip().lower()
-        if fmt not in ("wav", "pcm"):
-            return 'loading_audio.format must be "wav" or "pcm"'
-    else:
-        fmt = "wav" if data[:4] == b"RIFF" and data[8:12] == b"WAVE" else "pcm"
-    if fmt == "pcm":
-        rate = config.get("sample_rate")
-        if rate is None:
-            return "sample_rate is required for raw PCM loading_audio"
-        channels = config.get("channels") or 1
-        if channels not in (1, 2):
-            return "loading_audio supports mono or stereo only"
-        if len(data) % (2 * channels):
-            return "loading_audio raw PCM length is not frame-aligned"
-        frames = len(data) // (2 * channels)
-    else:
-        if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-            return "loading_audio is not a valid WAV file: missing RIFF/WAVE header"
-        pos, fmt_chunk, payload = 12, None, None
-        while pos + 8 <= len(data):
-            chunk_id, size = data[pos : pos + 4], struct.unpack("<I", data[pos + 4 : pos + 8])[0]
-            body = data[pos + 8 : pos + 8 + size]
-            if chunk_id == b"fmt ":
-                fmt_chunk = body
-            elif chunk_id == b"data":
-                payload = body
-            pos += 8 + size + (size & 1)
-        if fmt_chunk is None or len(fmt_chunk) < 16 or payload is None:
-            return "loading_audio is not a valid WAV file: missing fmt or data chunk"
-        _tag, channels, rate, _, _block, bits = struct.unpack("<HHIIHH", fmt_chunk[:16])
-        if bits != 16:
-            return "loading_audio: only 16-bit PCM is supported; please provide 16-bit PCM audio"
-        if channels not in (1, 2):
-            return "loading_audio supports mono or stereo only"
-        if len(payload) % (2 * channels):
-            return "loading_audio WAV data is not a whole number of audio frames"
-        frames = len(payload) // (2 * channels)
-    if not 8000 <= rate <= 48000:
-        return "loading_audio sample rate must be between 8000 Hz and 48000 Hz"
-    duration_ms = frames * 1000 // rate
-    if duration_ms < 250:
-        return "loading_audio is too short; the minimum duration is 250 ms"
-    if duration_ms > 10_000:
-        return "loading_audio is too long; the maximum duration is 10000 ms"
-    return None
 
 
 class _Voice:
@@ -281,7 +173,7 @@ class FakeSession:
         self._frames_cond = threading.Condition()
         self._taken: set[int] = set()
         self._ready = threading.Event()
-        self._outbox = _Outbox(1024)
+        self._outbox = Outbox(1024)
         self._abort = threading.Event()
         self._reading = threading.Event()
         self._reading.set()
@@ -760,7 +652,7 @@ class FakeSession:
                     "loading_audio requires audio to be enabled and a livekit configuration"
                 )
             else:
-                problem = _loading_problem(loading)
+                problem = check_loading_audio(loading)
                 if problem:
                     self._error(problem)
                     self._loading_error = problem

@@ -33,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for index, item in enumerate(args.api_key, 1):
             key, _, tenant = item.partition("=")
             keys[key] = tenant or f"tenant-{index}"
-    server = FakeServer(host=args.host, port=args.port, api_keys=keys)
+    # A foreground server may run for hours: do not keep every request and frame.
+    server = FakeServer(host=args.host, port=args.port, api_keys=keys, record=False)
     server.start()
     auth = f"auth on ({len(keys)} key(s))" if keys else "auth off"
     print(

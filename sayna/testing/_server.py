@@ -81,6 +81,8 @@ class FakeServer:
       than real time audio is produced; 0 = at once), ``stt_endpoint_ms`` (pause
       that ends a turn of undecodable audio), ``turn_detection`` (``update_config``
       thresholds are checked, as with the ``stt-vad`` build).
+    - ``record``: keep every request and received frame for inspection; turn it
+      off for a server that runs for hours (``python -m sayna.testing`` does).
 
     Scripting (:meth:`fail_config`, :attr:`ready_delay`, :attr:`withhold_ready`,
     :meth:`script_transcripts`) applies to sessions opened after the change;
@@ -109,6 +111,7 @@ class FakeServer:
         tts_speedup: float = 10.0,
         stt_endpoint_ms: int = 500,
         turn_detection: bool = True,
+        record: bool = True,
     ) -> None:
         self._host = host
         self._port = port
@@ -130,6 +133,8 @@ class FakeServer:
         self.stt_endpoint_ms = stt_endpoint_ms
         #: Whether ``update_config`` thresholds are checked (a server built with ``stt-vad``).
         self.turn_detection = turn_detection
+        #: Keep every request and received frame (off for long-running demo servers).
+        self.record = record
         #: Every synthesis fails with this provider message (``/speak`` and ``speak``).
         self.tts_error: str | None = None
         #: LiveKit actions (remove, mute, SIP call/transfer, send_message) fail with this.
@@ -335,8 +340,9 @@ class FakeServer:
             return session
 
     def _record_request(self, request: RecordedRequest) -> None:
-        with self._lock:
-            self._requests.append(request)
+        if self.record:
+            with self._lock:
+                self._requests.append(request)
 
     def _open_session(
         self, sock: socket.socket, ws: Connection, tenant: str | None, headers: Mapping[str, str]

@@ -545,6 +545,8 @@ class FakeSession:
     # --- frames from the client -------------------------------------------------------
 
     def _record(self, frame: ReceivedFrame) -> None:
+        if not self._server.record:
+            return
         with self._frames_cond:
             self.received.append(frame)
             self._frames_cond.notify_all()

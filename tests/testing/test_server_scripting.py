@@ -288,3 +288,16 @@ def test_wait_for_frame_returns_each_match_once(server: FakeServer) -> None:
         session.wait_for_frame("speak", timeout=0.05)
     assert session.received_audio == b"\x00\x00"
     ws.close()
+
+
+def test_record_off_keeps_no_history() -> None:
+    """With record=False requests and received frames are not kept; sessions still work."""
+    with FakeServer(record=False, tts_speedup=0) as server:
+        ws = connect(server.ws_url)
+        configure(ws)
+        assert speak_and_collect(ws, "Still works.") == encode_speech("Still works.", 16000)
+        session = server.wait_for_session()
+        assert session.ready
+        assert session.received == []
+        assert server.requests == []
+        ws.close()

@@ -191,6 +191,8 @@ def worker(client: str) -> None:
     if client == "ours" and os.environ.get(SAYNA_PATH_ENV):
         sys.path.insert(0, os.environ[SAYNA_PATH_ENV])
     module = __import__(f"_{client}")
+    library = {"ours": "sayna", "floor": "websocket", "sdk": "sayna_client"}[client]
+    origin = str(Path(sys.modules[library].__file__ or "").parent)
     out = sys.stdout
     # Nothing else may write to the answer channel.
     sys.stdout = sys.stderr
@@ -199,7 +201,7 @@ def worker(client: str) -> None:
         gc.collect()
         try:
             result = getattr(module, command["fn"])(command["url"], **command["params"])
-            answer = {"ok": True, "result": result}
+            answer = {"ok": True, "result": result, "origin": origin}
         except Exception:
             answer = {"ok": False, "error": traceback.format_exc()}
         out.write(json.dumps(answer) + "\n")
@@ -325,7 +327,11 @@ def _log(message: str) -> None:
 
 
 def run_jobs(
-    server: Server, selected: list[dict[str, Any]], clients: tuple[str, ...], mode: str
+    server: Server,
+    selected: list[dict[str, Any]],
+    clients: tuple[str, ...],
+    mode: str,
+    origins: dict[str, str],
 ) -> dict[str, Any]:
     sizes = SIZES[mode]
     timeout = 120.0 if mode == "smoke" else 1800.0
@@ -374,6 +380,7 @@ def run_jobs(
                 for client in order:
                     answer = call(client, spec, spec["params"])
                     if answer["ok"]:
+                        origins[client] = answer["origin"]
                         run = answer["result"]
                         run["server_cpu_seconds"] = answer["server_cpu_seconds"]
                         entry["runs"][client].append(run)
@@ -517,6 +524,7 @@ def main(argv: list[str] | None = None) -> int:
     selected = [j for j in jobs(sizes) if j["scenario"] in wanted]
 
     info = meta(mode, clients)
+    info["imported_from"] = {}
     tree = None
     if args.sayna_rev:
         tree = checkout_sayna(args.sayna_rev)
@@ -533,7 +541,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server = Server()
         try:
-            results = run_jobs(server, selected, clients, mode)
+            results = run_jobs(server, selected, clients, mode, info["imported_from"])
         finally:
             server.close()
     finally:

@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sayna._signing import sign_webhook
+from sayna._webhooks import make_webhook_request, sip_webhook_payload
 from sayna.testing._audio import decode_speech, encode_speech, speech_duration
 
 if TYPE_CHECKING:
@@ -44,7 +45,9 @@ __all__ = [
     "Track",
     "decode_speech",
     "encode_speech",
+    "make_webhook_request",
     "sign_webhook",
+    "sip_webhook_payload",
     "speech_duration",
 ]
 

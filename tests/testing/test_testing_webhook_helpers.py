@@ -1,0 +1,27 @@
+"""sayna.testing's webhook helpers build requests the receiver accepts."""
+
+from __future__ import annotations
+
+import pytest
+
+from sayna import WebhookReceiver, WebhookVerificationError
+from sayna.testing import make_webhook_request, sip_webhook_payload
+
+SECRET = "testing-helpers-secret-0123456789"
+
+
+def test_signed_request_is_accepted() -> None:
+    """A request from make_webhook_request verifies and parses to its payload."""
+    payload = sip_webhook_payload(sip_host="pbx.example.org")
+    headers, body = make_webhook_request(SECRET, payload, event_id="EV_helper")
+    result = WebhookReceiver(SECRET).receive(headers, body)
+    assert result.sip_host == "pbx.example.org"
+    assert result.event_id == "EV_helper"
+
+
+def test_signed_request_fails_with_another_secret() -> None:
+    """The signature binds the secret: another receiver rejects the request."""
+    headers, body = make_webhook_request(SECRET)
+    with pytest.raises(WebhookVerificationError) as info:
+        WebhookReceiver("some-other-secret-0123456789").receive(headers, body)
+    assert info.value.reason == "signature_mismatch"

@@ -382,6 +382,7 @@ def run_jobs(
                     if answer["ok"]:
                         origins[client] = answer["origin"]
                         run = answer["result"]
+                        run["repeat"] = r
                         run["server_cpu_seconds"] = answer["server_cpu_seconds"]
                         entry["runs"][client].append(run)
                     else:
@@ -425,10 +426,7 @@ def table_rows(results: dict[str, Any], selected: list[dict[str, Any]]) -> dict[
             }
             ours = values.get("ours")
             for other in ("sdk", "floor"):
-                theirs = values.get(other)
-                line[f"ours/{other}"] = (
-                    ours / theirs if ours is not None and theirs not in (None, 0) else None
-                )
+                line[f"ours/{other}"] = paired_ratio(entry["runs"], metric, other)
             target = TARGETS.get(row)
             if target is not None:
                 against, bound = target
@@ -439,6 +437,21 @@ def table_rows(results: dict[str, Any], selected: list[dict[str, Any]]) -> dict[
                 line["target_met"] = None if value is None else value <= bound
             rows[row] = line
     return rows
+
+
+def paired_ratio(runs: dict[str, list[dict[str, Any]]], metric: str, other: str) -> float | None:
+    """Median over repeats of ours÷other, each repeat compared with itself.
+
+    Both ran back to back in the same repeat, so a change of machine load
+    between repeats cancels out, which a ratio of medians would not do.
+    """
+    theirs = {run["repeat"]: run[metric] for run in runs.get(other, [])}
+    ratios = [
+        mine[metric] / theirs[mine["repeat"]]
+        for mine in runs.get("ours", [])
+        if theirs.get(mine["repeat"])
+    ]
+    return statistics.median(ratios) if ratios else None
 
 
 def print_table(rows: dict[str, Any], clients: tuple[str, ...]) -> None:

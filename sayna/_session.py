@@ -16,6 +16,7 @@ import enum
 import itertools
 import json
 import logging
+import math
 import os
 import select
 import socket
@@ -1347,7 +1348,11 @@ def connect(
         )
     if stream_id is not None and not isinstance(stream_id, str):
         raise SaynaValidationError("stream_id must be a string", field="stream_id")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not 0 < timeout < math.inf
+    ):
         raise SaynaValidationError("timeout must be a positive number of seconds", field="timeout")
     if (
         isinstance(max_buffered_events, bool)

@@ -134,6 +134,7 @@ def test_loading_audio_is_sent_as_base64(sayna_server: FakeServer, client: Sayna
             "loading_audio",
         ),
         ({"without_audio": True, "timeout": 0}, "timeout"),
+        ({"without_audio": True, "timeout": float("inf")}, "timeout"),
         ({"without_audio": True, "max_buffered_events": 0}, "max_buffered_events"),
     ],
 )

@@ -21,6 +21,7 @@ notifies only when someone waits, which keeps the per-event cost small.
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -39,6 +40,8 @@ logger = logging.getLogger("sayna")
 BATCH = 128
 # Dropped entries leave holes at the front of the list; compact past this many.
 _COMPACT_AFTER = 4096
+# The position of a cursor whose owner was collected (see EventLog.abandon).
+_ABANDONED = sys.maxsize
 
 
 class Cursor:
@@ -140,6 +143,8 @@ class EventLog:
             return True
 
     def _make_room(self, never_wait: bool) -> None:
+        if any(c.pos == _ABANDONED for c in self._cursors):
+            self._cursors = [c for c in self._cursors if c.pos != _ABANDONED]
         while True:
             floor = min((c.pos for c in self._cursors), default=self._end)
             needed = self._end - self._head - self._max + 1
@@ -158,7 +163,9 @@ class EventLog:
             self._writer_waiting = True
             self.paused = True
             try:
-                self._writable.wait()
+                # Woken by consumers; the timeout only matters for a cursor
+                # abandoned by a finalizer that could not take the lock.
+                self._writable.wait(1.0)
             finally:
                 self._writer_waiting = False
                 self.paused = False
@@ -239,6 +246,18 @@ class EventLog:
                 self._dropping_unseen = False
             if self._writer_waiting:
                 self._writable.notify()
+
+    def abandon(self, cursor: Cursor) -> None:
+        """``release`` from a finalizer, which may run while this thread holds the lock.
+
+        If the lock is busy the cursor is only moved out of the way (it then pins
+        nothing) and dropped from the list the next time the log is full.
+        """
+        if self._lock.acquire(blocking=False):
+            self._lock.release()
+            self.release(cursor)
+        else:
+            cursor.pos = _ABANDONED
 
     def fetch(
         self, cursor: Cursor, timeout: float | None = None, limit: int = BATCH
@@ -388,4 +407,4 @@ class EventIterator:
         # An abandoned iterator must not pin the log (and stall the reader).
         cursor = getattr(self, "_cursor", None)
         if cursor is not None:
-            self._log.release(cursor)
+            self._log.abandon(cursor)

@@ -243,3 +243,14 @@ def test_extend_hands_over_a_batch_and_waits_for_room_without_deadlock() -> None
     consumer.join(5)
     assert numbers(got) == list(range(40))
     assert not log.extend([ev(99)])
+
+
+def test_a_cursor_abandoned_while_the_lock_is_held_stops_pinning() -> None:
+    """A finalizer that cannot take the lock still unpins its cursor (no deadlock)."""
+    log = EventLog(3)
+    cursor = log.open(iterator=True)
+    with log._lock:  # as if garbage collection ran inside a locked section
+        log.abandon(cursor)
+    fill(log, 10)  # would block forever if the cursor still pinned the log
+    assert len(log) <= 3
+    assert log._cursors == []

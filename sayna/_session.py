@@ -870,7 +870,9 @@ class Session:
       reads the socket, so a slow callback cannot stall reading. Callbacks
       registered before the session's first send (right after ``connect()``)
       also receive what arrived before them, ``ready`` included, so nothing is
-      missed; callbacks registered later receive events from then on;
+      missed; callbacks registered later receive events from then on. Keep
+      callbacks short and never wait in one for a later event: while it runs,
+      the other callbacks wait, and past the buffer bound so does the socket;
     - iteration: ``for event in session.events(): ...`` yields every event in
       arrival order and ends after the :class:`CloseEvent`. Several iterators may
       run at once; each sees every event from where the previous iterator
@@ -885,8 +887,9 @@ class Session:
     for an active consumer, the session stops reading the socket until that
     consumer catches up; the server then waits too (TCP backpressure), so an
     active consumer never loses an event. Without an active iterator, the log
-    keeps only the newest ``max_buffered_events`` events for iterators opened
-    later; the first iterator opened after older ones were dropped receives an
+    keeps only the newest ``max_buffered_events`` events (older ones are dropped
+    in slices of 1/64 of that) for iterators opened later; the first iterator
+    opened after older ones were dropped receives an
     :class:`EventsDiscardedEvent` with their count (and a warning is logged). A
     session consumed only through callbacks therefore uses bounded memory.
 

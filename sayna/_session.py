@@ -579,7 +579,7 @@ class _Core:
                     return
             if self._ping_interval:
                 _keepalive.add(self)
-        elif isinstance(event, ErrorEvent):
+        elif isinstance(event, ErrorEvent) and not _is_advisory_config_error(event.message):
             with self._cond:
                 if self._config_error is None:
                     self._config_error = event
@@ -1312,6 +1312,16 @@ def _validated(value: Any, cls: type, field: str) -> None:
         raise SaynaValidationError(
             f"{field} must be a {cls.__name__}, not {type(value).__name__}", field=field
         )
+
+
+def _is_advisory_config_error(message: str) -> bool:
+    """Whether a pre-``ready`` error is one the server sends without failing the config.
+
+    The loading clip is checked while configuring, but a bad clip only disables
+    the loading indicator (PROTOCOL.md §4.2 steps 3 and 6, §4.3.5): the server
+    goes on to ``ready``, so these must not fail ``connect()``.
+    """
+    return "loading_audio" in message or "loading audio" in message.lower()
 
 
 def connect(

@@ -120,6 +120,15 @@ def test_loading_audio_is_sent_as_base64(sayna_server: FakeServer, client: Sayna
     assert base64.b64decode(config["loading_audio"]["data"]) == pcm
 
 
+def test_a_bad_loading_clip_does_not_fail_connect(sayna_server: FakeServer, client: Sayna) -> None:
+    """The server's non-fatal loading_audio error before ready is an event, not a failure."""
+    clip = LoadingAudioConfig(data=b"\x00\x01" * 100, format="pcm", sample_rate=16000)
+    with client.connect(STT, TTS, LiveKitConfig(room_name="r"), loading_audio=clip) as session:
+        assert session.ready
+        error = session.wait_for("error", timeout=5)
+    assert error.message.startswith("loading_audio is too short")
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [

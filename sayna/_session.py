@@ -977,9 +977,10 @@ class Session:
         """True when the session was opened with ``without_audio=True``."""
         return self._core.without_audio
 
-    def _ready_field(self, name: str) -> Any:
+    def _ready_field(self, name: str) -> str | None:
         ready = self._core.ready_event
-        return None if ready is None else getattr(ready, name)
+        value = None if ready is None else getattr(ready, name)
+        return value if isinstance(value, str) else None
 
     @property
     def ready_event(self) -> ReadyEvent | None:
@@ -989,32 +990,32 @@ class Session:
     @property
     def received_stream_id(self) -> str | None:
         """The session id from ``ready`` (yours, or a UUID the server chose)."""
-        return self._ready_field("stream_id")  # type: ignore[no-any-return]
+        return self._ready_field("stream_id")
 
     @property
     def stream_id(self) -> str | None:
         """Alias of :attr:`received_stream_id`."""
-        return self._ready_field("stream_id")  # type: ignore[no-any-return]
+        return self._ready_field("stream_id")
 
     @property
     def livekit_room_name(self) -> str | None:
         """The LiveKit room of the session (LiveKit sessions only)."""
-        return self._ready_field("livekit_room_name")  # type: ignore[no-any-return]
+        return self._ready_field("livekit_room_name")
 
     @property
     def livekit_url(self) -> str | None:
         """The server's LiveKit URL."""
-        return self._ready_field("livekit_url")  # type: ignore[no-any-return]
+        return self._ready_field("livekit_url")
 
     @property
     def sayna_participant_identity(self) -> str | None:
         """The agent's identity in the room (LiveKit sessions only)."""
-        return self._ready_field("sayna_participant_identity")  # type: ignore[no-any-return]
+        return self._ready_field("sayna_participant_identity")
 
     @property
     def sayna_participant_name(self) -> str | None:
         """The agent's display name in the room (LiveKit sessions only)."""
-        return self._ready_field("sayna_participant_name")  # type: ignore[no-any-return]
+        return self._ready_field("sayna_participant_name")
 
     @property
     def close_event(self) -> CloseEvent | None:

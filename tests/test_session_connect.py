@@ -9,11 +9,11 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Iterator
 
 import attrs
 import pytest
 import requests
+from speech_configs import STT, TTS
 
 from sayna import (
     AuthenticationError,
@@ -26,34 +26,15 @@ from sayna import (
     SaynaNotConnectedError,
     SaynaTimeoutError,
     SaynaValidationError,
-    STTConfig,
-    TTSConfig,
 )
 from sayna._wsconnect import network_plan
 from sayna.testing import FakeServer
-
-STT = STTConfig(
-    provider="deepgram",
-    language="en-US",
-    sample_rate=16000,
-    channels=1,
-    punctuation=True,
-    encoding="linear16",
-    model="nova-3",
-)
-TTS = TTSConfig(provider="deepgram", model="aura-asteria-en")
 
 
 def our_threads() -> list[threading.Thread]:
     return [
         t for t in threading.enumerate() if t.name.startswith("sayna-") and "fake" not in t.name
     ]
-
-
-@pytest.fixture
-def client(sayna_server: FakeServer) -> Iterator[Sayna]:
-    with Sayna(sayna_server.url) as c:
-        yield c
 
 
 def test_connect_returns_a_ready_session_with_the_ready_data(

@@ -9,14 +9,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from speech_configs import STT, TTS
 
 from sayna import (
     Sayna,
     SaynaCallbackError,
     SaynaTimeoutError,
     SaynaValidationError,
-    STTConfig,
-    TTSConfig,
 )
 from sayna._events import (
     CallbackErrorEvent,
@@ -33,23 +32,6 @@ from sayna._events import (
 )
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession, decode_speech, encode_speech
-
-STT = STTConfig(
-    provider="deepgram",
-    language="en-US",
-    sample_rate=16000,
-    channels=1,
-    punctuation=True,
-    encoding="linear16",
-    model="nova-3",
-)
-TTS = TTSConfig(provider="deepgram", model="aura-asteria-en")
-
-
-@pytest.fixture
-def client(sayna_server: FakeServer) -> Iterator[Sayna]:
-    with Sayna(sayna_server.url) as c:
-        yield c
 
 
 @pytest.fixture

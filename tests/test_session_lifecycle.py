@@ -13,13 +13,12 @@ import warnings
 from collections.abc import Iterator
 
 import pytest
+from speech_configs import STT, TTS
 
 from sayna import (
     Sayna,
     SaynaConnectionClosedError,
     SaynaNotConnectedError,
-    STTConfig,
-    TTSConfig,
 )
 from sayna._events import (
     CloseEvent,
@@ -31,28 +30,11 @@ from sayna._events import (
 from sayna._session import Session, _close_all_at_exit
 from sayna.testing import FakeServer, FakeSession
 
-STT = STTConfig(
-    provider="deepgram",
-    language="en-US",
-    sample_rate=16000,
-    channels=1,
-    punctuation=True,
-    encoding="linear16",
-    model="nova-3",
-)
-TTS = TTSConfig(provider="deepgram", model="aura-asteria-en")
-
 
 def our_threads() -> list[threading.Thread]:
     return [
         t for t in threading.enumerate() if t.name.startswith("sayna-") and "fake" not in t.name
     ]
-
-
-@pytest.fixture
-def client(sayna_server: FakeServer) -> Iterator[Sayna]:
-    with Sayna(sayna_server.url) as c:
-        yield c
 
 
 @pytest.fixture

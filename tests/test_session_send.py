@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from speech_configs import STT, TTS
 
 from sayna import (
     LiveKitConfig,
@@ -16,31 +17,12 @@ from sayna import (
     SaynaConnectionClosedError,
     SaynaNotConnectedError,
     SaynaValidationError,
-    STTConfig,
-    TTSConfig,
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
 from sayna._events import CloseEvent
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession
-
-STT = STTConfig(
-    provider="deepgram",
-    language="en-US",
-    sample_rate=16000,
-    channels=1,
-    punctuation=True,
-    encoding="linear16",
-    model="nova-3",
-)
-TTS = TTSConfig(provider="deepgram", model="aura-asteria-en")
-
-
-@pytest.fixture
-def client(sayna_server: FakeServer) -> Iterator[Sayna]:
-    with Sayna(sayna_server.url) as c:
-        yield c
 
 
 @pytest.fixture

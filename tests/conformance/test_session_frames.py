@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from shared_protocol import assert_valid, load_vectors
+from speech_configs import STT, TTS
 
 from sayna import (
     LiveKitConfig,
@@ -28,16 +29,6 @@ from sayna.testing import FakeServer, FakeSession
 INCOMING = dict(load_vectors("ws_incoming"))
 OUTGOING = load_vectors("ws_outgoing")
 
-STT = STTConfig(
-    provider="deepgram",
-    language="en-US",
-    sample_rate=16000,
-    channels=1,
-    punctuation=True,
-    encoding="linear16",
-    model="nova-3",
-)
-TTS = TTSConfig(provider="deepgram", model="aura-asteria-en")
 CLIENT_TYPES = {
     "config",
     "speak",
@@ -48,12 +39,6 @@ CLIENT_TYPES = {
     "loading_start",
     "loading_stop",
 }
-
-
-@pytest.fixture
-def client(sayna_server: FakeServer) -> Iterator[Sayna]:
-    with Sayna(sayna_server.url) as c:
-        yield c
 
 
 def exercise(session: Session) -> None:

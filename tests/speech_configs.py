@@ -1,0 +1,16 @@
+"""The provider configurations the session tests connect with (16 kHz linear16 mono)."""
+
+from __future__ import annotations
+
+from sayna import STTConfig, TTSConfig
+
+STT = STTConfig(
+    provider="deepgram",
+    language="en-US",
+    sample_rate=16000,
+    channels=1,
+    punctuation=True,
+    encoding="linear16",
+    model="nova-3",
+)
+TTS = TTSConfig(provider="deepgram", model="aura-asteria-en")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import http.client
 import json
 import os
 import platform
@@ -275,17 +276,18 @@ class Server:
         if not line.startswith("PORT "):
             self.close()
             raise RuntimeError(f"the benchmark server did not start: {line!r}")
-        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        self.port = int(line.split()[1])
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def cpu_seconds(self) -> float:
-        """CPU time of the server's event loop thread (ns resolution where available)."""
+        """CPU time of the whole server process so far (its own getrusage, every thread)."""
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         try:
-            with open(f"/proc/{self.proc.pid}/schedstat", encoding="ascii") as f:
-                return int(f.read().split()[0]) / 1e9
-        except (OSError, ValueError, IndexError):
-            with open(f"/proc/{self.proc.pid}/stat", encoding="ascii") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            connection.request("GET", "/_bench/cpu")
+            seconds: float = json.loads(connection.getresponse().read())["cpu_seconds"]
+        finally:
+            connection.close()
+        return seconds
 
     def close(self) -> None:
         if self.proc.stdin is not None:

@@ -1,0 +1,349 @@
+"""Blocking conveniences over a realtime :class:`~sayna.Session`.
+
+Say a text and get its audio; stream a WAV file (or chunks) at real-time pace;
+transcribe a file to its final text. Built on the session's public API only
+(``speak``, ``on_audio_input``, ``next_event``), so they work beside callbacks
+and iterators.
+
+Both :func:`say` and :func:`transcribe` own the session's event stream while
+they run: events that arrived earlier and were never consumed are skipped
+first (callbacks still see everything), and the events they wait for are
+consumed (a later ``events()`` iterator starts after them). They are meant for
+one conversation turn at a time: the server does not tag audio or results
+with the request that caused them (PROTOCOL.md §3.3), so a ``speak`` or audio
+sent by another thread meanwhile would be mixed in.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+
+from sayna._audio import AudioResult
+from sayna._errors import (
+    SaynaError,
+    SaynaNotConnectedError,
+    SaynaTimeoutError,
+    SaynaValidationError,
+)
+from sayna._events import (
+    CloseEvent,
+    ErrorEvent,
+    Event,
+    EventsDiscardedEvent,
+    STTResultEvent,
+    TTSAudioEvent,
+    TTSPlaybackCompleteEvent,
+)
+from sayna._models import STTConfig, TTSConfig
+from sayna._wav import WavAudio, bytes_per_second, pace, read_wav, split_pcm
+
+if TYPE_CHECKING:
+    from sayna._session import Session
+
+__all__ = [
+    "AudioSource",
+    "ProgressCallback",
+    "say",
+    "stream_audio",
+    "transcribe",
+]
+
+#: ``progress(bytes_sent, total_bytes)``; ``total_bytes`` is None for an iterable of chunks.
+ProgressCallback = Callable[[int, int | None], None]
+#: A WAV path, a read :class:`WavAudio`, raw PCM bytes, or an iterable of PCM chunks.
+AudioSource = str | os.PathLike[str] | WavAudio | bytes | bytearray | memoryview | Iterable[bytes]
+
+# The server's TTS output when the config leaves them unset (PROTOCOL.md §4.3.2).
+_DEFAULT_TTS_FORMAT = "linear16"
+_DEFAULT_TTS_RATE = 24000
+# After the audio ends with the turn already closed (the file ends in
+# silence), wait this long for late results before calling the text final.
+_SETTLE_SECONDS = 1.0
+
+# Server errors that end a speak without a completion, and the one after
+# which a completion still follows (§3.3).
+_SPEAK_REFUSED = (
+    "Failed to synthesize speech",
+    "Audio processing is disabled",
+    "Voice manager not configured",
+)
+_SPEAK_FAILED = "TTS error"
+_STT_FAILED = ("STT streaming error", "Failed to process audio")
+
+
+def _stt_config(session: Session, given: STTConfig | None) -> STTConfig:
+    config = given if given is not None else getattr(session, "stt_config", None)
+    if not isinstance(config, STTConfig):
+        raise SaynaValidationError(
+            "this session has no stt_config (opened with without_audio=True?)",
+            field="stt_config",
+        )
+    return config
+
+
+def _tts_config(session: Session, given: TTSConfig | None) -> TTSConfig:
+    config = given if given is not None else getattr(session, "tts_config", None)
+    if not isinstance(config, TTSConfig):
+        raise SaynaValidationError(
+            "this session has no tts_config (opened with without_audio=True?)",
+            field="tts_config",
+        )
+    return config
+
+
+def _closed(event: CloseEvent, doing: str) -> SaynaError:
+    if event.error is not None:
+        return event.error
+    return SaynaNotConnectedError(f"the session closed while {doing}")
+
+
+def _skip_unconsumed(session: Session) -> None:
+    """Consume what arrived before the call, so that only new events count."""
+    while True:
+        event = session.next_event(timeout=0)
+        if event is None:
+            return
+        if isinstance(event, CloseEvent):
+            raise _closed(event, "starting")
+
+
+def say(
+    session: Session,
+    text: str,
+    *,
+    timeout: float = 30.0,
+    tts_config: TTSConfig | None = None,
+) -> AudioResult:
+    """Speak ``text`` and return the whole utterance's audio once synthesis ends.
+
+    Collects the binary audio from the ``speak`` until the next
+    ``tts_playback_complete``, which means "the TTS queue drained" (not "this
+    speak is done"): only correct when nothing else is queued. The result's
+    ``audio_format``/``sample_rate`` come from the session's ``tts_config``,
+    so ``.save("x.wav")`` writes a playable file. Blank text is refused.
+    Raises :class:`SaynaTimeoutError` after ``timeout`` seconds and
+    :class:`SaynaError` when the server reports a synthesis failure.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise SaynaValidationError("text must not be blank (the server says nothing)", field="text")
+    _check_timeout(timeout)
+    config = _tts_config(session, tts_config)
+    _skip_unconsumed(session)
+    session.speak(text)
+    deadline = time.monotonic() + timeout
+    chunks: list[bytes] = []
+    failure: str | None = None
+    while True:
+        remaining = deadline - time.monotonic()
+        event = session.next_event(timeout=remaining) if remaining > 0 else None
+        if event is None:
+            received = sum(map(len, chunks))
+            raise SaynaTimeoutError(
+                f"speech not complete within {timeout:g} s ({received} bytes of audio so far)"
+            )
+        if isinstance(event, TTSAudioEvent):
+            chunks.append(event.data)
+        elif isinstance(event, TTSPlaybackCompleteEvent):
+            break
+        elif isinstance(event, ErrorEvent):
+            if event.message.startswith(_SPEAK_REFUSED):
+                raise SaynaError(f"the server could not speak: {event.message}")
+            if event.message.startswith(_SPEAK_FAILED):
+                failure = event.message  # a completion still follows
+        elif isinstance(event, CloseEvent):
+            raise _closed(event, "waiting for speech")
+    if failure is not None:
+        raise SaynaError(f"the server could not speak: {failure}")
+    headers = {
+        "x-audio-format": config.audio_format or _DEFAULT_TTS_FORMAT,
+        "x-sample-rate": str(config.sample_rate or _DEFAULT_TTS_RATE),
+    }
+    return AudioResult(b"".join(chunks), headers)
+
+
+def _chunks(
+    source: AudioSource, config: STTConfig, chunk_ms: int
+) -> tuple[Iterable[bytes], int | None]:
+    """The chunks to send and their total size (None when unknown)."""
+    if isinstance(source, (str, os.PathLike)):
+        source = read_wav(source, stt_config=config)
+    if isinstance(source, WavAudio):
+        source.check(config)
+        return source.chunks(chunk_ms), len(source.pcm)
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        pcm = bytes(source)
+        chunks = split_pcm(
+            pcm, chunk_ms=chunk_ms, sample_rate=config.sample_rate, channels=config.channels
+        )
+        return chunks, len(pcm)
+    if isinstance(source, Iterable):
+        return source, None
+    raise SaynaValidationError(
+        f"audio must be a WAV path, PCM bytes or an iterable of chunks, not "
+        f"{type(source).__name__}",
+        field="audio",
+    )
+
+
+def _frames(
+    source: AudioSource,
+    config: STTConfig,
+    *,
+    chunk_ms: int,
+    realtime: bool,
+    speed: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> tuple[Iterable[bytes], int | None]:
+    """Check the source and plan its frames (nothing is sent yet)."""
+    chunks, total = _chunks(source, config, chunk_ms)
+    if realtime:
+        rate = bytes_per_second(config.sample_rate, config.channels)
+        chunks = pace(chunks, bytes_per_second=rate, speed=speed, clock=clock, sleep=sleep)
+    return chunks, total
+
+
+def _send(
+    session: Session,
+    frames: Iterable[bytes],
+    total: int | None,
+    progress: ProgressCallback | None,
+    after_each: Callable[[], object] | None = None,
+) -> int:
+    sent = 0
+    for frame in frames:
+        if not frame:
+            continue  # the session refuses empty frames, and they carry nothing
+        session.on_audio_input(frame)
+        sent += len(frame)
+        if progress is not None:
+            progress(sent, total)
+        if after_each is not None:
+            after_each()
+    return sent
+
+
+def stream_audio(
+    session: Session,
+    source: AudioSource,
+    *,
+    realtime: bool = True,
+    speed: float = 1.0,
+    chunk_ms: int = 100,
+    progress: ProgressCallback | None = None,
+    stt_config: STTConfig | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Send audio for speech-to-text; return the number of bytes sent.
+
+    ``source`` is a WAV path or :class:`WavAudio` (checked against the
+    session's ``stt_config`` before anything is sent), raw PCM in that format
+    (cut into ``chunk_ms`` frames), or an iterable of chunks sent as they are.
+    ``realtime`` paces frames as a microphone would (``speed`` times faster);
+    otherwise they go as fast as the socket takes them. ``progress(sent, total)``
+    is called after every frame. Results arrive as :class:`STTResultEvent`.
+    """
+    config = _stt_config(session, stt_config)
+    frames, total = _frames(
+        source, config, chunk_ms=chunk_ms, realtime=realtime, speed=speed, clock=clock, sleep=sleep
+    )
+    return _send(session, frames, total, progress)
+
+
+class _Turn:
+    """The transcript as results arrive (PROTOCOL.md §5.2)."""
+
+    def __init__(self) -> None:
+        self.finals: list[str] = []
+        self.open = False  # results arrived since the last end-of-turn marker
+        self.ended = False  # at least one end-of-turn marker arrived
+        self.ended_after_audio = False
+
+    @property
+    def text(self) -> str:
+        return " ".join(t.strip() for t in self.finals if t.strip())
+
+    def take(self, event: Event, *, audio_done: bool) -> None:
+        """Account for one event; raise for those that make the transcript unreliable."""
+        if isinstance(event, STTResultEvent):
+            if event.is_speech_final:
+                # The turn's text is the finals before it; the marker may be empty.
+                if event.transcript.strip():
+                    self.finals.append(event.transcript)
+                self.open = False
+                self.ended = True
+                self.ended_after_audio = audio_done
+            else:
+                self.open = True
+                if event.is_final:
+                    self.finals.append(event.transcript)
+        elif isinstance(event, ErrorEvent) and event.message.startswith(_STT_FAILED):
+            raise SaynaError(f"speech recognition failed: {event.message}")
+        elif isinstance(event, EventsDiscardedEvent):
+            raise SaynaError(f"{event.count} events were discarded; the transcript is incomplete")
+        elif isinstance(event, CloseEvent):
+            raise _closed(event, "transcribing")
+
+
+def transcribe(
+    session: Session,
+    source: AudioSource,
+    *,
+    timeout: float = 30.0,
+    realtime: bool = True,
+    speed: float = 1.0,
+    chunk_ms: int = 100,
+    progress: ProgressCallback | None = None,
+    stt_config: STTConfig | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> str:
+    """Stream ``source`` (as :func:`stream_audio`) and return its final transcript.
+
+    The text is assembled from the ``is_final`` results (the end-of-turn
+    marker may carry no text); several turns are joined with spaces. It is
+    complete at the first end-of-turn marker (``is_speech_final``) after the
+    last frame, or, if the turn had already ended when the audio did, one
+    quiet second later. ``timeout`` bounds the wait after the last frame
+    (:class:`SaynaTimeoutError`, whose message holds the text so far).
+    """
+    _check_timeout(timeout)
+    config = _stt_config(session, stt_config)
+    frames, total = _frames(
+        source, config, chunk_ms=chunk_ms, realtime=realtime, speed=speed, clock=clock, sleep=sleep
+    )
+    _skip_unconsumed(session)
+    turn = _Turn()
+
+    def collect(wait: float, *, audio_done: bool) -> None:
+        """Take every event available within ``wait`` seconds."""
+        event = session.next_event(timeout=wait)
+        while event is not None:
+            turn.take(event, audio_done=audio_done)
+            event = session.next_event(timeout=0)
+
+    # Consume while sending, so that a long file never piles results up.
+    _send(session, frames, total, progress, lambda: collect(0, audio_done=False))
+    audio_end = time.monotonic()
+    deadline = audio_end + timeout
+    while True:
+        now = time.monotonic()
+        closed = turn.ended and not turn.open
+        if closed and (turn.ended_after_audio or now >= audio_end + _SETTLE_SECONDS):
+            return turn.text
+        if now >= deadline:
+            raise SaynaTimeoutError(
+                f"no end of turn within {timeout:g} s after the audio ended"
+                f" (text so far: {turn.text!r})"
+            )
+        until = min(deadline, audio_end + _SETTLE_SECONDS) if closed else deadline
+        collect(until - now, audio_done=True)
+
+
+def _check_timeout(timeout: float) -> None:
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise SaynaValidationError("timeout must be a positive number of seconds", field="timeout")

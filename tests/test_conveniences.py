@@ -1,0 +1,195 @@
+"""say / stream_audio / transcribe against the local FakeServer."""
+
+from __future__ import annotations
+
+import pathlib
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from sayna import SaynaError, SaynaTimeoutError, SaynaValidationError
+from sayna._client import Sayna
+from sayna._conveniences import say, stream_audio, transcribe
+from sayna._events import TTSPlaybackCompleteEvent
+from sayna._models import STTConfig, TTSConfig
+from sayna._session import Session
+from sayna._wav import read_wav, write_wav
+from sayna.testing import FakeServer, decode_speech, encode_speech
+
+STT = STTConfig(provider="deepgram", model="nova-3")
+TTS = TTSConfig(provider="deepgram", model="", sample_rate=16000)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    """A local server (auth off) whose TTS runs 50 times faster than real time."""
+    with FakeServer(tts_speedup=50) as srv:
+        yield srv
+
+
+@pytest.fixture
+def session(server: FakeServer) -> Iterator[Session]:
+    """A ready session with 16 kHz linear16 STT and TTS."""
+    with Sayna(server.url) as client, client.connect(stt_config=STT, tts_config=TTS) as sess:
+        yield sess
+
+
+def _binary_frames(server: FakeServer) -> list[bytes]:
+    return [f.data for f in server.sessions[0].received if f.kind == "binary"]
+
+
+def test_say_returns_the_utterance_audio(session: Session) -> None:
+    """say returns exactly the spoken text's audio, described as 16 kHz linear16."""
+    audio = say(session, "Good evening", tts_config=TTS)
+    assert audio.audio_format == "linear16"
+    assert audio.sample_rate == 16000
+    assert audio.is_pcm
+    assert decode_speech(audio.data, 16000) == "Good evening"
+
+
+def test_say_then_transcribe_round_trip(session: Session, tmp_path: pathlib.Path) -> None:
+    """Audio from say, saved as WAV and streamed back, transcribes to the same text."""
+    text = "The quick brown fox jumps over the lazy dog."
+    audio = say(session, text, tts_config=TTS)
+    path = audio.save(tmp_path / "fox.wav")
+    assert transcribe(session, path, realtime=False, stt_config=STT) == text
+
+
+def test_transcribe_paces_at_real_time(session: Session) -> None:
+    """Realtime streaming sleeps for the audio's duration (divided by speed), not more."""
+    pcm = encode_speech("pace me", 16000)
+    slept: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds
+
+    text = transcribe(
+        session, pcm, speed=2, chunk_ms=100, stt_config=STT, clock=lambda: now[0], sleep=sleep
+    )
+    assert text == "pace me"
+    duration = len(pcm) / 32000
+    last_chunk = (len(pcm) % 3200 or 3200) / 32000
+    assert sum(slept) == pytest.approx((duration - last_chunk) / 2)
+
+
+def test_stream_audio_reports_progress(server: FakeServer, session: Session) -> None:
+    """progress gets the running byte count and the total; every byte reaches the server."""
+    pcm = encode_speech("progress", 16000)
+    seen: list[tuple[int, int | None]] = []
+    sent = stream_audio(
+        session,
+        pcm,
+        realtime=False,
+        chunk_ms=50,
+        progress=lambda done, total: seen.append((done, total)),
+        stt_config=STT,
+    )
+    assert sent == len(pcm)
+    assert seen[-1] == (len(pcm), len(pcm))
+    assert [done for done, _ in seen] == sorted(done for done, _ in seen)
+    assert all(total == len(pcm) for _, total in seen)
+    deadline = time.monotonic() + 5
+    while sum(map(len, _binary_frames(server))) < len(pcm) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    frames = _binary_frames(server)
+    assert b"".join(frames) == pcm
+    assert len(frames[0]) == 1600
+
+
+def test_stream_audio_iterable_has_unknown_total(session: Session) -> None:
+    """An iterable of chunks is sent as is, with total None in progress reports."""
+    seen: list[tuple[int, int | None]] = []
+    sent = stream_audio(
+        session,
+        iter([b"\x00\x00" * 100, b"", b"\x00\x00" * 50]),
+        realtime=False,
+        progress=lambda done, total: seen.append((done, total)),
+        stt_config=STT,
+    )
+    assert sent == 300
+    assert seen == [(200, None), (300, None)]
+
+
+def test_wav_format_mismatch_sends_nothing(
+    server: FakeServer, session: Session, tmp_path: pathlib.Path
+) -> None:
+    """A 44.1 kHz file against a 16 kHz session is refused before any audio is sent."""
+    path = tmp_path / "cd.wav"
+    write_wav(path, b"\x00\x00" * 4410, sample_rate=44100)
+    with pytest.raises(
+        SaynaValidationError, match=r"44100 Hz but stt_config\.sample_rate is 16000"
+    ):
+        transcribe(session, path, stt_config=STT)
+    assert _binary_frames(server) == []
+
+
+def test_blank_text_is_refused_before_sending(server: FakeServer, session: Session) -> None:
+    """say refuses blank text (the server would answer nothing at all)."""
+    with pytest.raises(SaynaValidationError, match="blank"):
+        say(session, "   ", tts_config=TTS)
+    assert [f.type for f in server.sessions[0].received] == ["config"]
+
+
+def test_say_ignores_audio_from_an_earlier_speak(session: Session) -> None:
+    """Unconsumed events of an earlier utterance are skipped, not returned."""
+    drained = threading.Event()
+    session.on(TTSPlaybackCompleteEvent, lambda event: drained.set())
+    session.speak("earlier words")
+    assert drained.wait(5)
+    audio = say(session, "later words", tts_config=TTS)
+    assert decode_speech(audio.data, 16000) == "later words"
+
+
+def test_say_reports_a_tts_failure(server: FakeServer, session: Session) -> None:
+    """A TTS error before the completion makes say raise with the server's message."""
+    server.tts_error = "provider exploded"
+    with pytest.raises(SaynaError, match=r"could not speak: TTS error: .*provider exploded"):
+        say(session, "doomed", tts_config=TTS)
+
+
+def test_say_times_out(server: FakeServer, session: Session) -> None:
+    """say raises SaynaTimeoutError when synthesis does not finish in time."""
+    server.tts_speedup = 0.5  # synthesis now takes twice as long as the audio lasts
+    with pytest.raises(SaynaTimeoutError, match=r"speech not complete within 0\.2 s"):
+        say(session, "a rather long sentence to synthesise slowly", timeout=0.2, tts_config=TTS)
+
+
+def test_transcribe_joins_several_turns(session: Session) -> None:
+    """Two utterances in one stream give both texts, in order."""
+    pcm = encode_speech("first turn", 16000) + b"\x00\x00" * 1600 + encode_speech("second", 16000)
+    assert transcribe(session, pcm, realtime=False, stt_config=STT) == "first turn second"
+
+
+def test_transcribe_waits_briefly_when_the_turn_ended_before_the_audio(session: Session) -> None:
+    """Trailing silence: the turn ends mid-stream, and the text comes one quiet second later."""
+    pcm = encode_speech("hi", 16000) + b"\x00\x00" * 16000
+    started = time.monotonic()
+    assert transcribe(session, pcm, speed=4, stt_config=STT) == "hi"
+    assert time.monotonic() - started >= 1.0
+
+
+def test_transcribe_times_out_without_an_end_of_turn(session: Session) -> None:
+    """Audio that never yields a result ends in SaynaTimeoutError after the timeout."""
+    noise = bytes(range(256)) * 20
+    with pytest.raises(SaynaTimeoutError, match=r"no end of turn within 0\.3 s"):
+        transcribe(session, noise, realtime=False, timeout=0.3, stt_config=STT)
+
+
+def test_transcribe_wav_audio_object(session: Session, tmp_path: pathlib.Path) -> None:
+    """A WavAudio read beforehand can be streamed directly."""
+    path = tmp_path / "x.wav"
+    write_wav(path, encode_speech("from memory", 16000), sample_rate=16000)
+    assert transcribe(session, read_wav(path), realtime=False, stt_config=STT) == "from memory"
+
+
+def test_closed_session_raises(server: FakeServer) -> None:
+    """Using a closed session fails with a SaynaError, not a hang."""
+    with Sayna(server.url) as client:
+        sess = client.connect(stt_config=STT, tts_config=TTS)
+        sess.close()
+        with pytest.raises(SaynaError):
+            say(sess, "anyone there?", tts_config=TTS)

@@ -138,6 +138,27 @@ def _path_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+class _BearerAuth(requests.auth.AuthBase):
+    """``Authorization: Bearer <key>`` as requests auth.
+
+    Passed as ``auth=`` rather than as a header so that requests does not
+    replace it with Basic credentials from a ``~/.netrc`` entry for the host
+    (and skips the netrc lookup on every call).
+    """
+
+    __slots__ = ("_header",)
+
+    def __init__(self, key: str) -> None:
+        self._header = f"Bearer {key}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._header
+        return request
+
+    def __repr__(self) -> str:
+        return "<Bearer auth>"
+
+
 class Sayna:
     """A blocking client for one Sayna server.
 
@@ -223,6 +244,7 @@ class Sayna:
             )
         else:
             self._api_key = _clean_api_key(api_key, from_env=False)
+        self._auth = _BearerAuth(self._api_key) if self._api_key else None
 
         self._timeout: float = _positive_seconds(timeout, "timeout")
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
@@ -389,8 +411,6 @@ class Sayna:
 
     def _headers(self, *, json_body: bool) -> dict[str, str]:
         headers = {"User-Agent": self._user_agent}
-        if self._api_key:
-            headers["Authorization"] = f"Bearer {self._api_key}"
         if json_body:
             headers["Content-Type"] = "application/json"
         return headers
@@ -418,6 +438,7 @@ class Sayna:
                     url,
                     json=body,
                     headers=self._headers(json_body=body is not None),
+                    auth=self._auth,
                     timeout=self._timeout,
                     # A redirect would turn a POST into a GET and may drop the
                     # Authorization header; follow them only for reads.

@@ -5,8 +5,10 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import pathlib
 import re
 import socket
+import urllib.parse
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -193,6 +195,23 @@ def test_headers_and_default_timeout(client: Sayna, mock: responses.RequestsMock
     assert request.headers["Authorization"] == f"Bearer {KEY}"
     assert request.headers["User-Agent"] == f"sayna-python/{sayna.__version__}"
     assert request.req_kwargs["timeout"] == 30.0
+
+
+def test_a_netrc_entry_does_not_replace_the_bearer_key(
+    client: Sayna,
+    mock: responses.RequestsMock,
+    tmp_path: pathlib.Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A ~/.netrc entry for the server's host leaves our Bearer header in place."""
+    netrc = tmp_path / "netrc"
+    host = urllib.parse.urlsplit(BASE).hostname
+    netrc.write_text(f"machine {host} login someone password elsewhere\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    mock.get(f"{BASE}/", json={"status": "OK"})
+    client.health()
+    assert mock.calls[0].request.headers["Authorization"] == f"Bearer {KEY}"
 
 
 def test_custom_user_agent_and_timeout(mock: responses.RequestsMock) -> None:

@@ -12,15 +12,15 @@ import os
 import time
 import wave
 from collections.abc import Callable, Iterable, Iterator
-from typing import BinaryIO, Protocol, Union
+from typing import BinaryIO, Union
 
 import attrs
 
 from sayna._errors import SaynaValidationError
+from sayna._models import STTConfig
 
 __all__ = [
     "PCM16_ENCODINGS",
-    "AudioFormat",
     "WavAudio",
     "bytes_per_second",
     "check_pcm_format",
@@ -37,19 +37,6 @@ WavSource = Union[str, "os.PathLike[str]", bytes, BinaryIO]
 PCM16_ENCODINGS = frozenset({"linear16", "pcm_s16le", "pcm16", "s16le", "pcm"})
 
 _WAVE_FORMAT_NAMES = {3: "32-bit float", 6: "A-law", 7: "mu-law", 0xFFFE: "extensible"}
-
-
-class AudioFormat(Protocol):
-    """What an STT config says about the audio it expects (``STTConfig`` fits)."""
-
-    @property
-    def sample_rate(self) -> int: ...
-
-    @property
-    def channels(self) -> int: ...
-
-    @property
-    def encoding(self) -> str: ...
 
 
 @attrs.frozen(kw_only=True)
@@ -72,7 +59,7 @@ class WavAudio:
         """Length in seconds."""
         return len(self.pcm) / (self.frame_size * self.sample_rate)
 
-    def check(self, stt_config: AudioFormat) -> None:
+    def check(self, stt_config: STTConfig) -> None:
         """Raise :class:`SaynaValidationError` unless this audio fits ``stt_config``."""
         check_pcm_format(
             stt_config,
@@ -98,7 +85,7 @@ def _plural(n: int, one: str, many: str) -> str:
 
 
 def check_pcm_format(
-    stt_config: AudioFormat,
+    stt_config: STTConfig,
     *,
     sample_rate: int,
     channels: int,
@@ -151,7 +138,7 @@ def _read_bytes(source: WavSource, name: str) -> bytes:
     return source.read()
 
 
-def read_wav(source: WavSource, *, stt_config: AudioFormat | None = None) -> WavAudio:
+def read_wav(source: WavSource, *, stt_config: STTConfig | None = None) -> WavAudio:
     """Read a PCM WAV file (path, bytes or binary file object) into memory.
 
     With ``stt_config``, also check that its rate, channels and sample format

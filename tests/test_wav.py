@@ -6,11 +6,11 @@ import io
 import pathlib
 import struct
 import wave
+from typing import Any
 
-import attrs
 import pytest
 
-from sayna import SaynaValidationError
+from sayna import SaynaValidationError, STTConfig
 from sayna._wav import (
     WavAudio,
     bytes_per_second,
@@ -21,13 +21,9 @@ from sayna._wav import (
 )
 
 
-@attrs.frozen
-class Fmt:
-    """Stand-in for STTConfig: only the audio-format fields matter here."""
-
-    sample_rate: int = 16000
-    channels: int = 1
-    encoding: str = "linear16"
+def Fmt(**overrides: Any) -> STTConfig:
+    """An STTConfig where only the audio format matters (16 kHz mono linear16 by default)."""
+    return STTConfig(provider="deepgram", model="", **overrides)
 
 
 def _wav_bytes(

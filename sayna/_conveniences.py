@@ -74,22 +74,20 @@ _SPEAK_FAILED = "TTS error"
 _STT_FAILED = ("STT streaming error", "Failed to process audio")
 
 
-def _stt_config(session: Session, given: STTConfig | None) -> STTConfig:
-    config = given if given is not None else getattr(session, "stt_config", None)
-    if not isinstance(config, STTConfig):
+def _stt_config(session: Session) -> STTConfig:
+    config = session.stt_config
+    if config is None:
         raise SaynaValidationError(
-            "this session has no stt_config (opened with without_audio=True?)",
-            field="stt_config",
+            "this session has no audio (opened with without_audio=True)", field="without_audio"
         )
     return config
 
 
-def _tts_config(session: Session, given: TTSConfig | None) -> TTSConfig:
-    config = given if given is not None else getattr(session, "tts_config", None)
-    if not isinstance(config, TTSConfig):
+def _tts_config(session: Session) -> TTSConfig:
+    config = session.tts_config
+    if config is None:
         raise SaynaValidationError(
-            "this session has no tts_config (opened with without_audio=True?)",
-            field="tts_config",
+            "this session has no audio (opened with without_audio=True)", field="without_audio"
         )
     return config
 
@@ -115,7 +113,6 @@ def say(
     text: str,
     *,
     timeout: float = 30.0,
-    tts_config: TTSConfig | None = None,
 ) -> AudioResult:
     """Speak ``text`` and return the whole utterance's audio once synthesis ends.
 
@@ -130,7 +127,7 @@ def say(
     if not isinstance(text, str) or not text.strip():
         raise SaynaValidationError("text must not be blank (the server says nothing)", field="text")
     _check_timeout(timeout)
-    config = _tts_config(session, tts_config)
+    config = _tts_config(session)
     _skip_unconsumed(session)
     session.speak(text)
     deadline = time.monotonic() + timeout
@@ -234,7 +231,6 @@ def stream_audio(
     speed: float = 1.0,
     chunk_ms: int = 100,
     progress: ProgressCallback | None = None,
-    stt_config: STTConfig | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
@@ -247,7 +243,7 @@ def stream_audio(
     otherwise they go as fast as the socket takes them. ``progress(sent, total)``
     is called after every frame. Results arrive as :class:`STTResultEvent`.
     """
-    config = _stt_config(session, stt_config)
+    config = _stt_config(session)
     frames, total = _frames(
         source, config, chunk_ms=chunk_ms, realtime=realtime, speed=speed, clock=clock, sleep=sleep
     )
@@ -298,7 +294,6 @@ def transcribe(
     speed: float = 1.0,
     chunk_ms: int = 100,
     progress: ProgressCallback | None = None,
-    stt_config: STTConfig | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
@@ -312,7 +307,7 @@ def transcribe(
     (:class:`SaynaTimeoutError`, whose message holds the text so far).
     """
     _check_timeout(timeout)
-    config = _stt_config(session, stt_config)
+    config = _stt_config(session)
     frames, total = _frames(
         source, config, chunk_ms=chunk_ms, realtime=realtime, speed=speed, clock=clock, sleep=sleep
     )

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import websocket
 
-from sayna import _keepalive
+from sayna import _conveniences, _keepalive
 from sayna._converter import to_wire
 from sayna._errors import (
     SaynaCallbackError,
@@ -71,6 +71,7 @@ from sayna._validation import normalize_phone_number, require_bool, require_text
 from sayna._wsconnect import network_plan, open_websocket
 
 if TYPE_CHECKING:
+    from sayna._audio import AudioResult
     from sayna._client import Sayna
 
 __all__ = ["DEFAULT_MAX_BUFFERED_EVENTS", "Session", "connect"]
@@ -247,6 +248,9 @@ class _Core:
         self._ws = ws
         self.without_audio = without_audio
         self.livekit = livekit
+        # Kept for the conveniences: the audio format to check and to describe.
+        self.stt_config: STTConfig | None = None
+        self.tts_config: TTSConfig | None = None
         self.log = EventLog(max_buffered_events)
         self._send_lock = threading.Lock()
         self._cond = threading.Condition(threading.Lock())
@@ -1307,6 +1311,70 @@ class Session:
             raise SaynaTimeoutError(f"no matching event within {timeout:g} s")
         return found
 
+    # --- conveniences (sayna._conveniences) ------------------------------------------
+
+    @property
+    def stt_config(self) -> STTConfig | None:
+        """The speech-to-text settings of this session (``None`` without audio)."""
+        return self._core.stt_config
+
+    @property
+    def tts_config(self) -> TTSConfig | None:
+        """The text-to-speech settings of this session (``None`` without audio)."""
+        return self._core.tts_config
+
+    def say(self, text: str, *, timeout: float = 30.0) -> AudioResult:
+        """Speak ``text``; block until the TTS queue drains; return the audio.
+
+        The audio is everything received until the next ``tts_playback_complete``,
+        which means "the queue drained": call it only when nothing else is being
+        spoken. Blank text is refused; ``.save("x.wav")`` writes a playable file.
+        """
+        return _conveniences.say(self, text, timeout=timeout)
+
+    def stream_audio(
+        self,
+        audio: _conveniences.AudioSource,
+        *,
+        realtime: bool = True,
+        speed: float = 1.0,
+        chunk_ms: int = 100,
+        progress: _conveniences.ProgressCallback | None = None,
+    ) -> int:
+        """Send a WAV file, PCM bytes or chunks for speech-to-text; return bytes sent.
+
+        WAV files are checked against :attr:`stt_config` first; ``realtime``
+        paces frames like a microphone; ``progress(sent, total)`` follows along.
+        """
+        return _conveniences.stream_audio(
+            self, audio, realtime=realtime, speed=speed, chunk_ms=chunk_ms, progress=progress
+        )
+
+    def transcribe(
+        self,
+        audio: _conveniences.AudioSource,
+        *,
+        timeout: float = 30.0,
+        realtime: bool = True,
+        speed: float = 1.0,
+        chunk_ms: int = 100,
+        progress: _conveniences.ProgressCallback | None = None,
+    ) -> str:
+        """Stream ``audio`` (as :meth:`stream_audio`) and return its final transcript.
+
+        Final results up to the end-of-turn marker that follows the last frame;
+        ``timeout`` bounds the wait after the last frame.
+        """
+        return _conveniences.transcribe(
+            self,
+            audio,
+            timeout=timeout,
+            realtime=realtime,
+            speed=speed,
+            chunk_ms=chunk_ms,
+            progress=progress,
+        )
+
 
 def _validated(value: Any, cls: type, field: str) -> None:
     if value is not None and not isinstance(value, cls):
@@ -1406,6 +1474,8 @@ def connect(
         ping_interval=client._ping_interval,
         ping_timeout=client._ping_timeout,
     )
+    if not without_audio:
+        core.stt_config, core.tts_config = stt_config, tts_config
     session = Session(core)
     # Registered before ready, so that closing the client also aborts a connect
     # still waiting in another thread.

@@ -42,7 +42,7 @@ def _binary_frames(server: FakeServer) -> list[bytes]:
 
 def test_say_returns_the_utterance_audio(session: Session) -> None:
     """say returns exactly the spoken text's audio, described as 16 kHz linear16."""
-    audio = say(session, "Good evening", tts_config=TTS)
+    audio = say(session, "Good evening")
     assert audio.audio_format == "linear16"
     assert audio.sample_rate == 16000
     assert audio.is_pcm
@@ -52,9 +52,9 @@ def test_say_returns_the_utterance_audio(session: Session) -> None:
 def test_say_then_transcribe_round_trip(session: Session, tmp_path: pathlib.Path) -> None:
     """Audio from say, saved as WAV and streamed back, transcribes to the same text."""
     text = "The quick brown fox jumps over the lazy dog."
-    audio = say(session, text, tts_config=TTS)
+    audio = say(session, text)
     path = audio.save(tmp_path / "fox.wav")
-    assert transcribe(session, path, realtime=False, stt_config=STT) == text
+    assert transcribe(session, path, realtime=False) == text
 
 
 def test_transcribe_paces_at_real_time(session: Session) -> None:
@@ -67,9 +67,7 @@ def test_transcribe_paces_at_real_time(session: Session) -> None:
         slept.append(seconds)
         now[0] += seconds
 
-    text = transcribe(
-        session, pcm, speed=2, chunk_ms=100, stt_config=STT, clock=lambda: now[0], sleep=sleep
-    )
+    text = transcribe(session, pcm, speed=2, chunk_ms=100, clock=lambda: now[0], sleep=sleep)
     assert text == "pace me"
     duration = len(pcm) / 32000
     last_chunk = (len(pcm) % 3200 or 3200) / 32000
@@ -86,7 +84,6 @@ def test_stream_audio_reports_progress(server: FakeServer, session: Session) -> 
         realtime=False,
         chunk_ms=50,
         progress=lambda done, total: seen.append((done, total)),
-        stt_config=STT,
     )
     assert sent == len(pcm)
     assert seen[-1] == (len(pcm), len(pcm))
@@ -108,7 +105,6 @@ def test_stream_audio_iterable_has_unknown_total(session: Session) -> None:
         iter([b"\x00\x00" * 100, b"", b"\x00\x00" * 50]),
         realtime=False,
         progress=lambda done, total: seen.append((done, total)),
-        stt_config=STT,
     )
     assert sent == 300
     assert seen == [(200, None), (300, None)]
@@ -123,14 +119,14 @@ def test_wav_format_mismatch_sends_nothing(
     with pytest.raises(
         SaynaValidationError, match=r"44100 Hz but stt_config\.sample_rate is 16000"
     ):
-        transcribe(session, path, stt_config=STT)
+        transcribe(session, path)
     assert _binary_frames(server) == []
 
 
 def test_blank_text_is_refused_before_sending(server: FakeServer, session: Session) -> None:
     """say refuses blank text (the server would answer nothing at all)."""
     with pytest.raises(SaynaValidationError, match="blank"):
-        say(session, "   ", tts_config=TTS)
+        say(session, "   ")
     assert [f.type for f in server.sessions[0].received] == ["config"]
 
 
@@ -140,7 +136,7 @@ def test_say_ignores_audio_from_an_earlier_speak(session: Session) -> None:
     session.on(TTSPlaybackCompleteEvent, lambda event: drained.set())
     session.speak("earlier words")
     assert drained.wait(5)
-    audio = say(session, "later words", tts_config=TTS)
+    audio = say(session, "later words")
     assert decode_speech(audio.data, 16000) == "later words"
 
 
@@ -148,27 +144,27 @@ def test_say_reports_a_tts_failure(server: FakeServer, session: Session) -> None
     """A TTS error before the completion makes say raise with the server's message."""
     server.tts_error = "provider exploded"
     with pytest.raises(SaynaError, match=r"could not speak: TTS error: .*provider exploded"):
-        say(session, "doomed", tts_config=TTS)
+        say(session, "doomed")
 
 
 def test_say_times_out(server: FakeServer, session: Session) -> None:
     """say raises SaynaTimeoutError when synthesis does not finish in time."""
     server.tts_speedup = 0.5  # synthesis now takes twice as long as the audio lasts
     with pytest.raises(SaynaTimeoutError, match=r"speech not complete within 0\.2 s"):
-        say(session, "a rather long sentence to synthesise slowly", timeout=0.2, tts_config=TTS)
+        say(session, "a rather long sentence to synthesise slowly", timeout=0.2)
 
 
 def test_transcribe_joins_several_turns(session: Session) -> None:
     """Two utterances in one stream give both texts, in order."""
     pcm = encode_speech("first turn", 16000) + b"\x00\x00" * 1600 + encode_speech("second", 16000)
-    assert transcribe(session, pcm, realtime=False, stt_config=STT) == "first turn second"
+    assert transcribe(session, pcm, realtime=False) == "first turn second"
 
 
 def test_transcribe_waits_briefly_when_the_turn_ended_before_the_audio(session: Session) -> None:
     """Trailing silence: the turn ends mid-stream, and the text comes one quiet second later."""
     pcm = encode_speech("hi", 16000) + b"\x00\x00" * 16000
     started = time.monotonic()
-    assert transcribe(session, pcm, speed=4, stt_config=STT) == "hi"
+    assert transcribe(session, pcm, speed=4) == "hi"
     assert time.monotonic() - started >= 1.0
 
 
@@ -176,14 +172,14 @@ def test_transcribe_times_out_without_an_end_of_turn(session: Session) -> None:
     """Audio that never yields a result ends in SaynaTimeoutError after the timeout."""
     noise = bytes(range(256)) * 20
     with pytest.raises(SaynaTimeoutError, match=r"no end of turn within 0\.3 s"):
-        transcribe(session, noise, realtime=False, timeout=0.3, stt_config=STT)
+        transcribe(session, noise, realtime=False, timeout=0.3)
 
 
 def test_transcribe_wav_audio_object(session: Session, tmp_path: pathlib.Path) -> None:
     """A WavAudio read beforehand can be streamed directly."""
     path = tmp_path / "x.wav"
     write_wav(path, encode_speech("from memory", 16000), sample_rate=16000)
-    assert transcribe(session, read_wav(path), realtime=False, stt_config=STT) == "from memory"
+    assert transcribe(session, read_wav(path), realtime=False) == "from memory"
 
 
 def test_closed_session_raises(server: FakeServer) -> None:
@@ -192,4 +188,4 @@ def test_closed_session_raises(server: FakeServer) -> None:
         sess = client.connect(stt_config=STT, tts_config=TTS)
         sess.close()
         with pytest.raises(SaynaError):
-            say(sess, "anyone there?", tts_config=TTS)
+            say(sess, "anyone there?")

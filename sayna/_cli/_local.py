@@ -152,13 +152,11 @@ def demo(ctx: Context) -> int:
             session.on(None, printer)
             printer.wait("ready", 1)
             out(f"-> speak  {sentence!r}")
-            audio = say(session, sentence, timeout=ctx.timeout or 10.0, tts_config=tts)
+            audio = say(session, sentence, timeout=ctx.timeout or 10.0)
             printer.wait("tts_playback_complete", 1)
             seconds = len(audio) / (2 * SAMPLE_RATE)
             out(f"-> audio  {seconds:.2f} s back for transcription, at {a.speed:g}x real time")
-            transcript = transcribe(
-                session, audio.data, timeout=ctx.timeout or 10.0, speed=a.speed, stt_config=stt
-            )
+            transcript = transcribe(session, audio.data, timeout=ctx.timeout or 10.0, speed=a.speed)
             printer.wait("end_of_turn", 1)
         summary = save_audio(a.output, audio)
     match = same_words(transcript, sentence)

@@ -73,7 +73,7 @@ def say(ctx: Context) -> int:
             stt_config=stt, tts_config=tts, timeout=ctx.timeout or CONNECT_TIMEOUT
         ) as session,
     ):
-        result = say_text(session, a.text, timeout=ctx.timeout or WAIT_TIMEOUT, tts_config=tts)
+        result = say_text(session, a.text, timeout=ctx.timeout or WAIT_TIMEOUT)
     report_audio(ctx, a.output, result)
     return EXIT_OK
 
@@ -144,7 +144,6 @@ def transcribe(ctx: Context) -> int:
             speed=a.speed,
             chunk_ms=a.chunk_ms,
             progress=live.progress if live is not None else None,
-            stt_config=stt,
         )
     if ctx.json:
         ctx.emit_json({"file": a.file, "seconds": round(audio.duration, 3), "text": text})

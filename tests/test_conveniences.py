@@ -189,3 +189,24 @@ def test_closed_session_raises(server: FakeServer) -> None:
         sess.close()
         with pytest.raises(SaynaError):
             say(sess, "anyone there?")
+
+
+def test_session_methods_delegate(session: Session) -> None:
+    """Session.say/transcribe/stream_audio and the config properties work as the functions do."""
+    assert session.stt_config == STT
+    assert session.tts_config == TTS
+    audio = session.say("Via the session")
+    assert decode_speech(audio.data, 16000) == "Via the session"
+    assert session.stream_audio(b"\x00\x00" * 160, realtime=False) == 320
+    assert session.transcribe(audio.data, realtime=False, timeout=5) == "Via the session"
+
+
+def test_session_without_audio_has_no_conveniences(server: FakeServer) -> None:
+    """A without_audio session has no configs, and say/transcribe refuse clearly."""
+    with Sayna(server.url) as client, client.connect(without_audio=True) as sess:
+        assert sess.stt_config is None
+        assert sess.tts_config is None
+        with pytest.raises(SaynaValidationError, match="without_audio=True"):
+            sess.say("hello")
+        with pytest.raises(SaynaValidationError, match="without_audio=True"):
+            sess.transcribe(b"\x00\x00" * 10)

@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sayna._audio import AudioResult
 from sayna._errors import (
@@ -38,6 +38,7 @@ from sayna._events import (
     TTSPlaybackCompleteEvent,
 )
 from sayna._models import STTConfig, TTSConfig
+from sayna._validation import require_text
 from sayna._wav import WavAudio, bytes_per_second, pace, read_wav, split_pcm
 
 if TYPE_CHECKING:
@@ -55,6 +56,8 @@ __all__ = [
 ProgressCallback = Callable[[int, int | None], None]
 #: A WAV path, a read :class:`WavAudio`, raw PCM bytes, or an iterable of PCM chunks.
 AudioSource = str | os.PathLike[str] | WavAudio | bytes | bytearray | memoryview | Iterable[bytes]
+
+C = TypeVar("C", STTConfig, TTSConfig)
 
 # The server's TTS output when the config leaves them unset (PROTOCOL.md §4.3.2).
 _DEFAULT_TTS_FORMAT = "linear16"
@@ -74,17 +77,8 @@ _SPEAK_FAILED = "TTS error"
 _STT_FAILED = ("STT streaming error", "Failed to process audio")
 
 
-def _stt_config(session: Session) -> STTConfig:
-    config = session.stt_config
-    if config is None:
-        raise SaynaValidationError(
-            "this session has no audio (opened with without_audio=True)", field="without_audio"
-        )
-    return config
-
-
-def _tts_config(session: Session) -> TTSConfig:
-    config = session.tts_config
+def _audio_config(config: C | None) -> C:
+    """The session's STT or TTS config; a session without audio has neither."""
     if config is None:
         raise SaynaValidationError(
             "this session has no audio (opened with without_audio=True)", field="without_audio"
@@ -124,10 +118,9 @@ def say(
     Raises :class:`SaynaTimeoutError` after ``timeout`` seconds and
     :class:`SaynaError` when the server reports a synthesis failure.
     """
-    if not isinstance(text, str) or not text.strip():
-        raise SaynaValidationError("text must not be blank (the server says nothing)", field="text")
+    require_text(text, "text")  # the server answers blank text with nothing at all
     _check_timeout(timeout)
-    config = _tts_config(session)
+    config = _audio_config(session.tts_config)
     _skip_unconsumed(session)
     session.speak(text)
     deadline = time.monotonic() + timeout
@@ -243,7 +236,7 @@ def stream_audio(
     otherwise they go as fast as the socket takes them. ``progress(sent, total)``
     is called after every frame. Results arrive as :class:`STTResultEvent`.
     """
-    config = _stt_config(session)
+    config = _audio_config(session.stt_config)
     frames, total = _frames(
         source, config, chunk_ms=chunk_ms, realtime=realtime, speed=speed, clock=clock, sleep=sleep
     )
@@ -307,7 +300,7 @@ def transcribe(
     (:class:`SaynaTimeoutError`, whose message holds the text so far).
     """
     _check_timeout(timeout)
-    config = _stt_config(session)
+    config = _audio_config(session.stt_config)
     frames, total = _frames(
         source, config, chunk_ms=chunk_ms, realtime=realtime, speed=speed, clock=clock, sleep=sleep
     )

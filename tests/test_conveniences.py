@@ -125,7 +125,7 @@ def test_wav_format_mismatch_sends_nothing(
 
 def test_blank_text_is_refused_before_sending(server: FakeServer, session: Session) -> None:
     """say refuses blank text (the server would answer nothing at all)."""
-    with pytest.raises(SaynaValidationError, match="blank"):
+    with pytest.raises(SaynaValidationError, match="must not be empty or blank"):
         say(session, "   ")
     assert [f.type for f in server.sessions[0].received] == ["config"]
 

@@ -12,7 +12,10 @@ from typing import TYPE_CHECKING, Any
 from sayna._cli._common import EXIT_ERROR, EXIT_OK, Context, UsageError
 from sayna._cli._realtime import describe_event
 from sayna._cli._rest import save_audio
+from sayna._client import Sayna
+from sayna._conveniences import say, transcribe
 from sayna._events import Event, STTResultEvent
+from sayna._models import STTConfig, TTSConfig
 
 if TYPE_CHECKING:
     from sayna.testing import FakeServer
@@ -116,10 +119,6 @@ class _Printer:
 
 def demo(ctx: Context) -> int:
     """Say a sentence, stream the audio back, compare the transcript; write the WAV."""
-    from sayna._client import Sayna
-    from sayna._conveniences import say, transcribe
-    from sayna._models import STTConfig, TTSConfig
-
     a = ctx.args
     sentence: str = a.text or DEMO_SENTENCE
     stt = STTConfig(provider="deepgram", model="nova-3", sample_rate=SAMPLE_RATE)

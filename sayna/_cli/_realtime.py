@@ -7,6 +7,8 @@ import threading
 from sayna._cli._common import EXIT_OK, Context, StatusLine, progress_bar
 from sayna._cli._parser import DEFAULT_STT_MODEL, DEFAULT_STT_PROVIDER
 from sayna._cli._rest import check_output_format, report_audio, tts_config_from
+from sayna._conveniences import say as say_text
+from sayna._conveniences import transcribe as transcribe_audio
 from sayna._events import (
     CloseEvent,
     ErrorEvent,
@@ -16,6 +18,8 @@ from sayna._events import (
     TTSAudioEvent,
     TTSPlaybackCompleteEvent,
 )
+from sayna._models import STTConfig, TTSConfig
+from sayna._wav import read_wav
 
 __all__ = ["LiveLine", "describe_event", "say", "transcribe"]
 
@@ -58,9 +62,6 @@ def _stt_provider_for(tts_provider: str) -> tuple[str, str]:
 
 def say(ctx: Context) -> int:
     """``sayna say TEXT -o FILE``: speak over a realtime session, save the audio."""
-    from sayna._conveniences import say as say_text
-    from sayna._models import STTConfig
-
     a = ctx.args
     check_output_format(a.output, a.format)
     tts = tts_config_from(ctx)
@@ -109,10 +110,6 @@ class LiveLine:
 
 def transcribe(ctx: Context) -> int:
     """``sayna transcribe FILE.wav``: stream the file, print its final transcript."""
-    from sayna._conveniences import transcribe as transcribe_audio
-    from sayna._models import STTConfig, TTSConfig
-    from sayna._wav import read_wav
-
     a = ctx.args
     audio = read_wav(a.file)
     stt = STTConfig(

@@ -12,6 +12,7 @@ from typing import Any
 from sayna._audio import AudioResult
 from sayna._cli._common import EXIT_OK, Context, UsageError
 from sayna._converter import to_wire
+from sayna._models import SipCallConfig, SipHook, TTSConfig
 
 __all__ = [
     "call",
@@ -35,8 +36,6 @@ __all__ = [
     "voices",
     "write_bytes",
 ]
-
-PCM_FORMATS = frozenset({"linear16", "pcm"})
 
 
 def table(rows: Sequence[Sequence[Any]], headers: Sequence[str]) -> list[str]:
@@ -86,18 +85,17 @@ def save_audio(path: str, result: AudioResult) -> str:
 
 def check_output_format(path: str, audio_format: str) -> None:
     """Refuse, before any request, to write compressed audio under a ``.wav`` name."""
-    fmt = audio_format.lower()
-    if path.lower().endswith(".wav") and fmt not in PCM_FORMATS and fmt != "wav":
+    # AudioResult knows which formats are raw PCM (and so wrapped as WAV on save).
+    is_pcm = AudioResult(b"", {"x-audio-format": audio_format}).is_pcm
+    if path.lower().endswith(".wav") and not is_pcm and audio_format.lower() != "wav":
         raise UsageError(
             f"--format {audio_format} cannot be saved as {os.path.basename(path)}; "
             "use --format linear16 or another file name"
         )
 
 
-def tts_config_from(ctx: Context) -> Any:
+def tts_config_from(ctx: Context) -> TTSConfig:
     """The TTSConfig described by the TTS options."""
-    from sayna._models import TTSConfig
-
     a = ctx.args
     return TTSConfig(
         provider=a.tts_provider,
@@ -278,8 +276,6 @@ def hooks_list(ctx: Context) -> int:
 
 def hooks_set(ctx: Context) -> int:
     """``sayna hooks set HOST URL [--auth-id ID]``: prints the whole table after the change."""
-    from sayna._models import SipHook
-
     a = ctx.args
     hook = SipHook(host=a.host, url=a.hook_url, auth_id=a.auth_id)
     with ctx.client() as client:
@@ -308,8 +304,6 @@ def call(ctx: Context) -> int:
     a = ctx.args
     sip = None
     if a.outbound_address or a.auth_username or a.auth_password:
-        from sayna._models import SipCallConfig
-
         sip = SipCallConfig(
             outbound_address=a.outbound_address,
             auth_username=a.auth_username,

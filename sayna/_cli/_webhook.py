@@ -8,6 +8,7 @@ import sys
 from sayna._cli._common import EXIT_ERROR, EXIT_OK, Context, UsageError
 from sayna._converter import to_wire
 from sayna._errors import SaynaValidationError, WebhookVerificationError
+from sayna._webhooks import WebhookReceiver
 
 __all__ = ["parse_headers", "webhook_verify"]
 
@@ -48,8 +49,6 @@ def _read_body(path: str) -> bytes:
 
 def webhook_verify(ctx: Context) -> int:
     """``sayna webhook verify``: exit 0 and print the payload, or exit 1 and say why."""
-    from sayna._webhooks import WebhookReceiver
-
     a = ctx.args
     secret = a.secret or ctx.environ.get("SAYNA_WEBHOOK_SECRET")
     if not secret:

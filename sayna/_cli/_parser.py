@@ -94,17 +94,28 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_tts_options(p: argparse.ArgumentParser, *, prefix: str = "") -> None:
+def _add_synthesis_arguments(p: argparse.ArgumentParser) -> None:
+    """TEXT, -o FILE and the TTS options, shared by ``speak`` (REST) and ``say`` (realtime)."""
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="where to write the audio (.wav wraps PCM in a WAV header; - for stdout)",
+    )
     g = p.add_argument_group("text-to-speech")
     g.add_argument(
-        f"--{prefix}provider",
+        "--provider",
         dest="tts_provider",
+        metavar="NAME",
         default=DEFAULT_TTS_PROVIDER,
         help="TTS provider (default: %(default)s)",
     )
     g.add_argument(
-        f"--{prefix}model",
+        "--model",
         dest="tts_model",
+        metavar="NAME",
         default=DEFAULT_TTS_MODEL,
         help="TTS model (default: none, for providers that need none)",
     )
@@ -131,17 +142,19 @@ def _add_tts_options(p: argparse.ArgumentParser, *, prefix: str = "") -> None:
     )
 
 
-def _add_stt_options(p: argparse.ArgumentParser, *, prefix: str = "") -> None:
+def _add_stt_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("speech-to-text")
     g.add_argument(
-        f"--{prefix}provider",
+        "--provider",
         dest="stt_provider",
+        metavar="NAME",
         default=DEFAULT_STT_PROVIDER,
         help="STT provider (default: %(default)s)",
     )
     g.add_argument(
-        f"--{prefix}model",
+        "--model",
         dest="stt_model",
+        metavar="NAME",
         default=DEFAULT_STT_MODEL,
         help="STT model (default: %(default)s)",
     )
@@ -177,26 +190,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--provider", help="only this provider's voices")
 
     p = add("speak", "synthesize TEXT over REST and save the audio", "_rest:speak")
-    p.add_argument("text", metavar="TEXT")
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="FILE",
-        help="where to write the audio (.wav wraps PCM in a WAV header; - for stdout)",
-    )
-    _add_tts_options(p)
+    _add_synthesis_arguments(p)
 
     p = add("say", "speak TEXT over a realtime session and save the audio", "_realtime:say")
-    p.add_argument("text", metavar="TEXT")
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="FILE",
-        help="where to write the audio (.wav wraps PCM in a WAV header; - for stdout)",
-    )
-    _add_tts_options(p)
+    _add_synthesis_arguments(p)
 
     p = add("transcribe", "stream a WAV file and print its transcript", "_realtime:transcribe")
     p.add_argument("file", metavar="FILE.wav", help="16-bit PCM WAV file")

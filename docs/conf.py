@@ -30,9 +30,10 @@ nitpick_ignore_regex = [
     ("py:class", r"(collections\.abc|os|pathlib|typing|threading|queue)\.\w+"),
     ("py:class", r"(requests|django|flask|werkzeug|websocket)(\.\w+)+"),
     ("py:class", r"WSGIEnvironment|WSGIApplication|StartResponse"),
-    # Private aliases and type variables that appear in public signatures:
-    # sayna.contrib.wsgi's handler type, Session.on's handler type variable.
-    ("py:class", r"Handler|sayna\._session\.H"),
+    # Private names that appear in public signatures: sayna.contrib.wsgi's
+    # handler type, Session.on's type variable, the WAV reader's result class
+    # accepted by Session.stream_audio/transcribe (not exported).
+    ("py:class", r"Handler|sayna\._session\.H|sayna\._wav\.WavAudio"),
 ]
 
 # Session, EventIterator and FakeSession are built by the library, not by users; their

@@ -37,7 +37,7 @@ def _text(cell: Any) -> str:
 
 
 @pytest.fixture(scope="module")
-def executed() -> Iterator[Any]:
+def executed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The notebook after running every cell, re-running the session cell, then cleaning up."""
     nb = nbformat.read(NOTEBOOK, as_version=4)
     session_index, session_cell = _tagged(nb, "session")
@@ -52,7 +52,8 @@ def executed() -> Iterator[Any]:
             nb,
             timeout=60,
             kernel_name="python3",
-            resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+            # The kernel's working directory: files the notebook saves land there.
+            resources={"metadata": {"path": str(tmp_path_factory.mktemp("notebook"))}},
         )
         with client.setup_kernel():
             for index, cell in enumerate(nb.cells):
@@ -96,8 +97,9 @@ def test_notebook_shows_audio_players(executed: Any) -> None:
         and any("<audio" in o.get("data", {}).get("text/html", "") for o in c.outputs)
     ]
     sources = [c.source for c in players]
-    assert any("speak_rest" in s for s in sources), "no AudioResult player"
-    assert any("Audio(data=" in s for s in sources), "no IPython.display.Audio player"
+    assert any("speak_rest(" in s for s in sources), "no AudioResult player for REST audio"
+    assert any(".say(" in s for s in sources), "no AudioResult player for session audio"
+    assert any("Audio(filename=" in s for s in sources), "no IPython.display.Audio player"
 
 
 def test_rerunning_the_session_cell_leaks_no_threads(executed: Any) -> None:
@@ -120,5 +122,5 @@ def test_cleanup_closes_the_session(executed: Any) -> None:
 
 def test_transcript_comes_back(executed: Any) -> None:
     """The transcription cell shows the words the stand-in audio encodes."""
-    shown = [_text(c).strip() for c in executed.cells if "encode_speech(" in c.source]
+    shown = [_text(c).strip() for c in executed.cells if "transcribe(" in c.source]
     assert shown == ["'notebooks are handy'"]

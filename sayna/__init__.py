@@ -82,6 +82,7 @@ from sayna._models import (
 )
 from sayna._session import Session
 from sayna._version import __version__
+from sayna._wav import WavAudio, read_wav, write_wav
 from sayna._webhooks import (
     WebhookReceiver,
     WebhookSIPOutput,
@@ -159,10 +160,13 @@ __all__ = [
     "VADConfigUpdate",
     "VADEvent",
     "VoiceDescriptor",
+    "WavAudio",
     "WebhookReceiver",
     "WebhookSIPOutput",
     "WebhookSIPParticipant",
     "WebhookSIPRoom",
     "WebhookVerificationError",
     "__version__",
+    "read_wav",
+    "write_wav",
 ]

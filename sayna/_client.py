@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
@@ -46,6 +45,7 @@ from sayna._urls import rest_base_url, ws_url
 from sayna._validation import (
     normalize_phone_number,
     require_bool,
+    require_positive_seconds,
     require_text,
     require_text_list,
 )
@@ -68,17 +68,6 @@ API_KEY_ENV_VAR = "SAYNA_API_KEY"
 # Gateway answers that mean "try again": a proxy or load balancer in front of
 # the server, or the auth service being briefly unreachable (PROTOCOL.md §1.3).
 _RETRY_STATUSES = frozenset({502, 503, 504})
-
-
-def _positive_seconds(value: Any, field: str) -> float:
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
-        raise SaynaValidationError(f"{field} must be a positive number of seconds", field=field)
-    return float(value)
 
 
 def _clean_api_key(value: Any, *, from_env: bool) -> str | None:
@@ -246,16 +235,18 @@ class Sayna:
             self._api_key = _clean_api_key(api_key, from_env=False)
         self._auth = _BearerAuth(self._api_key) if self._api_key else None
 
-        self._timeout: float = _positive_seconds(timeout, "timeout")
+        self._timeout: float = require_positive_seconds(timeout, "timeout")
         if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
             raise SaynaValidationError(
                 "max_retries must be a non-negative integer", field="max_retries"
             )
         self._max_retries = max_retries
         self._ping_interval: float | None = (
-            None if ping_interval is None else _positive_seconds(ping_interval, "ping_interval")
+            None
+            if ping_interval is None
+            else require_positive_seconds(ping_interval, "ping_interval")
         )
-        self._ping_timeout: float = _positive_seconds(ping_timeout, "ping_timeout")
+        self._ping_timeout: float = require_positive_seconds(ping_timeout, "ping_timeout")
 
         if user_agent is not None:
             require_text(user_agent, "user_agent")

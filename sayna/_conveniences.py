@@ -38,7 +38,7 @@ from sayna._events import (
     TTSPlaybackCompleteEvent,
 )
 from sayna._models import STTConfig, TTSConfig
-from sayna._validation import require_text
+from sayna._validation import require_positive_seconds, require_text
 from sayna._wav import WavAudio, bytes_per_second, pace, read_wav, split_pcm
 
 if TYPE_CHECKING:
@@ -333,5 +333,4 @@ def transcribe(
 
 
 def _check_timeout(timeout: float) -> None:
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise SaynaValidationError("timeout must be a positive number of seconds", field="timeout")
+    require_positive_seconds(timeout, "timeout")

@@ -16,7 +16,6 @@ import enum
 import itertools
 import json
 import logging
-import math
 import os
 import select
 import socket
@@ -67,7 +66,12 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
-from sayna._validation import normalize_phone_number, require_bool, require_text
+from sayna._validation import (
+    normalize_phone_number,
+    require_bool,
+    require_positive_seconds,
+    require_text,
+)
 from sayna._wsconnect import network_plan, open_websocket
 
 if TYPE_CHECKING:
@@ -1430,12 +1434,7 @@ def connect(
         )
     if stream_id is not None and not isinstance(stream_id, str):
         raise SaynaValidationError("stream_id must be a string", field="stream_id")
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not 0 < timeout < math.inf
-    ):
-        raise SaynaValidationError("timeout must be a positive number of seconds", field="timeout")
+    require_positive_seconds(timeout, "timeout")
     if (
         isinstance(max_buffered_events, bool)
         or not isinstance(max_buffered_events, int)

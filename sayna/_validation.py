@@ -7,6 +7,7 @@ problem, never echo the value (it may be a secret or personal data).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -53,6 +54,18 @@ def require_bool(value: Any, field: str) -> bool:
             f"{field} must be True or False, not {_type_name(value)}", field=field
         )
     return value
+
+
+def require_positive_seconds(value: Any, field: str) -> float:
+    """A timeout or interval: a finite number of seconds above zero."""
+    if (
+        not isinstance(value, (int, float))
+        or isinstance(value, bool)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
+        raise SaynaValidationError(f"{field} must be a positive number of seconds", field=field)
+    return float(value)
 
 
 def require_text_list(value: Any, field: str, *, allow_empty: bool = False) -> list[str]:

@@ -323,7 +323,7 @@ def test_api_page_documents_every_public_name() -> None:
     for line in (DOCS / "api.rst").read_text(encoding="utf-8").splitlines():
         if found := re.match(r"\.\. (?:module|currentmodule|automodule):: (\S+)", line):
             module = found.group(1)
-        elif found := re.match(r"\.\. auto(?:class|exception|function|data):: (\w+)", line):
+        elif found := re.match(r"\.\. (?:auto)?(?:class|exception|function|data):: (\w+)", line):
             documented.add(f"{module}.{found.group(1)}")
     public = {f"sayna.{name}" for name in sayna.__all__ if name != "__version__"}
     public |= {f"sayna.testing.{name}" for name in sayna.testing.__all__}

@@ -371,7 +371,8 @@ class Sayna:
         server's answer; :class:`SaynaConnectionError` when the server cannot be
         reached; :class:`SaynaConfigError` (with ``server_message``) when the
         server answers the configuration with an ``error`` — the first error
-        before ``ready`` means the configuration failed;
+        before ``ready`` means the configuration failed, except the server's
+        advisory ``loading_audio`` errors, after which it still sends ``ready``;
         :class:`SaynaConnectionClosedError` when the connection closes before
         ``ready``; :class:`SaynaTimeoutError` when ``ready`` does not come in
         time. On every error the socket is closed and no thread is left behind.

@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable, Sequence
 
 from sayna._cli._common import (
+    EXIT_BROKEN_PIPE,
     EXIT_ERROR,
     EXIT_OK,
     EXIT_USAGE,
@@ -67,6 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sayna: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (``sayna ... | head``): stop quietly, and point
+        # stdout at /dev/null so the interpreter's final flush cannot fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
     except (UsageError, SaynaError) as exc:
         if args.debug:
             print(scrub(traceback.format_exc(), secrets), file=sys.stderr, end="")

@@ -119,3 +119,18 @@ def test_missing_testing_extra_is_one_clear_line(env: dict[str, str]) -> None:
         "sayna: error: the local server needs the testing extra: "
         "pip install 'sayna[testing]' (missing: h11)\n"
     )
+
+
+def test_a_closed_pipe_ends_quietly(server: FakeServer, env: dict[str, str]) -> None:
+    """Output into a reader that already left (`| head`) exits 141 without a traceback."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sayna", "--url", server.url, "--json", "voices"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    assert process.stdout is not None
+    process.stdout.close()  # long before the interpreter has started and printed
+    _, stderr = process.communicate(timeout=TIMEOUT)
+    assert process.returncode == 141
+    assert stderr == b""

@@ -27,6 +27,8 @@ __all__ = [
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
+# What a shell reports for a program stopped by SIGPIPE (128 + 13).
+EXIT_BROKEN_PIPE = 141
 
 # Options and variables whose values must never reach the terminal.
 SECRET_OPTIONS = ("--api-key", "--secret", "--auth-password")

@@ -31,9 +31,8 @@ nitpick_ignore_regex = [
     ("py:class", r"(requests|django|flask|werkzeug|websocket)(\.\w+)+"),
     ("py:class", r"WSGIEnvironment|WSGIApplication|StartResponse"),
     # Private names that appear in public signatures: sayna.contrib.wsgi's
-    # handler type, Session.on's type variable, the WAV reader's result class
-    # accepted by Session.stream_audio/transcribe (not exported).
-    ("py:class", r"Handler|sayna\._session\.H|sayna\._wav\.WavAudio"),
+    # handler type and Session.on's type variable.
+    ("py:class", r"Handler|sayna\._session\.H"),
 ]
 
 # Session, EventIterator and FakeSession are built by the library, not by users; their

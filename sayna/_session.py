@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 import websocket
 
-from sayna import _conveniences, _keepalive
+from sayna import _conveniences, _frames, _keepalive
 from sayna._converter import to_wire
 from sayna._errors import (
     SaynaCallbackError,
@@ -91,14 +91,12 @@ _CLOSE_HANDSHAKE_TIMEOUT = 0.5
 # which is how the server ends a session when a participant leaves).
 _NORMAL_CLOSE_CODES = frozenset({1000, 1001, 1005})
 
-_OP_CONT = websocket.ABNF.OPCODE_CONT
-_OP_TEXT = websocket.ABNF.OPCODE_TEXT
-_OP_BINARY = websocket.ABNF.OPCODE_BINARY
-_OP_CLOSE = websocket.ABNF.OPCODE_CLOSE
-_OP_PING = websocket.ABNF.OPCODE_PING
-_OP_PONG = websocket.ABNF.OPCODE_PONG
-_create_frame = websocket.ABNF.create_frame
-_READ_SIZE = 65536
+_OP_TEXT = _frames.OP_TEXT
+_OP_BINARY = _frames.OP_BINARY
+_OP_CLOSE = _frames.OP_CLOSE
+_OP_PING = _frames.OP_PING
+_OP_PONG = _frames.OP_PONG
+_build_frame = _frames.build_frame
 
 EventKey = Union[type[Event], str, None]  # noqa: UP007 - a runtime alias on 3.10
 EventMatch = Union[type[Event], str, tuple[Any, ...], Callable[[Event], bool]]  # noqa: UP007
@@ -196,42 +194,6 @@ class _Handler:
         if isinstance(key, str):
             return event.type == key
         return isinstance(event, key)
-
-
-class _BufferedReceive:
-    """Feeds websocket-client's frame parser from large socket reads.
-
-    The parser asks for a frame's header, length and payload separately; left to
-    itself that is two or three ``recv`` calls per frame. Reading 64 KiB at once
-    and serving the parser from that buffer makes it one call per burst.
-    ``before_read`` runs before each socket read (the reader hands its pending
-    events over there), and each read counts as a sign of life for the pinger.
-    """
-
-    __slots__ = ("_before_read", "_buffer", "_core", "_position", "_read")
-
-    def __init__(
-        self, read: Callable[[int], bytes], before_read: Callable[[], None], core: _Core
-    ) -> None:
-        self._read = read
-        self._before_read = before_read
-        self._core = core
-        self._buffer = b""
-        self._position = 0
-
-    def __call__(self, size: int) -> bytes:
-        buffer, position = self._buffer, self._position
-        if position >= len(buffer):
-            self._before_read()
-            buffer = self._read(_READ_SIZE)  # raises at the end of the stream
-            self._core.last_inbound = time.monotonic()
-            self._buffer, position = buffer, 0
-        if position == 0 and size >= len(buffer):
-            self._position = len(buffer)
-            return buffer
-        chunk = buffer[position : position + size]
-        self._position = position + len(chunk)
-        return chunk
 
 
 class _Core:
@@ -384,7 +346,7 @@ class _Core:
                 if sock is not None and not self._close_sent:
                     self._close_sent = True
                     if _writable(sock, 0):
-                        sock.sendall(_create_frame(struct.pack("!H", 1000), _OP_CLOSE).format())
+                        sock.sendall(_build_frame(_OP_CLOSE, struct.pack("!H", 1000)))
             except (OSError, ValueError):
                 pass
             finally:
@@ -424,12 +386,12 @@ class _Core:
             text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise SaynaValidationError(f"cannot encode the message as JSON: {exc}") from None
-        self.send_raw(_create_frame(text, _OP_TEXT).format())
+        self.send_raw(_build_frame(_OP_TEXT, text.encode("utf-8")))
 
-    def send_binary(self, data: bytes) -> None:
-        self.send_raw(_create_frame(data, _OP_BINARY).format())
+    def send_binary(self, data: bytes | bytearray | memoryview) -> None:
+        self.send_raw(_build_frame(_OP_BINARY, data))
 
-    def send_raw(self, data: bytes) -> None:
+    def send_raw(self, data: bytes | bytearray) -> None:
         """Write one complete, already masked frame; frames never interleave."""
         # Framing and masking happen before the lock: only the write is serialised.
         with self._send_lock:
@@ -464,7 +426,7 @@ class _Core:
 
     def _send_close(self, code: int | None, reason: bytes, deadline: float) -> bool:
         payload = b"" if code is None else struct.pack("!H", code) + reason
-        data = _create_frame(payload, _OP_CLOSE).format()
+        data = _build_frame(_OP_CLOSE, payload)
         wait = min(self._left(deadline), _CLOSE_HANDSHAKE_TIMEOUT)
         lock = self._send_lock
         if not (lock.acquire(timeout=wait) if wait > 0 else lock.acquire(blocking=False)):
@@ -484,7 +446,7 @@ class _Core:
         finally:
             self._send_lock.release()
 
-    def _try_send_control(self, data: bytes) -> bool:
+    def _try_send_control(self, data: bytes | bytearray) -> bool:
         # For the reader and the keep-alive thread: never wait for the send lock,
         # never block on a full socket (they must keep serving everyone else).
         if not self._send_lock.acquire(blocking=False):
@@ -524,56 +486,59 @@ class _Core:
     # --- the reader thread -------------------------------------------------------
 
     def _read_loop(self) -> None:
-        ws = self._ws
+        # websocket-client did the handshake (and TLS, and the proxy); from here
+        # the frames are parsed by _frames.FrameReader straight off the socket.
+        # Its blocking recv_into works for plain and TLS sockets alike: the
+        # socket has no timeout, and a TLS record decrypted but not yet read
+        # (SSLSocket.pending()) is returned by the next read without waiting,
+        # as no one selects on this socket for reading.
         pending: list[Event] = []
         extend = self.log.extend
-
-        def flush() -> None:
-            if pending:
-                extend(pending)
-                pending.clear()
-
-        # Frames are parsed out of 64 KiB reads, and decoded events reach the log
-        # in one batch per read (one lock round trip, one wake-up of consumers)
-        # instead of one by one: the batch is handed over before any read that
-        # may block, so batching never delays an event.
-        ws.frame_buffer.recv = _BufferedReceive(ws._recv, flush, self)
-        recv_frame = ws.recv_frame
-        cont = ws.cont_frame
         close: CloseEvent | None = None
         try:
+            reader = _frames.FrameReader(self._ws.sock.recv_into)
+            next_message, fill = reader.next_message, reader.fill
             while True:
-                frame = recv_frame()
-                opcode = frame.opcode
-                if opcode in (_OP_TEXT, _OP_BINARY, _OP_CONT):
-                    if not frame.fin or opcode == _OP_CONT or cont.recving_frames:
-                        # A fragmented message: let websocket-client assemble it.
-                        cont.validate(frame)
-                        cont.add(frame)
-                        if not frame.fin:
-                            continue
-                        opcode, frame = cont.extract(frame)
-                    if opcode == _OP_TEXT:
-                        event: Event = decode_text(frame.data)
-                    else:
-                        event = TTSAudioEvent(data=frame.data)
-                    if self.state is _State.CONNECTING:
-                        self._before_ready(event)
-                    pending.append(event)
-                    if len(pending) >= BATCH:
-                        flush()
+                message = next_message()
+                if message is None:
+                    # Decoded events reach the log in one batch per read (one
+                    # lock round trip, one wake-up of consumers) instead of one
+                    # by one: the batch is handed over before the read, which
+                    # may block, so batching never delays an event. A full log
+                    # blocks right here, so a reader under backpressure stops
+                    # reading.
+                    if pending:
+                        extend(pending)
+                        pending.clear()
+                    fill()
+                    self.last_inbound = time.monotonic()
+                    continue
+                opcode, payload = message
+                if opcode == _OP_TEXT:
+                    event: Event = decode_text(payload)
+                elif opcode == _OP_BINARY:
+                    event = TTSAudioEvent(data=payload)
                 elif opcode == _OP_CLOSE:
-                    close = self._on_close_frame(frame.data)
+                    close = self._on_close_frame(payload)
                     break
-                elif opcode == _OP_PING:
-                    self._try_send_control(_create_frame(frame.data, _OP_PONG).format())
-                # A pong needs nothing more: any bytes received prove the peer alive.
+                else:
+                    if opcode == _OP_PING:
+                        self._try_send_control(_build_frame(_OP_PONG, payload))
+                    # A pong needs nothing more: any bytes received prove the peer alive.
+                    continue
+                if self.state is _State.CONNECTING:
+                    self._before_ready(event)
+                pending.append(event)
+                if len(pending) >= BATCH:
+                    extend(pending)
+                    pending.clear()
         except Exception as exc:
             close = self._on_transport_end(exc)
         finally:
             if close is None:  # pragma: no cover - BaseException in the reader
                 close = CloseEvent(code=None, reason="reader stopped", initiator="network")
-            flush()
+            if pending:
+                extend(pending)
             self._finish(close)
 
     def _before_ready(self, event: Event) -> None:
@@ -603,7 +568,7 @@ class _Core:
             return CloseEvent(code=1000, initiator="client")
         # Answer the server's Close (echoing its code, as RFC 6455 suggests).
         echo = b"" if code is None else payload[:2]
-        self._try_send_control(_create_frame(echo, _OP_CLOSE).format())
+        self._try_send_control(_build_frame(_OP_CLOSE, echo))
         code = 1005 if code is None else code
         error = None
         if code not in _NORMAL_CLOSE_CODES:
@@ -622,7 +587,7 @@ class _Core:
         if isinstance(
             exc, (websocket.WebSocketProtocolException, websocket.WebSocketPayloadException)
         ):
-            self._try_send_control(_create_frame(struct.pack("!H", 1002), _OP_CLOSE).format())
+            self._try_send_control(_build_frame(_OP_CLOSE, struct.pack("!H", 1002)))
             reason = f"protocol error: {exc}"
         else:
             reason = f"connection lost: {_describe(exc)}"
@@ -677,7 +642,7 @@ class _Core:
             # The deadline runs even if the ping cannot be written yet (a send is
             # in progress, the socket is full): a peer that reads nothing and
             # says nothing for that long is gone.
-            self._ping_delivered = self._try_send_control(_create_frame(b"", _OP_PING).format())
+            self._ping_delivered = self._try_send_control(_build_frame(_OP_PING, b""))
             if not self._ping_delivered:
                 return min(sent + timeout, now + 0.05)
         return sent + timeout

@@ -1,0 +1,247 @@
+"""WebSocket framing after the handshake: server frames in, masked client frames out.
+
+websocket-client opens the connection (handshake, TLS, proxies) and closes it;
+once it is open, the session reads and writes frames on that socket itself.
+websocket-client's frame reader costs two or three ``recv`` calls, an object and
+several copies per frame, and its pure-Python mask is slow; both dominated the
+session's time on event bursts, audio downloads and uploads.
+
+:class:`FrameReader` reads into one reused buffer and copies each payload out of
+it exactly once. It enforces what RFC 6455 asks a client to check: no reserved
+bits (no extension is ever negotiated), known opcodes, unmasked server frames,
+control frames unfragmented and at most 125 bytes, continuation frames only
+inside a fragmented message, valid close payloads. A violation raises
+``websocket.WebSocketProtocolException``, which the session answers with a
+Close 1002 and ends on, as it did when websocket-client parsed the frames.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable
+
+import websocket
+
+__all__ = [
+    "OP_BINARY",
+    "OP_CLOSE",
+    "OP_CONT",
+    "OP_PING",
+    "OP_PONG",
+    "OP_TEXT",
+    "FrameReader",
+    "build_frame",
+    "mask",
+]
+
+OP_CONT = 0x0
+OP_TEXT = 0x1
+OP_BINARY = 0x2
+OP_CLOSE = 0x8
+OP_PING = 0x9
+OP_PONG = 0xA
+
+READ_SIZE = 65536
+
+_ProtocolError = websocket.WebSocketProtocolException
+_unpack_from = struct.unpack_from
+_pack = struct.pack
+_urandom = os.urandom
+# RFC 6455 §7.4: the codes a peer may send (1005, 1006 and 1015 are reserved
+# for reporting, never for the wire), plus the ranges for libraries and apps.
+_VALID_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013})
+_CONTROL = frozenset({OP_CLOSE, OP_PING, OP_PONG})
+
+
+class FrameReader:
+    """Parses the server's frames out of large reads into one reused buffer.
+
+    ``fill`` does one socket read; ``next_message`` returns the next complete
+    message or control frame already in the buffer as ``(opcode, payload)``, or
+    ``None`` when it needs more bytes. Fragmented messages come out assembled,
+    with the opcode of their first frame; control frames interleaved between
+    the fragments come out as they arrive. Not thread-safe: the reader thread
+    owns it.
+    """
+
+    __slots__ = (
+        "_buffer",
+        "_end",
+        "_fragments",
+        "_message_op",
+        "_recv_into",
+        "_size",
+        "_start",
+        "_view",
+    )
+
+    def __init__(self, recv_into: Callable[[memoryview], int], size: int = READ_SIZE) -> None:
+        self._recv_into = recv_into
+        self._size = size
+        self._buffer = bytearray(size)
+        self._view = memoryview(self._buffer)
+        self._start = 0  # first byte not parsed yet
+        self._end = 0  # one past the last byte received
+        self._message_op = 0  # opcode of the fragmented message being assembled
+        self._fragments: list[bytes] = []
+
+    def fill(self) -> int:
+        """Read once from the socket (blocking); raise when the peer has gone."""
+        buffer, start, end = self._buffer, self._start, self._end
+        held = end - start
+        if start:
+            # Move the partial frame (at most one frame's worth) to the front so
+            # that every read can fill the rest of the buffer. A copy of the
+            # slice first: the two ranges may overlap.
+            if held:
+                buffer[:held] = buffer[start:end]
+            start, end = self._start, self._end = 0, held
+        need = self._bytes_needed()
+        if need > len(buffer):
+            # A frame larger than the buffer: grow to hold all of it, so its
+            # payload can still be sliced out in one copy.
+            self._view.release()
+            buffer.extend(bytes(need - len(buffer)))
+            self._view = memoryview(buffer)
+        elif not held and len(buffer) > self._size:
+            # Back to the normal size once a large frame has been handed out.
+            self._view.release()
+            self._buffer = buffer = bytearray(self._size)
+            self._view = memoryview(buffer)
+        got = self._recv_into(self._view[end:])
+        if not got:
+            raise websocket.WebSocketConnectionClosedException(
+                "Connection to remote host was lost."
+            )
+        self._end = end + got
+        return got
+
+    def _bytes_needed(self) -> int:
+        # How many bytes, counted from the first unparsed one, the next frame needs.
+        buffer, start, held = self._buffer, self._start, self._end - self._start
+        if held < 2:
+            return 2
+        length = buffer[start + 1] & 0x7F
+        if length == 126:
+            return 4 if held < 4 else 4 + _unpack_from("!H", buffer, start + 2)[0]
+        if length == 127:
+            return 10 if held < 10 else 10 + _unpack_from("!Q", buffer, start + 2)[0]
+        return 2 + length
+
+    def next_message(self) -> tuple[int, bytes] | None:
+        """The next complete message or control frame, or ``None`` to read more."""
+        buffer = self._buffer
+        end = self._end
+        while True:
+            start = self._start
+            held = end - start
+            if held < 2:
+                return None
+            first = buffer[start]
+            second = buffer[start + 1]
+            if first & 0x70:
+                raise _ProtocolError("reserved bits set in a frame (no extension was negotiated)")
+            if second & 0x80:
+                raise _ProtocolError("the server sent a masked frame")
+            length = second & 0x7F
+            header = 2
+            if length == 126:
+                if held < 4:
+                    return None
+                length = _unpack_from("!H", buffer, start + 2)[0]
+                header = 4
+            elif length == 127:
+                if held < 10:
+                    return None
+                length = _unpack_from("!Q", buffer, start + 2)[0]
+                if length >> 63:
+                    raise _ProtocolError("frame length with the most significant bit set")
+                header = 10
+            stop = start + header + length
+            if stop > end:
+                return None
+            opcode = first & 0x0F
+            # Checked before the payload is consumed: an oversized control
+            # frame must not be skipped over.
+            if opcode in _CONTROL and (length > 125 or not first & 0x80):
+                raise _ProtocolError(
+                    f"invalid control frame (opcode {opcode:#x}, {length} bytes,"
+                    f" {'final' if first & 0x80 else 'fragmented'})"
+                )
+            self._start = stop
+            # The only copy of the payload: out of the buffer into its bytes.
+            payload = bytes(self._view[start + header : stop])
+            if opcode in (OP_TEXT, OP_BINARY):
+                if self._message_op:
+                    raise _ProtocolError("a new message began inside a fragmented message")
+                if first & 0x80:
+                    return opcode, payload
+                self._message_op = opcode
+                self._fragments = [payload]
+            elif opcode == OP_CONT:
+                if not self._message_op:
+                    raise _ProtocolError("a continuation frame outside a fragmented message")
+                self._fragments.append(payload)
+                if first & 0x80:
+                    opcode, self._message_op = self._message_op, 0
+                    fragments, self._fragments = self._fragments, []
+                    return opcode, b"".join(fragments)
+            elif opcode in _CONTROL:
+                if opcode == OP_CLOSE:
+                    _check_close_payload(payload)
+                return opcode, payload
+            else:
+                raise _ProtocolError(f"unknown opcode {opcode:#x}")
+
+
+def _check_close_payload(payload: bytes) -> None:
+    if not payload:
+        return
+    if len(payload) == 1:
+        raise _ProtocolError("a close frame with a one-byte payload")
+    code = _unpack_from("!H", payload)[0]
+    if code not in _VALID_CLOSE_CODES and not 3000 <= code < 5000:
+        raise _ProtocolError(f"invalid close code {code}")
+
+
+# _XOR[k] maps every byte b to b ^ k: with bytes.translate, masking becomes four
+# C-speed passes (one per key byte, over every fourth byte) instead of a Python
+# loop or a big-integer XOR.
+_XOR = [bytes(b ^ k for b in range(256)) for k in range(256)]
+
+
+def mask(key: bytes, data: bytes | bytearray | memoryview) -> bytearray:
+    """``data`` XOR-ed with the repeated 4-byte ``key`` (RFC 6455 §5.3)."""
+    out = bytearray(data)
+    _mask_in_place(out, 0, key)
+    return out
+
+
+def _mask_in_place(out: bytearray, offset: int, key: bytes) -> None:
+    for i in range(4):
+        lane = slice(offset + i, None, 4)
+        out[lane] = out[lane].translate(_XOR[key[i]])
+
+
+def build_frame(
+    opcode: int, payload: bytes | bytearray | memoryview, key: bytes | None = None
+) -> bytearray:
+    """One final, masked client frame; ``key`` is drawn at random unless given (tests)."""
+    length = len(payload)
+    if length < 126:
+        header = _pack("!BB", 0x80 | opcode, 0x80 | length)
+    elif length < 65536:
+        header = _pack("!BBH", 0x80 | opcode, 0xFE, length)
+    else:
+        header = _pack("!BBQ", 0x80 | opcode, 0xFF, length)
+    if key is None:
+        # RFC 6455 §5.3 asks for an unpredictable key per frame.
+        key = _urandom(4)
+    out = bytearray(header)
+    out += key
+    offset = len(out)
+    out += payload
+    if length:
+        _mask_in_place(out, offset, key)
+    return out

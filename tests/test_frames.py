@@ -1,0 +1,280 @@
+"""The frame layer under the session: server-frame parser and masked client frames."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import ssl
+import struct
+import subprocess
+import threading
+from collections.abc import Iterable
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+import websocket
+
+from sayna._frames import (
+    OP_BINARY,
+    OP_CLOSE,
+    OP_CONT,
+    OP_PING,
+    OP_PONG,
+    OP_TEXT,
+    FrameReader,
+    build_frame,
+    mask,
+)
+
+
+def server_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: int = 0) -> bytes:
+    """An unmasked frame as a server sends it (RFC 6455 §5.2), any opcode allowed."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
+    n = len(payload)
+    if n < 126:
+        header = struct.pack("!BB", first, n)
+    elif n < 65536:
+        header = struct.pack("!BBH", first, 126, n)
+    else:
+        header = struct.pack("!BBQ", first, 127, n)
+    return header + payload
+
+
+class Chunks:
+    """A fake ``recv_into`` that serves the given chunks one read at a time, then EOF."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self.chunks = [bytes(c) for c in chunks if c]
+        self.reads = 0
+
+    def __call__(self, view: memoryview) -> int:
+        self.reads += 1
+        if not self.chunks:
+            return 0
+        chunk = self.chunks[0]
+        n = min(len(view), len(chunk))
+        view[:n] = chunk[:n]
+        if n < len(chunk):
+            self.chunks[0] = chunk[n:]
+        else:
+            self.chunks.pop(0)
+        return n
+
+    def recv_bytes(self, size: int) -> bytes:
+        """The same source, as websocket-client's frame buffer reads it."""
+        view = memoryview(bytearray(size))
+        return bytes(view[: self(view)])
+
+
+def drain(reader: FrameReader) -> list[tuple[int, bytes]]:
+    """Everything the reader yields until the stream ends."""
+    out: list[tuple[int, bytes]] = []
+    while True:
+        message = reader.next_message()
+        if message is not None:
+            out.append(message)
+            continue
+        try:
+            reader.fill()
+        except websocket.WebSocketConnectionClosedException:
+            return out
+
+
+def parse(stream: bytes, cuts: Iterable[int] = (), size: int = 65536) -> list[tuple[int, bytes]]:
+    """Parse ``stream`` delivered in pieces split at ``cuts``."""
+    points = [0, *sorted(cuts), len(stream)]
+    chunks = [stream[a:b] for a, b in pairwise(points)]
+    return drain(FrameReader(Chunks(chunks), size=size))
+
+
+MIXED = b"".join(
+    [
+        server_frame(OP_TEXT, b'{"type":"ready"}'),
+        server_frame(OP_BINARY, bytes(range(256)) * 2),  # 16-bit length
+        server_frame(OP_TEXT, b'{"type":"stt_', fin=False),
+        server_frame(OP_PING, b"p1"),
+        server_frame(OP_CONT, b"result", fin=False),
+        server_frame(OP_PONG, b""),
+        server_frame(OP_CONT, b'"}'),
+        server_frame(OP_BINARY, b"\x01", fin=False),
+        server_frame(OP_CONT, b"\x02\x03"),
+        server_frame(OP_BINARY, b""),
+        server_frame(OP_CLOSE, b"\x03\xe8bye"),
+    ]
+)
+MIXED_MESSAGES = [
+    (OP_TEXT, b'{"type":"ready"}'),
+    (OP_BINARY, bytes(range(256)) * 2),
+    (OP_PING, b"p1"),
+    (OP_PONG, b""),
+    (OP_TEXT, b'{"type":"stt_result"}'),
+    (OP_BINARY, b"\x01\x02\x03"),
+    (OP_BINARY, b""),
+    (OP_CLOSE, b"\x03\xe8bye"),
+]
+
+
+def test_one_read_yields_every_message_in_order() -> None:
+    """Frames arriving in one read come out complete and in order."""
+    assert parse(MIXED) == MIXED_MESSAGES
+
+
+@pytest.mark.parametrize("size", [65536, 7])
+def test_a_split_at_every_byte_boundary_changes_nothing(size: int) -> None:
+    """Wherever a read ends, even inside a header or length, the messages are the same."""
+    for cut in range(1, len(MIXED)):
+        assert parse(MIXED, [cut], size=size) == MIXED_MESSAGES, cut
+
+
+def test_one_byte_reads_change_nothing() -> None:
+    """A stream delivered one byte per read parses the same."""
+    assert parse(MIXED, range(1, len(MIXED)), size=4) == MIXED_MESSAGES
+
+
+def test_a_64_bit_length_frame_larger_than_the_buffer() -> None:
+    """A frame with a 64-bit length, larger than the buffer, arrives whole, whatever the split."""
+    payload = os.urandom(70_000)
+    stream = server_frame(OP_BINARY, payload) + server_frame(OP_TEXT, b"{}")
+    assert stream[1] & 0x7F == 127
+    expected = [(OP_BINARY, payload), (OP_TEXT, b"{}")]
+    for cut in [*range(1, 12), len(stream) - 5, len(stream) - 3]:
+        assert parse(stream, [cut], size=1024) == expected, cut
+
+
+def test_the_buffer_shrinks_back_after_a_large_frame() -> None:
+    """After a frame that made it grow, the buffer returns to its normal size."""
+    stream = server_frame(OP_BINARY, b"x" * 5000)
+    reader = FrameReader(Chunks([stream, server_frame(OP_TEXT, b"{}")]), size=64)
+    while reader.next_message() is None:
+        reader.fill()
+    assert reader.next_message() is None
+    reader.fill()
+    assert reader.next_message() == (OP_TEXT, b"{}")
+    assert len(reader._buffer) == 64
+
+
+def test_each_read_fills_the_whole_free_buffer() -> None:
+    """Many small frames take one read per buffer-full, not one per frame."""
+    frame = server_frame(OP_TEXT, b'{"type":"x"}')
+    source = Chunks([frame * 1000])
+    assert len(drain(FrameReader(source, size=65536))) == 1000
+    assert source.reads == 2  # the data, then end of stream
+
+
+def test_end_of_stream_raises_connection_closed() -> None:
+    """A peer that goes away mid-frame ends the reader with websocket-client's exception."""
+    reader = FrameReader(Chunks([server_frame(OP_TEXT, b"abc")[:3]]))
+    reader.fill()
+    assert reader.next_message() is None
+    with pytest.raises(websocket.WebSocketConnectionClosedException):
+        reader.fill()
+
+
+VIOLATIONS = {
+    "reserved bit": server_frame(OP_TEXT, b"{}", rsv1=1),
+    "unknown data opcode": server_frame(0x3, b"x"),
+    "unknown control opcode": server_frame(0xB, b""),
+    "oversized ping": server_frame(OP_PING, b"x" * 126),
+    "oversized close": server_frame(OP_CLOSE, b"\x03\xe8" + b"x" * 124),
+    "fragmented ping": server_frame(OP_PING, b"", fin=False),
+    "masked frame": bytes(websocket.ABNF.create_frame(b"{}", OP_TEXT).format()),
+    "continuation outside a message": server_frame(OP_CONT, b"x"),
+    "new message inside a fragmented one": server_frame(OP_TEXT, b"a", fin=False)
+    + server_frame(OP_TEXT, b"b"),
+    "one-byte close": server_frame(OP_CLOSE, b"\x03"),
+    "reserved close code 1005": server_frame(OP_CLOSE, b"\x03\xed"),
+    "close code below 1000": server_frame(OP_CLOSE, b"\x00\x01"),
+    "64-bit length with the top bit set": b"\x82\xff\x80" + bytes(7),
+}
+
+
+@pytest.mark.parametrize("name", sorted(VIOLATIONS))
+def test_protocol_violations_raise(name: str) -> None:
+    """Each violation of RFC 6455 raises websocket-client's protocol exception."""
+    with pytest.raises(websocket.WebSocketProtocolException):
+        parse(VIOLATIONS[name])
+
+
+def test_valid_close_payloads_pass() -> None:
+    """Close frames without a payload, or with a registered or private code, are accepted."""
+    for payload in (b"", b"\x03\xe8", b"\x03\xf3reason", b"\x0f\xa0", b"\x13\x87"):
+        assert parse(server_frame(OP_CLOSE, payload)) == [(OP_CLOSE, payload)]
+
+
+@pytest.mark.parametrize("length", [0, 1, 2, 3, 4, 5, 125, 126, 127, 3200, 65535, 65536, 70001])
+def test_client_frames_match_websocket_client(length: int) -> None:
+    """With the same key, our masked frame is byte for byte websocket-client's."""
+    payload = os.urandom(length)
+    key = os.urandom(4)
+    reference = websocket.ABNF.create_frame(payload, OP_BINARY)
+    reference.get_mask_key = lambda _n: key
+    assert bytes(build_frame(OP_BINARY, payload, key)) == bytes(reference.format())
+    assert bytes(mask(key, payload)) == websocket.ABNF.mask(key, payload)
+    assert bytes(mask(key, mask(key, payload))) == payload
+
+
+def test_client_frames_draw_a_fresh_key_and_unmask_with_websocket_client() -> None:
+    """Each frame carries its own random key; websocket-client's parser recovers the payload."""
+    payload = b'{"type":"speak","text":"hi"}'
+    frames = [bytes(build_frame(OP_TEXT, payload)) for _ in range(4)]
+    assert len({f[2:6] for f in frames}) > 1
+    for frame in frames:
+        assert frame[:2] == bytes([0x81, 0x80 | len(payload)])
+        buffer = websocket._abnf.frame_buffer(Chunks([frame]).recv_bytes, True)
+        parsed = buffer.recv_frame()
+        assert (parsed.opcode, parsed.data) == (OP_TEXT, payload)
+
+
+@pytest.fixture
+def tls_pair(tmp_path: Path) -> Iterable[tuple[ssl.SSLSocket, ssl.SSLSocket]]:
+    """A connected TLS client/server socket pair over a self-signed certificate."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_ctx.load_cert_chain(cert, key)
+    client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    client_ctx.check_hostname = False
+    client_ctx.verify_mode = ssl.CERT_NONE
+    a, b = socket.socketpair()
+    result: list[ssl.SSLSocket] = []
+    thread = threading.Thread(target=lambda: result.append(server_ctx.wrap_socket(b, True)))
+    thread.start()
+    client = client_ctx.wrap_socket(a, server_hostname="localhost")
+    thread.join(5)
+    yield client, result[0]
+    client.close()
+    result[0].close()
+
+
+def test_a_tls_socket_feeds_the_parser(tls_pair: tuple[ssl.SSLSocket, ssl.SSLSocket]) -> None:
+    """Over TLS, frames spanning several records and records holding several frames parse whole."""
+    client, server = tls_pair
+    big = os.urandom(100_000)  # several 16 KiB TLS records
+    small = [server_frame(OP_TEXT, b'{"n":%d}' % i) for i in range(500)]
+    stream = server_frame(OP_BINARY, big) + b"".join(small) + server_frame(OP_CLOSE, b"")
+    sender = threading.Thread(target=server.sendall, args=(stream,))
+    sender.start()
+    reader = FrameReader(client.recv_into, size=4096)
+    messages: list[tuple[int, bytes]] = []
+    while not messages or messages[-1][0] != OP_CLOSE:
+        message = reader.next_message()
+        if message is None:
+            reader.fill()
+        else:
+            messages.append(message)
+    sender.join(5)
+    assert messages[0] == (OP_BINARY, big)
+    assert [m[1] for m in messages[1:-1]] == [b'{"n":%d}' % i for i in range(500)]
+    assert messages[-1] == (OP_CLOSE, b"")

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 from collections.abc import Iterable
 from itertools import pairwise
-from pathlib import Path
 
 import pytest
+import trustme
 import websocket
 
 from sayna._frames import (
@@ -228,25 +226,13 @@ def test_client_frames_draw_a_fresh_key_and_unmask_with_websocket_client() -> No
 
 
 @pytest.fixture
-def tls_pair(tmp_path: Path) -> Iterable[tuple[ssl.SSLSocket, ssl.SSLSocket]]:
-    """A connected TLS client/server socket pair over a self-signed certificate."""
-    openssl = shutil.which("openssl")
-    if openssl is None:
-        pytest.skip("openssl is needed to make a test certificate")
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        [
-            *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
-            *("-subj", "/CN=localhost", "-keyout", str(key), "-out", str(cert)),
-        ],
-        check=True,
-        capture_output=True,
-    )
+def tls_pair() -> Iterable[tuple[ssl.SSLSocket, ssl.SSLSocket]]:
+    """A connected TLS client/server socket pair, verified against a test CA."""
+    authority = trustme.CA()
     server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    server_ctx.load_cert_chain(cert, key)
+    authority.issue_cert("localhost").configure_cert(server_ctx)
     client_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    client_ctx.check_hostname = False
-    client_ctx.verify_mode = ssl.CERT_NONE
+    authority.configure_trust(client_ctx)
     a, b = socket.socketpair()
     result: list[ssl.SSLSocket] = []
     thread = threading.Thread(target=lambda: result.append(server_ctx.wrap_socket(b, True)))

@@ -498,8 +498,12 @@ def test_demo_in_process(capsys: pytest.CaptureFixture[str], tmp_path: pathlib.P
     assert code == 0
     lines = out.splitlines()
     assert "  <- ready" in "\n".join(lines)
-    assert any(line.startswith("  <- tts_audio  ") for line in lines)
+    audio_lines = [line for line in lines if line.startswith("  <- tts_audio  ")]
     assert "  <- stt_result  end of turn  (confidence 1.00)" in lines
     assert "transcript: 'Hello from Sayna! This sentence went to speech and back.'" in lines
     assert "match: yes" in lines
-    assert read_wav(path).sample_rate == 16000
+    saved = read_wav(path)
+    assert saved.sample_rate == 16000
+    # The utterance's chunks are summed on one line, and nothing is missing from it.
+    assert len(audio_lines) == 1
+    assert audio_lines[0].endswith(f" chunks, {len(saved.pcm)} bytes")

@@ -14,7 +14,7 @@ from sayna._cli._realtime import describe_event
 from sayna._cli._rest import save_audio
 from sayna._client import Sayna
 from sayna._conveniences import say, transcribe
-from sayna._events import Event, STTResultEvent
+from sayna._events import Event, STTResultEvent, TTSAudioEvent
 from sayna._models import STTConfig, TTSConfig
 
 if TYPE_CHECKING:
@@ -97,9 +97,23 @@ class _Printer:
         self._out = out
         self._seen = threading.Condition()
         self._count: dict[str, int] = {}
+        # An utterance arrives as dozens of audio chunks: one summary line per
+        # run of chunks, printed when the next other event arrives, reads better.
+        self._audio_chunks = 0
+        self._audio_bytes = 0
 
     def __call__(self, event: Event) -> None:
-        self._out(f"  <- {describe_event(event)}")
+        if isinstance(event, TTSAudioEvent):
+            self._audio_chunks += 1
+            self._audio_bytes += len(event.data)
+        else:
+            if self._audio_chunks:
+                plural = "s" if self._audio_chunks > 1 else ""
+                self._out(
+                    f"  <- tts_audio  {self._audio_chunks} chunk{plural}, {self._audio_bytes} bytes"
+                )
+                self._audio_chunks = self._audio_bytes = 0
+            self._out(f"  <- {describe_event(event)}")
         key = self._key(event)
         with self._seen:
             self._count[key] = self._count.get(key, 0) + 1

@@ -17,9 +17,11 @@ Close 1002 and ends on, as it did when websocket-client parsed the frames.
 
 from __future__ import annotations
 
+import importlib
 import os
 import struct
 from collections.abc import Callable
+from typing import cast
 
 import websocket
 
@@ -210,9 +212,32 @@ def _check_close_payload(payload: bytes) -> None:
 # loop or a big-integer XOR.
 _XOR = [bytes(b ^ k for b in range(256)) for k in range(256)]
 
+_Mask = Callable[[bytes | bytearray | memoryview, bytes], bytes]
 
-def mask(key: bytes, data: bytes | bytearray | memoryview) -> bytearray:
+
+def _load_compiled_mask() -> _Mask | None:
+    """``websockets.speedups.apply_mask`` (C) when ``websockets`` is installed.
+
+    It masks a 3200-byte frame in about 0.2 µs where the translate passes take
+    about 4 µs; ``websockets`` is optional, never required.
+    """
+    try:
+        module = importlib.import_module("websockets.speedups")
+    except ImportError:
+        return None
+    apply_mask = getattr(module, "apply_mask", None)
+    return cast(_Mask, apply_mask) if callable(apply_mask) else None
+
+
+#: The compiled mask, or ``None`` for the pure-Python one (tests swap it).
+_compiled_mask: _Mask | None = _load_compiled_mask()
+
+
+def mask(key: bytes, data: bytes | bytearray | memoryview) -> bytes | bytearray:
     """``data`` XOR-ed with the repeated 4-byte ``key`` (RFC 6455 §5.3)."""
+    compiled = _compiled_mask
+    if compiled is not None:
+        return compiled(data, key)
     out = bytearray(data)
     _mask_in_place(out, 0, key)
     return out
@@ -226,7 +251,7 @@ def _mask_in_place(out: bytearray, offset: int, key: bytes) -> None:
 
 def build_frame(
     opcode: int, payload: bytes | bytearray | memoryview, key: bytes | None = None
-) -> bytearray:
+) -> bytes | bytearray:
     """One final, masked client frame; ``key`` is drawn at random unless given (tests)."""
     length = len(payload)
     if length < 126:
@@ -238,6 +263,9 @@ def build_frame(
     if key is None:
         # RFC 6455 §5.3 asks for an unpredictable key per frame.
         key = _urandom(4)
+    compiled = _compiled_mask
+    if compiled is not None:
+        return header + key + compiled(payload, key)
     out = bytearray(header)
     out += key
     offset = len(out)

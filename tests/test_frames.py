@@ -7,6 +7,7 @@ import socket
 import ssl
 import struct
 import threading
+import types
 from collections.abc import Iterable
 from itertools import pairwise
 
@@ -14,6 +15,7 @@ import pytest
 import trustme
 import websocket
 
+from sayna import _frames
 from sayna._frames import (
     OP_BINARY,
     OP_CLOSE,
@@ -201,6 +203,19 @@ def test_valid_close_payloads_pass() -> None:
         assert parse(server_frame(OP_CLOSE, payload)) == [(OP_CLOSE, payload)]
 
 
+@pytest.fixture(params=["compiled", "pure-python"])
+def mask_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with the compiled mask (a stand-in without websockets) and with the fallback."""
+    if request.param == "pure-python":
+        monkeypatch.setattr(_frames, "_compiled_mask", None)
+    elif _frames._compiled_mask is None:
+        monkeypatch.setattr(
+            _frames, "_compiled_mask", lambda data, key: websocket.ABNF.mask(key, bytes(data))
+        )
+    return str(request.param)
+
+
+@pytest.mark.usefixtures("mask_path")
 @pytest.mark.parametrize("length", [0, 1, 2, 3, 4, 5, 125, 126, 127, 3200, 65535, 65536, 70001])
 def test_client_frames_match_websocket_client(length: int) -> None:
     """With the same key, our masked frame is byte for byte websocket-client's."""
@@ -213,6 +228,7 @@ def test_client_frames_match_websocket_client(length: int) -> None:
     assert bytes(mask(key, mask(key, payload))) == payload
 
 
+@pytest.mark.usefixtures("mask_path")
 def test_client_frames_draw_a_fresh_key_and_unmask_with_websocket_client() -> None:
     """Each frame carries its own random key; websocket-client's parser recovers the payload."""
     payload = b'{"type":"speak","text":"hi"}'
@@ -223,6 +239,27 @@ def test_client_frames_draw_a_fresh_key_and_unmask_with_websocket_client() -> No
         buffer = websocket._abnf.frame_buffer(Chunks([frame]).recv_bytes, True)
         parsed = buffer.recv_frame()
         assert (parsed.opcode, parsed.data) == (OP_TEXT, payload)
+
+
+def test_compiled_mask_is_used_only_when_importable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The compiled mask is websockets.speedups.apply_mask when it imports, else None."""
+
+    def apply_mask(data: bytes, key: bytes) -> bytes:
+        return websocket.ABNF.mask(key, data)
+
+    def missing(name: str) -> object:
+        raise ImportError(name)
+
+    monkeypatch.setattr(_frames.importlib, "import_module", missing)
+    assert _frames._load_compiled_mask() is None
+    fake = types.SimpleNamespace(apply_mask=apply_mask)
+    monkeypatch.setattr(_frames.importlib, "import_module", lambda name: fake)
+    assert _frames._load_compiled_mask() is apply_mask
+    monkeypatch.setattr(_frames, "_compiled_mask", apply_mask)
+    frame = _frames.build_frame(OP_BINARY, b"abcdef", b"\x01\x02\x03\x04")
+    assert bytes(frame) == b"\x82\x86\x01\x02\x03\x04" + websocket.ABNF.mask(
+        b"\x01\x02\x03\x04", b"abcdef"
+    )
 
 
 @pytest.fixture

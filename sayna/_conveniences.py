@@ -65,6 +65,10 @@ _DEFAULT_TTS_RATE = 24000
 # After the audio ends with the turn already closed (the file ends in
 # silence), wait this long for late results before calling the text final.
 _SETTLE_SECONDS = 1.0
+# An end-of-turn marker after the last frame ends the transcript only if no
+# further result follows this soon: a server still working through audio sent
+# faster than it processes it may close one turn and then report the next.
+_TURN_QUIET_SECONDS = 0.3
 
 # Server errors that end a speak without a completion, and the one after
 # which a completion still follows (§3.3).
@@ -251,6 +255,7 @@ class _Turn:
         self.open = False  # results arrived since the last end-of-turn marker
         self.ended = False  # at least one end-of-turn marker arrived
         self.ended_after_audio = False
+        self.last_result_at = 0.0
 
     @property
     def text(self) -> str:
@@ -259,6 +264,7 @@ class _Turn:
     def take(self, event: Event, *, audio_done: bool) -> None:
         """Account for one event; raise for those that make the transcript unreliable."""
         if isinstance(event, STTResultEvent):
+            self.last_result_at = time.monotonic()
             if event.is_speech_final:
                 # The turn's text is the finals before it; the marker may be empty.
                 if event.transcript.strip():
@@ -294,10 +300,14 @@ def transcribe(
 
     The text is assembled from the ``is_final`` results (the end-of-turn
     marker may carry no text); several turns are joined with spaces. It is
-    complete at the first end-of-turn marker (``is_speech_final``) after the
-    last frame, or, if the turn had already ended when the audio did, one
-    quiet second later. ``timeout`` bounds the wait after the last frame
-    (:class:`SaynaTimeoutError`, whose message holds the text so far).
+    complete at an end-of-turn marker (``is_speech_final``) received after the
+    last frame and followed by 0.3 s without results, or, if the turn had
+    already ended when the audio did, one quiet second after the audio.
+    Sending much faster than real time (``realtime=False``) to a server that
+    processes at real-time pace, with long pauses between turns, can still end
+    early: keep ``realtime=True`` for such recordings. ``timeout`` bounds the
+    wait after the last frame (:class:`SaynaTimeoutError`, whose message holds
+    the text so far).
     """
     _check_timeout(timeout)
     config = _audio_config(session.stt_config)
@@ -321,14 +331,18 @@ def transcribe(
     while True:
         now = time.monotonic()
         closed = turn.ended and not turn.open
-        if closed and (turn.ended_after_audio or now >= audio_end + _SETTLE_SECONDS):
+        if turn.ended_after_audio:
+            complete_at = turn.last_result_at + _TURN_QUIET_SECONDS
+        else:
+            complete_at = audio_end + _SETTLE_SECONDS
+        if closed and now >= complete_at:
             return turn.text
         if now >= deadline:
             raise SaynaTimeoutError(
                 f"no end of turn within {timeout:g} s after the audio ended"
                 f" (text so far: {turn.text!r})"
             )
-        until = min(deadline, audio_end + _SETTLE_SECONDS) if closed else deadline
+        until = min(deadline, complete_at) if closed else deadline
         collect(until - now, audio_done=True)
 
 

@@ -160,6 +160,37 @@ def test_transcribe_joins_several_turns(session: Session) -> None:
     assert transcribe(session, pcm, realtime=False) == "first turn second"
 
 
+def test_transcribe_keeps_a_turn_reported_after_a_lagging_end_marker(
+    server: FakeServer, session: Session
+) -> None:
+    """A server still catching up closes turn one after the upload, then reports turn two."""
+    fake = server.wait_for_session()
+    noise = bytes(range(256)) * 8  # undecodable: every result below is the test's own
+
+    def result(text: str, *, final: bool = True, end: bool = False) -> dict[str, object]:
+        return {
+            "type": "stt_result",
+            "transcript": text,
+            "is_final": final,
+            "is_speech_final": end,
+            "confidence": 1.0,
+        }
+
+    def lagging_server() -> None:
+        fake.wait_for_frame(lambda frame: frame.kind == "binary", timeout=5)
+        time.sleep(0.1)  # the upload has finished by now
+        fake.send_events([result("first turn"), result("", end=True)])
+        time.sleep(0.1)
+        fake.send_events([result("second"), result("", end=True)])
+
+    helper = threading.Thread(target=lagging_server)
+    helper.start()
+    try:
+        assert transcribe(session, noise, realtime=False, chunk_ms=20) == "first turn second"
+    finally:
+        helper.join(5)
+
+
 def test_transcribe_waits_briefly_when_the_turn_ended_before_the_audio(session: Session) -> None:
     """Trailing silence: the turn ends mid-stream, and the text comes one quiet second later."""
     pcm = encode_speech("hi", 16000) + b"\x00\x00" * 16000

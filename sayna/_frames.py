@@ -45,6 +45,10 @@ OP_PING = 0x9
 OP_PONG = 0xA
 
 READ_SIZE = 65536
+# The server's own limit for one message (PROTOCOL.md §3.1). A frame or an
+# assembled message announcing more is a broken or hostile peer; refusing it
+# before reading keeps the reader from trying to allocate whatever it claims.
+MAX_MESSAGE_SIZE = 64 * 1024 * 1024
 
 _ProtocolError = websocket.WebSocketProtocolException
 _unpack_from = struct.unpack_from
@@ -72,6 +76,7 @@ class FrameReader:
         "_end",
         "_fragments",
         "_message_op",
+        "_message_size",
         "_recv_into",
         "_size",
         "_start",
@@ -87,6 +92,7 @@ class FrameReader:
         self._end = 0  # one past the last byte received
         self._message_op = 0  # opcode of the fragmented message being assembled
         self._fragments: list[bytes] = []
+        self._message_size = 0  # bytes of the fragmented message so far
 
     def fill(self) -> int:
         """Read once from the socket (blocking); raise when the peer has gone."""
@@ -160,6 +166,10 @@ class FrameReader:
                 if length >> 63:
                     raise _ProtocolError("frame length with the most significant bit set")
                 header = 10
+            if length > MAX_MESSAGE_SIZE - self._message_size:
+                raise _ProtocolError(
+                    f"a {length}-byte frame would exceed the {MAX_MESSAGE_SIZE}-byte message limit"
+                )
             stop = start + header + length
             if stop > end:
                 return None
@@ -181,12 +191,14 @@ class FrameReader:
                     return opcode, payload
                 self._message_op = opcode
                 self._fragments = [payload]
+                self._message_size = length
             elif opcode == OP_CONT:
                 if not self._message_op:
                     raise _ProtocolError("a continuation frame outside a fragmented message")
                 self._fragments.append(payload)
+                self._message_size += length
                 if first & 0x80:
-                    opcode, self._message_op = self._message_op, 0
+                    opcode, self._message_op, self._message_size = self._message_op, 0, 0
                     fragments, self._fragments = self._fragments, []
                     return opcode, b"".join(fragments)
             elif opcode in _CONTROL:

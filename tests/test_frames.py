@@ -15,6 +15,7 @@ import pytest
 import trustme
 import websocket
 
+import sayna._frames as frames_module
 from sayna import _frames
 from sayna._frames import (
     OP_BINARY,
@@ -301,3 +302,21 @@ def test_a_tls_socket_feeds_the_parser(tls_pair: tuple[ssl.SSLSocket, ssl.SSLSoc
     assert messages[0] == (OP_BINARY, big)
     assert [m[1] for m in messages[1:-1]] == [b'{"n":%d}' % i for i in range(500)]
     assert messages[-1] == (OP_CLOSE, b"")
+
+
+def test_a_frame_announcing_more_than_the_message_limit_is_refused() -> None:
+    """A header claiming a terabyte is a protocol error at once, with nothing allocated."""
+    reader = FrameReader(Chunks([b"\x82\x7f" + struct.pack("!Q", 1 << 40)]))
+    reader.fill()
+    with pytest.raises(websocket.WebSocketProtocolException, match="message limit"):
+        reader.next_message()
+    assert len(reader._buffer) == 65536
+
+
+def test_fragments_adding_up_past_the_limit_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The limit applies to the assembled message, not only to each fragment."""
+    monkeypatch.setattr(frames_module, "MAX_MESSAGE_SIZE", 10)
+    ok = server_frame(OP_BINARY, b"12345", fin=False) + server_frame(OP_CONT, b"12345")
+    assert parse(ok) == [(OP_BINARY, b"1234512345")]
+    with pytest.raises(websocket.WebSocketProtocolException, match="message limit"):
+        parse(server_frame(OP_BINARY, b"123456", fin=False) + server_frame(OP_CONT, b"12345"))

@@ -175,25 +175,22 @@ def _check_key(key: EventKey) -> None:
     )
 
 
+def _any_event(event: Event) -> bool:
+    return True
+
+
 class _Handler:
-    __slots__ = ("fn", "key", "replayed", "since", "slot")
+    __slots__ = ("fn", "key", "matches", "replayed", "since", "slot")
 
     def __init__(
         self, key: EventKey, fn: Callable[[Any], Any], slot: str | None, since: int
     ) -> None:
         self.key = key
+        self.matches = _any_event if key is None else _matcher(key)
         self.fn = fn
         self.slot = slot
         self.since = since  # the first log entry this handler is due
         self.replayed = False  # set by the dispatcher once it caught the handler up
-
-    def matches(self, event: Event) -> bool:
-        key = self.key
-        if key is None:
-            return True
-        if isinstance(key, str):
-            return event.type == key
-        return isinstance(event, key)
 
 
 class _Core:
@@ -339,18 +336,8 @@ class _Core:
         self._user_closed = True
         if self.state in _OPEN_STATES:
             self.state = _State.CLOSING
-        lock = self._send_lock
-        if lock.acquire(blocking=False):
-            try:
-                sock = self._ws.sock
-                if sock is not None and not self._close_sent:
-                    self._close_sent = True
-                    if _writable(sock, 0):
-                        sock.sendall(_build_frame(_OP_CLOSE, struct.pack("!H", 1000)))
-            except (OSError, ValueError):
-                pass
-            finally:
-                lock.release()
+        # A deadline of now: no waiting for the send lock or for a full socket.
+        self._send_close(1000, b"", time.monotonic())
         # The reader sees the end of the stream and finishes the session itself.
         self._shutdown_socket()
         self.log.try_unbound()
@@ -791,21 +778,18 @@ class _Core:
                         return marker
                     continue
                 if not events:
-                    raise self.ended_error()
+                    raise self.closed_error()
                 for index, event in enumerate(events):
                     if match(event):
                         cursor.yielded = first + index + 1
                         return event
                     if event.__class__ is CloseEvent:
                         cursor.yielded = first + index + 1
-                        raise self.ended_error()
+                        raise self.closed_error()
                 cursor.yielded = first + len(events)
         finally:
             self._polls.position = cursor.yielded
             log.release(cursor)
-
-    def ended_error(self) -> SaynaError:
-        return self.closed_error()
 
     def raise_if_fatal(self) -> None:
         fatal = self.fatal

@@ -116,18 +116,9 @@ class EventLog:
         ``force`` never blocks (the session's own events: close, callback
         errors). Returns ``False`` when the log is already finished.
         """
-        with self._lock:
-            if self._finished:
-                return False
-            if self._end - self._head >= self._max:
-                self._make_room(force or self._unbounded)
-            self._items.append(event)
-            self._end += 1
-            if self._readers_waiting:
-                self._readable.notify_all()
-            return True
+        return self.extend([event], force=force)
 
-    def extend(self, events: list[Event]) -> bool:
+    def extend(self, events: list[Event], *, force: bool = False) -> bool:
         """``append`` each of ``events`` under one lock hold, waking consumers once."""
         with self._lock:
             if self._finished:
@@ -135,7 +126,7 @@ class EventLog:
             items = self._items
             for event in events:
                 if self._end - self._head >= self._max:
-                    self._make_room(self._unbounded)
+                    self._make_room(force or self._unbounded)
                 items.append(event)
                 self._end += 1
             if self._readers_waiting:
@@ -197,20 +188,32 @@ class EventLog:
     def unbound(self) -> None:
         """Stop applying backpressure (the session is closing)."""
         with self._lock:
-            self._unbounded = True
-            self._writable.notify_all()
+            self._unbound_locked()
 
     def try_unbound(self) -> None:
         """``unbound`` if the lock is free right now (for finalizers, which may
         run on a thread that holds it)."""
         if self._lock.acquire(blocking=False):
             try:
-                self._unbounded = True
-                self._writable.notify_all()
+                self._unbound_locked()
             finally:
                 self._lock.release()
 
+    def _unbound_locked(self) -> None:
+        self._unbounded = True
+        self._writable.notify_all()
+
     # --- consumer side ---------------------------------------------------------
+
+    def discarded(self, count: int) -> EventsDiscardedEvent:
+        """The marker a consumer gets for ``count`` entries dropped before it read them."""
+        logger.warning(
+            "%d events arrived while no iterator was consuming and were discarded"
+            " (max_buffered_events=%d)",
+            count,
+            self._max,
+        )
+        return EventsDiscardedEvent(count=count)
 
     def open(self, *, iterator: bool, start: int | None = None) -> Cursor:
         """Register an active cursor.
@@ -366,13 +369,7 @@ class EventIterator:
             raise SaynaTimeoutError(f"no event within {self._timeout} s")
         missed, first, events = got
         if missed:
-            logger.warning(
-                "%d events arrived while no iterator was consuming and were discarded "
-                "(max_buffered_events=%d)",
-                missed,
-                self._log.max_events,
-            )
-            return EventsDiscardedEvent(count=missed)
+            return self._log.discarded(missed)
         if not events:
             self._finish()
             return self._end()

@@ -46,7 +46,6 @@ from sayna._events import (
     CloseEvent,
     ErrorEvent,
     Event,
-    EventsDiscardedEvent,
     MessageEvent,
     ParticipantConnectedEvent,
     ParticipantDisconnectedEvent,
@@ -767,13 +766,7 @@ class _Core:
                     return None
                 missed, first, events = got
                 if missed:
-                    logger.warning(
-                        "%d events arrived while nothing was consuming and were discarded"
-                        " (max_buffered_events=%d)",
-                        missed,
-                        log.max_events,
-                    )
-                    marker = EventsDiscardedEvent(count=missed)
+                    marker = log.discarded(missed)
                     if match(marker):
                         return marker
                     continue

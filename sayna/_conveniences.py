@@ -123,7 +123,7 @@ def say(
     :class:`SaynaError` when the server reports a synthesis failure.
     """
     require_text(text, "text")  # the server answers blank text with nothing at all
-    _check_timeout(timeout)
+    require_positive_seconds(timeout, "timeout")
     config = _audio_config(session.tts_config)
     _skip_unconsumed(session)
     session.speak(text)
@@ -309,7 +309,7 @@ def transcribe(
     wait after the last frame (:class:`SaynaTimeoutError`, whose message holds
     the text so far).
     """
-    _check_timeout(timeout)
+    require_positive_seconds(timeout, "timeout")
     config = _audio_config(session.stt_config)
     frames, total = _frames(
         source, config, chunk_ms=chunk_ms, realtime=realtime, speed=speed, clock=clock, sleep=sleep
@@ -344,7 +344,3 @@ def transcribe(
             )
         until = min(deadline, complete_at) if closed else deadline
         collect(until - now, audio_done=True)
-
-
-def _check_timeout(timeout: float) -> None:
-    require_positive_seconds(timeout, "timeout")

@@ -12,7 +12,6 @@ tokens) never appear in a repr.
 from __future__ import annotations
 
 import io
-import math
 import os
 import wave
 from collections.abc import Iterable, Mapping
@@ -21,7 +20,7 @@ from typing import Any
 import attrs
 
 from sayna._errors import SaynaValidationError
-from sayna._validation import require_str, require_text
+from sayna._validation import is_finite_number, require_bool, require_str, require_text
 
 __all__ = [
     "ApiKeyAuth",
@@ -116,24 +115,13 @@ def _channels(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 
 def _bool(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, bool):
-        raise SaynaValidationError(
-            f"{attribute.name} must be True or False, got {value!r}", field=attribute.name
-        )
-
-
-def _finite_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    require_bool(value, attribute.name)
 
 
 def _positive_number(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
-    if not _finite_number(value) or value <= 0:
+    if not is_finite_number(value) or value <= 0:
         raise SaynaValidationError(
             f"{attribute.name} must be a positive number, got {value!r}", field=attribute.name
         )
@@ -142,7 +130,7 @@ def _positive_number(_: object, attribute: attrs.Attribute[Any], value: Any) -> 
 def _unit_interval(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
-    if not _finite_number(value) or not 0.0 <= value <= 1.0:
+    if not is_finite_number(value) or not 0.0 <= value <= 1.0:
         raise SaynaValidationError(
             f"{attribute.name} must be a number between 0.0 and 1.0, got {value!r}",
             field=attribute.name,
@@ -150,7 +138,7 @@ def _unit_interval(_: object, attribute: attrs.Attribute[Any], value: Any) -> No
 
 
 def _number(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is not None and not _finite_number(value):
+    if value is not None and not is_finite_number(value):
         raise SaynaValidationError(
             f"{attribute.name} must be a finite number, got {value!r}", field=attribute.name
         )

@@ -14,9 +14,11 @@ from typing import Any
 from sayna._errors import SaynaValidationError
 
 __all__ = [
+    "is_finite_number",
     "normalize_phone_number",
     "phone_number_problem",
     "require_bool",
+    "require_positive_seconds",
     "require_str",
     "require_text",
     "require_text_list",
@@ -56,14 +58,18 @@ def require_bool(value: Any, field: str) -> bool:
     return value
 
 
+def is_finite_number(value: Any) -> bool:
+    """An int or float (not a bool) that is neither infinite nor NaN."""
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
 def require_positive_seconds(value: Any, field: str) -> float:
     """A timeout or interval: a finite number of seconds above zero."""
-    if (
-        not isinstance(value, (int, float))
-        or isinstance(value, bool)
-        or not math.isfinite(value)
-        or value <= 0
-    ):
+    if not is_finite_number(value) or value <= 0:
         raise SaynaValidationError(f"{field} must be a positive number of seconds", field=field)
     return float(value)
 

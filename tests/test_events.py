@@ -203,6 +203,19 @@ def test_binary_frames_are_tts_audio_with_a_short_repr() -> None:
     assert repr(event) == "TTSAudioEvent(data=<5000 bytes>)"
 
 
+def test_binary_decoding_builds_what_the_constructor_builds() -> None:
+    """decode_binary fills the slot directly; the result must be indistinguishable."""
+    fast = decode_binary(b"abc")
+    made = TTSAudioEvent(data=b"abc")
+    assert fast == made
+    assert hash(fast) == hash(made)
+    assert type(fast) is TTSAudioEvent
+    # The shortcut sets exactly one slot: a field added later must not be left unset.
+    assert [field.name for field in attrs.fields(TTSAudioEvent)] == ["data"]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.data = b"x"  # type: ignore[misc]
+
+
 def test_every_event_type_string_is_unique_and_maps_back() -> None:
     """Each class has its own wire type; server types map back through event_class."""
     types = [cls.type for cls in ALL_CLASSES]

@@ -124,11 +124,16 @@ class EventLog:
             if self._finished:
                 return False
             items = self._items
-            for event in events:
-                if self._end - self._head >= self._max:
-                    self._make_room(force or self._unbounded)
-                items.append(event)
-                self._end += 1
+            if self._end - self._head + len(events) <= self._max:
+                # Room for all of them: no bound to check per entry.
+                items += events
+                self._end += len(events)
+            else:
+                for event in events:
+                    if self._end - self._head >= self._max:
+                        self._make_room(force or self._unbounded)
+                    items.append(event)
+                    self._end += 1
             if self._readers_waiting:
                 self._readable.notify_all()
             return True

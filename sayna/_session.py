@@ -55,6 +55,7 @@ from sayna._events import (
     TrackSubscribedEvent,
     TTSAudioEvent,
     TTSPlaybackCompleteEvent,
+    decode_binary,
     decode_text,
 )
 from sayna._models import (
@@ -480,13 +481,14 @@ class _Core:
         # as no one selects on this socket for reading.
         pending: list[Event] = []
         extend = self.log.extend
+        connecting = _State.CONNECTING
         close: CloseEvent | None = None
         try:
             reader = _frames.FrameReader(self._ws.sock.recv_into)
-            next_message, fill = reader.next_message, reader.fill
-            while True:
-                message = next_message()
-                if message is None:
+            take_messages, fill = reader.take_messages, reader.fill
+            while close is None:
+                messages = take_messages()
+                if not messages:
                     # Decoded events reach the log in one batch per read (one
                     # lock round trip, one wake-up of consumers) instead of one
                     # by one: the batch is handed over before the read, which
@@ -499,25 +501,27 @@ class _Core:
                     fill()
                     self.last_inbound = time.monotonic()
                     continue
-                opcode, payload = message
-                if opcode == _OP_TEXT:
-                    event: Event = decode_text(payload)
-                elif opcode == _OP_BINARY:
-                    event = TTSAudioEvent(data=payload)
-                elif opcode == _OP_CLOSE:
-                    close = self._on_close_frame(payload)
-                    break
-                else:
-                    if opcode == _OP_PING:
-                        self._try_send_control(_build_frame(_OP_PONG, payload))
-                    # A pong needs nothing more: any bytes received prove the peer alive.
-                    continue
-                if self.state is _State.CONNECTING:
-                    self._before_ready(event)
-                pending.append(event)
-                if len(pending) >= BATCH:
-                    extend(pending)
-                    pending.clear()
+                for opcode, payload in messages:
+                    if opcode == _OP_BINARY:
+                        event: Event = decode_binary(payload)
+                    elif opcode == _OP_TEXT:
+                        event = decode_text(payload)
+                    elif opcode == _OP_CLOSE:
+                        close = self._on_close_frame(payload)
+                        break
+                    else:
+                        if opcode == _OP_PING:
+                            self._try_send_control(_build_frame(_OP_PONG, payload))
+                        # A pong needs nothing more: any bytes received prove the peer alive.
+                        continue
+                    if self.state is connecting:
+                        self._before_ready(event)
+                    pending.append(event)
+                    if len(pending) >= BATCH:
+                        # A large read is handed over in slices, so consumers
+                        # start on it while the rest is decoded.
+                        extend(pending)
+                        pending.clear()
         except Exception as exc:
             close = self._on_transport_end(exc)
         finally:

@@ -69,13 +69,18 @@ class Chunks:
         return bytes(view[: self(view)])
 
 
-def drain(reader: FrameReader) -> list[tuple[int, bytes]]:
-    """Everything the reader yields until the stream ends."""
+def drain(reader: FrameReader, *, batched: bool = True) -> list[tuple[int, bytes]]:
+    """Everything the reader yields until the stream ends, as the session reads it
+    (``take_messages``) or one message at a time (``next_message``)."""
     out: list[tuple[int, bytes]] = []
     while True:
-        message = reader.next_message()
-        if message is not None:
-            out.append(message)
+        if batched:
+            messages = reader.take_messages()
+        else:
+            message = reader.next_message()
+            messages = [] if message is None else [message]
+        if messages:
+            out += messages
             continue
         try:
             reader.fill()
@@ -84,10 +89,13 @@ def drain(reader: FrameReader) -> list[tuple[int, bytes]]:
 
 
 def parse(stream: bytes, cuts: Iterable[int] = (), size: int = 65536) -> list[tuple[int, bytes]]:
-    """Parse ``stream`` delivered in pieces split at ``cuts``."""
+    """Parse ``stream`` delivered in pieces split at ``cuts``, both ways; they must agree."""
     points = [0, *sorted(cuts), len(stream)]
     chunks = [stream[a:b] for a, b in pairwise(points)]
-    return drain(FrameReader(Chunks(chunks), size=size))
+    one_by_one = drain(FrameReader(Chunks(chunks), size=size), batched=False)
+    batched = drain(FrameReader(Chunks(chunks), size=size))
+    assert batched == one_by_one
+    return batched
 
 
 MIXED = b"".join(
@@ -153,7 +161,8 @@ def test_the_buffer_shrinks_back_after_a_large_frame() -> None:
     assert reader.next_message() is None
     reader.fill()
     assert reader.next_message() == (OP_TEXT, b"{}")
-    assert len(reader._buffer) == 64
+    # Back to the normal size (which the full reads on the way doubled twice).
+    assert len(reader._buffer) == 256
 
 
 def test_each_read_fills_the_whole_free_buffer() -> None:
@@ -162,6 +171,22 @@ def test_each_read_fills_the_whole_free_buffer() -> None:
     source = Chunks([frame * 1000])
     assert len(drain(FrameReader(source, size=65536))) == 1000
     assert source.reads == 2  # the data, then end of stream
+
+
+def test_reads_grow_while_they_come_back_full_up_to_the_cap() -> None:
+    """A busy stream earns bigger reads (doubling, capped); a trickle keeps the first size."""
+    frame = server_frame(OP_BINARY, b"a" * 3200)
+    busy = Chunks([frame * 2000])  # 6.4 MB waiting: every read fills the buffer
+    reader = FrameReader(busy, size=65536)
+    assert len(drain(reader)) == 2000
+    assert len(reader._buffer) == _frames.MAX_READ_SIZE
+    # 6.4 MB in reads of 64 KiB, 128 KiB, ... 1 MiB, then 1 MiB each (and end of stream).
+    assert busy.reads < 15
+
+    trickle = Chunks([frame] * 50)  # one frame per read, never a full buffer
+    reader = FrameReader(trickle, size=65536)
+    assert len(drain(reader)) == 50
+    assert len(reader._buffer) == 65536
 
 
 def test_end_of_stream_raises_connection_closed() -> None:
@@ -196,6 +221,19 @@ def test_protocol_violations_raise(name: str) -> None:
     """Each violation of RFC 6455 raises websocket-client's protocol exception."""
     with pytest.raises(websocket.WebSocketProtocolException):
         parse(VIOLATIONS[name])
+
+
+@pytest.mark.parametrize("name", sorted(VIOLATIONS))
+def test_a_violation_behind_good_frames_comes_after_them(name: str) -> None:
+    """Messages read before a violation are handed out; the error comes on the next call."""
+    good = [(OP_TEXT, b'{"type":"ready"}'), (OP_BINARY, b"\x00" * 300)]
+    stream = b"".join(server_frame(op, data) for op, data in good) + VIOLATIONS[name]
+    reader = FrameReader(Chunks([stream]))
+    reader.fill()
+    assert reader.take_messages() == good
+    for _ in range(2):  # the reader stays broken
+        with pytest.raises(websocket.WebSocketProtocolException):
+            reader.take_messages()
 
 
 def test_valid_close_payloads_pass() -> None:

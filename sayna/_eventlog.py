@@ -4,14 +4,19 @@ The reader thread appends; each consumer (every open iterator, the callback
 dispatcher, a running ``wait_for``/``next_event``) reads through its own cursor.
 Entries are numbered; a cursor is the number of the next entry it will fetch.
 
+An entry is released as soon as no one can still need it: every active
+consumer has passed it, an iterator opened now would start past it, and the
+session is not keeping its setup events (``stop_keeping``) for callbacks
+registered before the first send.
+
 Bounds (``max_events``):
 
 * An entry is *pinned* while an active cursor has not fetched it. When
   ``max_events`` entries are pinned, ``append`` blocks: the reader thread stops
   reading the socket until the slowest consumer catches up, and TCP carries the
   backpressure to the server. An active consumer never loses an entry.
-* Unpinned entries are kept, newest first, up to ``max_events`` in all, for
-  iterators opened later; older ones are dropped. An iterator that starts
+* Entries no iterator has reached yet are kept, newest first, up to
+  ``max_events`` in all, for iterators opened later; older ones are dropped. An iterator that starts
   before the oldest kept entry is told how many it missed (a marker event).
 
 Consumers fetch in batches (one lock round trip per batch) and the producer
@@ -80,6 +85,7 @@ class EventLog:
         self._readers_waiting = 0
         self._writer_waiting = False
         self._dropping_unseen = False
+        self._keeping = True  # everything is kept until stop_keeping()
         #: True while ``append`` waits for consumers (read by the keep-alive).
         self.paused = False
         #: ``time.monotonic()`` when the last such wait ended.
@@ -136,11 +142,38 @@ class EventLog:
                     self._end += 1
             if self._readers_waiting:
                 self._readable.notify_all()
+            if not self._keeping:
+                self._release_consumed()
             return True
 
-    def _make_room(self, never_wait: bool) -> None:
+    def stop_keeping(self) -> None:
+        """Release consumed entries from now on (the session's setup is over)."""
+        with self._lock:
+            self._keeping = False
+
+    def _release_consumed(self) -> None:
+        # Consumed entries go at once: a TTS download read through an iterator
+        # then reuses a few hot buffers instead of holding up to max_events
+        # chunks (tens of MB) that the allocator must map and unmap again.
+        self._purge_abandoned()
+        floor = self._iterator_start()
+        for cursor in self._cursors:
+            position = cursor.yielded if cursor.iterator else cursor.pos
+            if position < floor:
+                floor = position
+        if floor > self._head:
+            self._drop(floor - self._head)
+
+    def _purge_abandoned(self) -> None:
+        # Cursors whose owners were collected while the lock was busy (abandon()).
         if any(c.pos == _ABANDONED for c in self._cursors):
+            for cursor in self._cursors:
+                if cursor.pos == _ABANDONED and cursor.iterator and cursor.yielded > self._mark:
+                    self._mark = cursor.yielded
             self._cursors = [c for c in self._cursors if c.pos != _ABANDONED]
+
+    def _make_room(self, never_wait: bool) -> None:
+        self._purge_abandoned()
         while True:
             floor = min((c.pos for c in self._cursors), default=self._end)
             needed = self._end - self._head - self._max + 1
@@ -170,7 +203,7 @@ class EventLog:
     def _drop(self, count: int) -> None:
         if count <= 0:
             return
-        if self._head + count > self._mark and not self._dropping_unseen:
+        if self._head + count > self._iterator_start() and not self._dropping_unseen:
             self._dropping_unseen = True
             logger.debug("no iterator is consuming; keeping only the newest %d events", self._max)
         items = self._items

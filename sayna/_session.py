@@ -190,7 +190,9 @@ class _Handler:
         self.fn = fn
         self.slot = slot
         self.since = since  # the first log entry this handler is due
-        self.replayed = False  # set by the dispatcher once it caught the handler up
+        # Set by the dispatcher once it caught the handler up; a handler
+        # registered after the first send is due nothing from before it.
+        self.replayed = since > 0
 
 
 class _Core:
@@ -241,7 +243,6 @@ class _Core:
         self._errors_lock = threading.Lock()
         self.callback_errors: list[BaseException] = []
         self._unraised: list[BaseException] = []
-        self._polls = threading.local()
         self._reader = threading.Thread(
             target=self._read_loop, name=f"sayna-reader-{self.id}", daemon=True
         )
@@ -656,8 +657,8 @@ class _Core:
         # Until the user first sends, the session is being set up: callbacks
         # registered then also get what arrived before them (ready included),
         # whatever order the registrations and the dispatcher run in.
-        since = self.log.end if self.user_sent else 0
         with self._handlers_lock:
+            since = self.log.end if self.user_sent else 0
             handlers = self._registry[0]
             if slot is not None:
                 handlers = tuple(h for h in handlers if h.slot != slot)
@@ -721,14 +722,32 @@ class _Core:
 
     def _catch_up(self, handlers: tuple[_Handler, ...], seq: int) -> None:
         """Deliver to newly registered handlers what they are due from before ``seq``."""
+        replayed = False
         for handler in handlers:
             if handler.replayed:
                 continue
-            handler.replayed = True
+            handler.replayed = replayed = True
             if handler.since < seq:
                 for event in self.log.snapshot(handler.since, seq):
                     if handler.matches(event):
                         self._call(handler.fn, event)
+        if replayed:
+            with self._handlers_lock:
+                self._end_setup_if_replayed()
+
+    def note_user_send(self) -> None:
+        """The user sends for the first time: the session's setup is over."""
+        if not self.user_sent:
+            with self._handlers_lock:
+                self.user_sent = True
+                self._end_setup_if_replayed()
+
+    def _end_setup_if_replayed(self) -> None:
+        # Callbacks registered during the setup are due every event from the
+        # start (ready included), so the log keeps everything until the first
+        # send and until the dispatcher has caught all of those callbacks up.
+        if self.user_sent and all(handler.replayed for handler in self._registry[0]):
+            self.log.stop_keeping()
 
     def _call(self, fn: Callable[[Any], Any], event: Event) -> None:
         try:
@@ -754,13 +773,14 @@ class _Core:
     # --- polling -------------------------------------------------------------------
 
     def poll(self, match: Callable[[Event], bool], timeout: float | None) -> Event | None:
-        """The next event matching ``match`` for the calling thread; ``None`` on timeout.
+        """The next event matching ``match``; ``None`` on timeout.
 
-        Each thread has its own position, so sequential calls see each event
-        once and concurrent waits from different threads do not steal events.
+        It consumes events as an iterator does: it starts where the previous
+        iterator or poll stopped, and concurrent polls from different threads
+        each see every event from their start, none steals from another.
         """
         log = self.log
-        cursor = log.open(iterator=True, start=getattr(self._polls, "position", None))
+        cursor = log.open(iterator=True)
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
             while True:
@@ -785,7 +805,6 @@ class _Core:
                         raise self.closed_error()
                 cursor.yielded = first + len(events)
         finally:
-            self._polls.position = cursor.yielded
             log.release(cursor)
 
     def raise_if_fatal(self) -> None:
@@ -831,13 +850,13 @@ class Session:
       arrival order and ends after the :class:`CloseEvent`. Several iterators may
       run at once; each sees every event from where the previous iterator
       stopped (the first one from the beginning, ``ready`` included).
-      :meth:`wait_for` and :meth:`next_event` consume the same way, with one
-      position per calling thread.
+      :meth:`wait_for` and :meth:`next_event` consume the same way.
 
     **Buffering.** Events go into one log per session, read through one cursor
     per consumer (each active iterator, a running ``wait_for``/``next_event``,
-    the callback dispatcher). An entry is released once every active consumer
-    has passed it. When ``max_buffered_events`` entries (default 10 000) wait
+    the callback dispatcher). After the first send, an entry is released as
+    soon as every active consumer has passed it and a new iterator would start
+    after it. When ``max_buffered_events`` entries (default 10 000) wait
     for an active consumer, the session stops reading the socket until that
     consumer catches up; the server then waits too (TCP backpressure), so an
     active consumer never loses an event. Without an active iterator, the log
@@ -988,7 +1007,7 @@ class Session:
     def _send(self, payload: dict[str, Any]) -> None:
         core = self._core
         core.check_process()
-        core.user_sent = True
+        core.note_user_send()
         core.send_json(payload)
 
     def _refuse_without_audio(self, what: str) -> None:
@@ -1111,7 +1130,7 @@ class Session:
         self._refuse_without_audio("audio")
         core = self._core
         core.check_process()
-        core.user_sent = True
+        core.note_user_send()
         core.send_binary(data)
 
     send_audio = on_audio_input

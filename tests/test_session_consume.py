@@ -444,3 +444,37 @@ def test_iterating_the_session_itself(pair: tuple[Session, FakeSession]) -> None
     for event in session:
         assert isinstance(event, ReadyEvent)
         break
+
+
+def _wait_until(condition: Any, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
+def test_setup_events_replay_to_late_callbacks_and_consumed_events_are_released(
+    pair: tuple[Session, FakeSession],
+) -> None:
+    """Before the first send, a new callback still gets ready; after it, consumed events go."""
+    session, fake = pair
+    first: list[Event] = []
+    session.on(ReadyEvent, first.append)
+    assert isinstance(session.next_event(5), ReadyEvent)
+    assert _wait_until(lambda: len(first) == 1)
+    second: list[Event] = []
+    session.on(ReadyEvent, second.append)  # ready was consumed twice already: still due
+    # The first send ends the setup, but the log keeps ready until the
+    # dispatcher has replayed it to the second callback (before its next event).
+    session.clear()
+    log = session._core.log
+    fake.send_events(errors(2000))
+    seen = [session.next_event(5) for _ in range(2000)]
+    assert numbers(seen) == list(range(2000))  # type: ignore[arg-type]
+    # Released once the dispatcher has passed them too (on the reader's next append).
+    fake.send_events(errors(1, 2000))
+    assert session.next_event(5) == ErrorEvent(message="2000")
+    assert _wait_until(lambda: (fake.send_events(errors(1, 9999)), len(log) <= 2)[1])
+    assert first == second == [session.ready_event]

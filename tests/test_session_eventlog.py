@@ -254,3 +254,59 @@ def test_a_cursor_abandoned_while_the_lock_is_held_stops_pinning() -> None:
     fill(log, 10)  # would block forever if the cursor still pinned the log
     assert len(log) <= 3
     assert log._cursors == []
+
+
+def test_consumed_entries_are_released_at_once_after_the_setup() -> None:
+    """Once keeping stops, an entry goes as soon as the iterator passed it; before, all stay."""
+    log = EventLog(10_000)
+    iterator = EventIterator(log, nothing)
+    fill(log, 100)
+    assert numbers([next(iterator) for _ in range(100)]) == list(range(100))
+    fill(log, 1, start=100)
+    assert len(log) == 101  # the setup is kept (callbacks registered later replay it)
+    log.stop_keeping()
+    fill(log, 1, start=101)
+    assert len(log) == 2  # only what the iterator has not handed out yet
+    assert numbers([next(iterator), next(iterator)]) == [100, 101]
+    iterator.close()
+    fill(log, 1, start=102)
+    assert len(log) == 1
+    later = EventIterator(log, nothing)  # starts where the first one stopped
+    close(log)
+    assert numbers(list(later)) == [102]
+
+
+def test_release_waits_for_every_consumer_and_for_iterators_to_come() -> None:
+    """A lagging cursor pins what it has not fetched; with no iterator, nothing is consumed."""
+    log = EventLog(10_000)
+    log.stop_keeping()
+    fill(log, 50)
+    assert len(log) == 50  # no iterator has reached them: kept for a later one
+    dispatcher = log.open(iterator=False)
+    fast = EventIterator(log, nothing)
+    assert numbers([next(fast) for _ in range(50)]) == list(range(50))
+    fill(log, 1, start=50)
+    assert len(log) == 51  # the dispatcher has fetched nothing yet
+    got = log.fetch(dispatcher, 0, limit=30)
+    assert got is not None
+    assert numbers(got[2]) == list(range(30))
+    fill(log, 1, start=51)
+    assert len(log) == 22  # entries 30..51
+    fast.close()
+    log.release(dispatcher)
+    close(log)
+    assert numbers(list(EventIterator(log, nothing))) == [50, 51]
+
+
+def test_an_iterator_holds_what_it_fetched_but_did_not_hand_out() -> None:
+    """Entries in an iterator's private batch stay until it hands them out (or closes)."""
+    log = EventLog(10_000)
+    log.stop_keeping()
+    first = EventIterator(log, nothing)
+    fill(log, 10)
+    assert numbers([next(first)]) == [0]  # the whole batch of 10 was fetched
+    fill(log, 1, start=10)
+    assert len(log) == 10  # 1..10: fetched or not, not handed out
+    first.close()
+    close(log)
+    assert numbers(list(EventIterator(log, nothing))) == list(range(1, 11))

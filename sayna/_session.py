@@ -55,6 +55,7 @@ from sayna._events import (
     TrackSubscribedEvent,
     TTSAudioEvent,
     TTSPlaybackCompleteEvent,
+    UnknownEvent,
     decode_binary,
     decode_text,
 )
@@ -236,7 +237,7 @@ class _Core:
         self._ping_delivered = False
         self._handlers_lock = threading.Lock()
         # Copy-on-write: the dispatcher reads (handlers, routes) without a lock.
-        self._registry: tuple[tuple[_Handler, ...], dict[tuple[type, str], tuple[Any, ...]]] = (
+        self._registry: tuple[tuple[_Handler, ...], dict[object, tuple[_Handler, ...]]] = (
             (),
             {},
         )
@@ -708,14 +709,21 @@ class _Core:
                         seen = registry
                         self._catch_up(registry[0], seq)
                     handlers, routes = registry
-                    key = (event.__class__, event.type)
+                    cls = event.__class__
+                    # Handlers match on class and wire type, and the type
+                    # varies within a class only for unknown messages.
+                    key = (cls, event.type) if cls is UnknownEvent else cls
                     matched = routes.get(key)
                     if matched is None:
                         matched = routes[key] = tuple(h for h in handlers if h.matches(event))
                     for handler in matched:
                         if seq >= handler.since:
-                            self._call(handler.fn, event)
-                    if event.__class__ is CloseEvent:
+                            # _call, inlined: this loop runs once per event.
+                            try:
+                                handler.fn(event)
+                            except Exception as exc:
+                                self._callback_failed(handler.fn, event, exc)
+                    if cls is CloseEvent:
                         return
         finally:
             log.release(cursor)

@@ -48,6 +48,15 @@ def numbers(events: list[Event]) -> list[int]:
     return [int(e.message) for e in events if isinstance(e, ErrorEvent)]
 
 
+def _wait_until(condition: Any, timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.005)
+    return True
+
+
 def test_an_iterator_sees_ready_then_the_whole_utterance(pair: tuple[Session, FakeSession]) -> None:
     """The first iterator starts at ready; speech comes back as audio then a completion."""
     session, _ = pair
@@ -217,6 +226,26 @@ def test_malformed_and_unknown_frames_are_delivered_and_the_session_goes_on(
     assert isinstance(after, ErrorEvent)
     assert after.message == "after"
     assert session.ready
+
+
+def test_callbacks_on_unknown_types_get_only_their_own_type(
+    pair: tuple[Session, FakeSession],
+) -> None:
+    """Two unknown wire types share one class; a callback on each type string gets only its own."""
+    session, fake = pair
+    got: dict[str, list[Event]] = {"hologram": [], "smell": [], "any_unknown": []}
+    session.on("hologram", got["hologram"].append)
+    session.on("smell", got["smell"].append)
+    session.on(UnknownEvent, got["any_unknown"].append)
+    for n in range(3):
+        fake.send_event({"type": "hologram", "n": n})
+        fake.send_event({"type": "smell", "n": n})
+    fake.send_event({"type": "error", "message": "end"})
+    session.wait_for(ErrorEvent, 5)
+    assert _wait_until(lambda: len(got["any_unknown"]) == 6)
+    assert [e.payload["n"] for e in got["hologram"]] == [0, 1, 2]  # type: ignore[attr-defined]
+    assert [e.type for e in got["smell"]] == ["smell"] * 3
+    assert [e.type for e in got["any_unknown"]] == ["hologram", "smell"] * 3
 
 
 def test_callback_errors_are_logged_evented_and_raised_at_close(
@@ -444,15 +473,6 @@ def test_iterating_the_session_itself(pair: tuple[Session, FakeSession]) -> None
     for event in session:
         assert isinstance(event, ReadyEvent)
         break
-
-
-def _wait_until(condition: Any, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def test_setup_events_replay_to_late_callbacks_and_consumed_events_are_released(

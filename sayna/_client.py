@@ -339,6 +339,7 @@ class Sayna:
         *,
         timeout: float = 60.0,
         max_buffered_events: int = 10_000,
+        max_buffered_audio_bytes: int = 4 * 1024 * 1024,
     ) -> Session:
         """Open a realtime session; return it once the server has sent ``ready``.
 
@@ -362,7 +363,9 @@ class Sayna:
         ``without_audio=True``; ``loading_audio`` needs audio and a
         ``livekit_config``. ``max_buffered_events`` bounds the session's event
         buffer (see :class:`Session`: backpressure for active consumers, newest
-        events kept for later iterators).
+        events kept for later iterators); ``max_buffered_audio_bytes`` bounds the
+        TTS audio among the events kept only for later iterators (4 MiB, about
+        87 s of 24 kHz speech).
 
         **Errors** — all :class:`SaynaError`, never a websocket-client exception:
         :class:`SaynaValidationError` before connecting for arguments that cannot
@@ -397,6 +400,7 @@ class Sayna:
             loading_audio,
             timeout=timeout,
             max_buffered_events=max_buffered_events,
+            max_buffered_audio_bytes=max_buffered_audio_bytes,
         )
 
     # --- transport ---------------------------------------------------------------

@@ -16,7 +16,8 @@ Bounds (``max_events``):
   reading the socket until the slowest consumer catches up, and TCP carries the
   backpressure to the server. An active consumer never loses an entry.
 * Entries no iterator has reached yet are kept, newest first, up to
-  ``max_events`` in all, for iterators opened later; older ones are dropped. An iterator that starts
+  ``max_events`` in all and ``max_audio_bytes`` of TTS audio among those no
+  active cursor pins, for iterators opened later; older ones are dropped. An iterator that starts
   before the oldest kept entry is told how many it missed (a marker event).
 
 Consumers fetch in batches (one lock round trip per batch) and the producer
@@ -33,7 +34,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 from sayna._errors import SaynaTimeoutError
-from sayna._events import CloseEvent, Event, EventsDiscardedEvent
+from sayna._events import CloseEvent, Event, EventsDiscardedEvent, TTSAudioEvent
 
 __all__ = ["Cursor", "EventIterator", "EventLog"]
 
@@ -43,6 +44,10 @@ logger = logging.getLogger("sayna")
 # a consumer's private batch adds little to the bound, large enough to amortise
 # the lock and the wake-up.
 BATCH = 128
+# TTS audio kept for iterators opened later (about 87 s of 24 kHz 16-bit mono):
+# a callbacks-only session streaming speech would otherwise hold max_events
+# chunks of it, tens of MB, and churn that much memory through the allocator.
+DEFAULT_MAX_AUDIO_BYTES = 4 * 1024 * 1024
 # Dropped entries leave holes at the front of the list; compact past this many.
 _COMPACT_AFTER = 4096
 # The position of a cursor whose owner was collected (see EventLog.abandon).
@@ -68,8 +73,10 @@ class Cursor:
 class EventLog:
     """Append-only, bounded, multi-consumer event log (see the module docstring)."""
 
-    def __init__(self, max_events: int) -> None:
+    def __init__(self, max_events: int, max_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES) -> None:
         self._max = max_events
+        self._max_audio = max_audio_bytes
+        self._audio = 0  # bytes of TTS audio in the kept entries
         self._chunk = max(1, max_events // 64)
         self._lock = threading.Lock()
         self._readable = threading.Condition(self._lock)
@@ -130,6 +137,9 @@ class EventLog:
             if self._finished:
                 return False
             items = self._items
+            for event in events:
+                if event.__class__ is TTSAudioEvent:
+                    self._audio += len(event.data)
             if self._end - self._head + len(events) <= self._max:
                 # Room for all of them: no bound to check per entry.
                 items += events
@@ -144,6 +154,8 @@ class EventLog:
                 self._readable.notify_all()
             if not self._keeping:
                 self._release_consumed()
+            if self._audio > self._max_audio:
+                self._drop_unpinned_audio()
             return True
 
     def stop_keeping(self) -> None:
@@ -172,10 +184,29 @@ class EventLog:
                     self._mark = cursor.yielded
             self._cursors = [c for c in self._cursors if c.pos != _ABANDONED]
 
+    def _pinned_from(self) -> int:
+        # The first entry an active cursor has not fetched yet.
+        return min((c.pos for c in self._cursors), default=self._end)
+
+    def _drop_unpinned_audio(self) -> None:
+        # Oldest first, never past what an active consumer still has to fetch
+        # (those are bounded by count, with backpressure).
+        self._purge_abandoned()
+        floor = self._pinned_from()
+        items, index = self._items, self._offset
+        count = 0
+        excess = self._audio - self._max_audio
+        while excess > 0 and self._head + count < floor:
+            event = items[index + count]
+            if event.__class__ is TTSAudioEvent:
+                excess -= len(event.data)
+            count += 1
+        self._drop(count)
+
     def _make_room(self, never_wait: bool) -> None:
         self._purge_abandoned()
         while True:
-            floor = min((c.pos for c in self._cursors), default=self._end)
+            floor = self._pinned_from()
             needed = self._end - self._head - self._max + 1
             droppable = floor - self._head
             if droppable >= needed:
@@ -208,6 +239,9 @@ class EventLog:
             logger.debug("no iterator is consuming; keeping only the newest %d events", self._max)
         items = self._items
         for index in range(self._offset, self._offset + count):
+            event = items[index]
+            if event.__class__ is TTSAudioEvent:
+                self._audio -= len(event.data)
             items[index] = None
         self._offset += count
         self._head += count

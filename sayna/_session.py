@@ -40,7 +40,7 @@ from sayna._errors import (
     SaynaTimeoutError,
     SaynaValidationError,
 )
-from sayna._eventlog import BATCH, Cursor, EventIterator, EventLog
+from sayna._eventlog import BATCH, DEFAULT_MAX_AUDIO_BYTES, Cursor, EventIterator, EventLog
 from sayna._events import (
     CallbackErrorEvent,
     CloseEvent,
@@ -206,6 +206,7 @@ class _Core:
         without_audio: bool,
         livekit: bool,
         max_buffered_events: int,
+        max_buffered_audio_bytes: int,
         ping_interval: float | None,
         ping_timeout: float,
     ) -> None:
@@ -217,7 +218,7 @@ class _Core:
         # Kept for the conveniences: the audio format to check and to describe.
         self.stt_config: STTConfig | None = None
         self.tts_config: TTSConfig | None = None
-        self.log = EventLog(max_buffered_events)
+        self.log = EventLog(max_buffered_events, max_buffered_audio_bytes)
         self._send_lock = threading.Lock()
         self._cond = threading.Condition(threading.Lock())
         self.state = _State.CONNECTING
@@ -869,7 +870,9 @@ class Session:
     consumer catches up; the server then waits too (TCP backpressure), so an
     active consumer never loses an event. Without an active iterator, the log
     keeps only the newest ``max_buffered_events`` events (older ones are dropped
-    in slices of 1/64 of that) for iterators opened later; the first iterator
+    in slices of 1/64 of that), holding at most ``max_buffered_audio_bytes`` of
+    TTS audio among those no active consumer still needs, for iterators opened
+    later; the first iterator
     opened after older ones were dropped receives an
     :class:`EventsDiscardedEvent` with their count (and a warning is logged). A
     session consumed only through callbacks therefore uses bounded memory.
@@ -1360,6 +1363,11 @@ def _validated(value: Any, cls: type, field: str) -> None:
         )
 
 
+def _require_positive_int(value: object, field: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SaynaValidationError(f"{field} must be a positive integer", field=field)
+
+
 def _is_advisory_config_error(message: str) -> bool:
     """Whether a pre-``ready`` error is one the server sends without failing the config.
 
@@ -1381,6 +1389,7 @@ def connect(
     *,
     timeout: float = 60.0,
     max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
+    max_buffered_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES,
 ) -> Session:
     """Open a realtime session and return it once the server is ready.
 
@@ -1408,14 +1417,8 @@ def connect(
     if stream_id is not None and not isinstance(stream_id, str):
         raise SaynaValidationError("stream_id must be a string", field="stream_id")
     require_positive_seconds(timeout, "timeout")
-    if (
-        isinstance(max_buffered_events, bool)
-        or not isinstance(max_buffered_events, int)
-        or max_buffered_events < 1
-    ):
-        raise SaynaValidationError(
-            "max_buffered_events must be a positive integer", field="max_buffered_events"
-        )
+    _require_positive_int(max_buffered_events, "max_buffered_events")
+    _require_positive_int(max_buffered_audio_bytes, "max_buffered_audio_bytes")
     client._ensure_open()
 
     config: dict[str, Any] = {"type": "config", "audio": not without_audio}
@@ -1443,6 +1446,7 @@ def connect(
         without_audio=without_audio,
         livekit=livekit_config is not None,
         max_buffered_events=max_buffered_events,
+        max_buffered_audio_bytes=max_buffered_audio_bytes,
         ping_interval=client._ping_interval,
         ping_timeout=client._ping_timeout,
     )

@@ -126,6 +126,8 @@ def test_a_bad_loading_clip_does_not_fail_connect(sayna_server: FakeServer, clie
         ({"without_audio": True, "timeout": 0}, "timeout"),
         ({"without_audio": True, "timeout": float("inf")}, "timeout"),
         ({"without_audio": True, "max_buffered_events": 0}, "max_buffered_events"),
+        ({"without_audio": True, "max_buffered_audio_bytes": 0}, "max_buffered_audio_bytes"),
+        ({"without_audio": True, "max_buffered_audio_bytes": 1.5}, "max_buffered_audio_bytes"),
     ],
 )
 def test_invalid_arguments_are_refused_before_connecting(

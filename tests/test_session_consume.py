@@ -179,6 +179,29 @@ def test_register_on_callbacks_replace_each_other_and_audio_gets_bytes(
     session.register_on_ready(None)
 
 
+def test_a_callbacks_only_speech_stream_keeps_little_audio_and_loses_none(
+    client: Sayna, sayna_server: FakeServer
+) -> None:
+    """Callbacks get all the speech; the log keeps at most the audio bound for later iterators."""
+    bound = 4_000
+    with client.connect(STT, TTS, max_buffered_audio_bytes=bound) as session:
+        fake = sayna_server.wait_for_session()
+        chunks: list[bytes] = []
+        done, after = threading.Event(), threading.Event()
+        session.on(TTSAudioEvent, lambda event: chunks.append(event.data))
+        session.on(TTSPlaybackCompleteEvent, lambda event: done.set())
+        session.on(ErrorEvent, lambda event: after.set())
+        session.speak("bounded memory")
+        assert done.wait(20)
+        speech = b"".join(chunks)
+        assert len(speech) > 10 * bound
+        assert decode_speech(speech, 24000) == "bounded memory"
+        # The next append trims what the dispatcher has passed down to the bound.
+        fake.send_event({"type": "error", "message": "after"})
+        assert after.wait(10)
+        assert session._core.log._audio <= bound
+
+
 def test_every_register_on_name_of_the_official_sdk_exists(
     pair: tuple[Session, FakeSession],
 ) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from sayna._errors import SaynaConnectionClosedError, SaynaTimeoutError
 from sayna._eventlog import EventIterator, EventLog
-from sayna._events import CloseEvent, ErrorEvent, Event, EventsDiscardedEvent
+from sayna._events import CloseEvent, ErrorEvent, Event, EventsDiscardedEvent, TTSAudioEvent
 
 
 def ev(n: int) -> ErrorEvent:
@@ -310,3 +310,38 @@ def test_an_iterator_holds_what_it_fetched_but_did_not_hand_out() -> None:
     first.close()
     close(log)
     assert numbers(list(EventIterator(log, nothing))) == list(range(1, 11))
+
+
+def audio(n: int, size: int = 1000) -> TTSAudioEvent:
+    return TTSAudioEvent(data=bytes([n % 256]) * size)
+
+
+def test_audio_kept_for_later_iterators_is_bounded_in_bytes() -> None:
+    """Without consumers, the newest audio up to the byte bound stays; a marker counts the rest."""
+    log = EventLog(10_000, max_audio_bytes=10_000)
+    log.extend([ev(0)])
+    log.extend([audio(n) for n in range(1, 51)])
+    assert len(log) == 10  # the newest 10 chunks of 1000 bytes; ev(0) went with the oldest
+    close(log)
+    seen = list(EventIterator(log, nothing))
+    assert isinstance(seen[0], EventsDiscardedEvent)
+    assert seen[0].count == 41
+    assert [e.data[0] for e in seen if isinstance(e, TTSAudioEvent)] == list(range(41, 51))
+
+
+def test_the_audio_bound_never_drops_what_an_active_consumer_still_needs() -> None:
+    """Audio an active cursor has not fetched stays (the count bound covers it, by backpressure)."""
+    log = EventLog(10_000, max_audio_bytes=5_000)
+    log.stop_keeping()
+    dispatcher = log.open(iterator=False)
+    log.extend([audio(n) for n in range(20)])
+    assert len(log) == 20  # 20,000 bytes, all pinned
+    got = log.fetch(dispatcher, 0, limit=12)
+    assert got is not None
+    log.extend([audio(20)])
+    # 0..11 fetched and kept only for a later iterator: trimmed down to the bound
+    # (12..20 stay pinned, 9,000 bytes, so nothing fetched can stay).
+    assert len(log) == 9
+    got = log.fetch(dispatcher, 0)
+    assert got is not None
+    assert [e.data[0] for e in got[2]] == list(range(12, 21))  # type: ignore[attr-defined]

@@ -17,6 +17,7 @@ Close 1002 and ends on, as it did when websocket-client parsed the frames.
 
 from __future__ import annotations
 
+import collections
 import importlib
 import os
 import struct
@@ -61,6 +62,26 @@ _ProtocolError = websocket.WebSocketProtocolException
 _unpack_from = struct.unpack_from
 _pack = struct.pack
 _urandom = os.urandom
+# Masking keys come from os.urandom 1024 at a time: one getrandom() call per
+# frame was half of the cost of building an audio frame. deque.popleft is
+# atomic, so threads building frames at once never share a key.
+_KEYS_PER_DRAW = 1024
+_keys: collections.deque[bytes] = collections.deque()
+
+
+def _next_key() -> bytes:
+    while True:
+        try:
+            return _keys.popleft()
+        except IndexError:
+            block = _urandom(4 * _KEYS_PER_DRAW)
+            _keys.extend(block[i : i + 4] for i in range(0, len(block), 4))
+
+
+if hasattr(os, "register_at_fork"):
+    # A forked child draws its own keys, not the rest of its parent's.
+    os.register_at_fork(after_in_child=_keys.clear)
+
 # RFC 6455 §7.4: the codes a peer may send (1005, 1006 and 1015 are reserved
 # for reporting, never for the wire), plus the ranges for libraries and apps.
 _VALID_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013})
@@ -336,7 +357,7 @@ def build_frame(
         header = _pack("!BBQ", 0x80 | opcode, 0xFF, length)
     if key is None:
         # RFC 6455 §5.3 asks for an unpredictable key per frame.
-        key = _urandom(4)
+        key = _next_key()
     compiled = _compiled_mask
     if compiled is not None:
         return header + key + compiled(payload, key)

@@ -280,6 +280,54 @@ def test_client_frames_draw_a_fresh_key_and_unmask_with_websocket_client() -> No
         assert (parsed.opcode, parsed.data) == (OP_TEXT, payload)
 
 
+class NumberedKeys:
+    """An ``os.urandom`` stand-in whose 4-byte words are 0, 1, 2...: a key
+    handed out twice shows up as a repeat, which random keys could produce by
+    chance."""
+
+    def __init__(self) -> None:
+        self.next = 0
+        self.draws: list[int] = []
+
+    def __call__(self, size: int) -> bytes:
+        self.draws.append(size)
+        words = range(self.next, self.next + size // 4)
+        self.next += size // 4
+        return b"".join(n.to_bytes(4, "big") for n in words)
+
+
+def test_masking_keys_are_drawn_in_blocks_and_each_used_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One os.urandom call serves 1024 frames; each frame gets the next key."""
+    source = NumberedKeys()
+    monkeypatch.setattr(_frames, "_urandom", source)
+    monkeypatch.setattr(_frames, "_keys", type(_frames._keys)())
+    keys = [bytes(build_frame(OP_BINARY, b"x" * 200)[4:8]) for _ in range(3 * 1024)]
+    assert source.draws == [4096] * 3
+    assert [int.from_bytes(key, "big") for key in keys] == list(range(3 * 1024))
+
+
+def test_concurrent_frame_builders_never_share_a_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Threads building frames at once each take distinct keys from the shared pool."""
+    monkeypatch.setattr(_frames, "_urandom", NumberedKeys())
+    monkeypatch.setattr(_frames, "_keys", type(_frames._keys)())
+    keys: list[list[bytes]] = [[] for _ in range(4)]
+
+    def build(out: list[bytes]) -> None:
+        for _ in range(5000):
+            out.append(_frames._next_key())
+
+    threads = [threading.Thread(target=build, args=(out,)) for out in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    everything = [key for out in keys for key in out]
+    assert len(everything) == 20_000
+    assert len(set(everything)) == len(everything)
+
+
 def test_compiled_mask_is_used_only_when_importable(monkeypatch: pytest.MonkeyPatch) -> None:
     """The compiled mask is websockets.speedups.apply_mask when it imports, else None."""
 

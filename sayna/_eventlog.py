@@ -17,8 +17,9 @@ Bounds (``max_events``):
   backpressure to the server. An active consumer never loses an entry.
 * Entries no iterator has reached yet are kept, newest first, up to
   ``max_events`` in all and ``max_audio_bytes`` of TTS audio among those no
-  active cursor pins, for iterators opened later; older ones are dropped. An iterator that starts
-  before the oldest kept entry is told how many it missed (a marker event).
+  active cursor pins, for iterators opened later; older ones are dropped. An
+  iterator that starts before the oldest kept entry is told how many it
+  missed (a marker event).
 
 Consumers fetch in batches (one lock round trip per batch) and the producer
 notifies only when someone waits, which keeps the per-event cost small.

@@ -26,6 +26,7 @@ from sayna._errors import (
     SaynaValidationError,
     error_from_response,
 )
+from sayna._eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
 from sayna._models import (
     HealthResponse,
     LiveKitRoomDetails,
@@ -338,8 +339,8 @@ class Sayna:
         loading_audio: LoadingAudioConfig | None = None,
         *,
         timeout: float = 60.0,
-        max_buffered_events: int = 10_000,
-        max_buffered_audio_bytes: int = 4 * 1024 * 1024,
+        max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
+        max_buffered_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES,
     ) -> Session:
         """Open a realtime session; return it once the server has sent ``ready``.
 

@@ -45,6 +45,8 @@ logger = logging.getLogger("sayna")
 # a consumer's private batch adds little to the bound, large enough to amortise
 # the lock and the wake-up.
 BATCH = 128
+# The defaults of connect(max_buffered_events=..., max_buffered_audio_bytes=...).
+DEFAULT_MAX_BUFFERED_EVENTS = 10_000
 # TTS audio kept for iterators opened later (about 87 s of 24 kHz 16-bit mono):
 # a callbacks-only session streaming speech would otherwise hold max_events
 # chunks of it, tens of MB, and churn that much memory through the allocator.

@@ -40,7 +40,14 @@ from sayna._errors import (
     SaynaTimeoutError,
     SaynaValidationError,
 )
-from sayna._eventlog import BATCH, DEFAULT_MAX_AUDIO_BYTES, Cursor, EventIterator, EventLog
+from sayna._eventlog import (
+    BATCH,
+    DEFAULT_MAX_AUDIO_BYTES,
+    DEFAULT_MAX_BUFFERED_EVENTS,
+    Cursor,
+    EventIterator,
+    EventLog,
+)
 from sayna._events import (
     CallbackErrorEvent,
     CloseEvent,
@@ -83,7 +90,6 @@ __all__ = ["DEFAULT_MAX_BUFFERED_EVENTS", "Session", "connect"]
 
 logger = logging.getLogger("sayna")
 
-DEFAULT_MAX_BUFFERED_EVENTS = 10_000
 # How long close() waits for the server's answer to our Close frame before it
 # shuts the socket down. The server often just drops the connection (§3.2);
 # it cleans up either way, so waiting longer buys nothing.

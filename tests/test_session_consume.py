@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from polling import wait_until
 from speech_configs import STT, TTS
 
 from sayna import (
@@ -46,15 +47,6 @@ def errors(count: int, start: int = 0) -> Iterator[dict[str, Any]]:
 
 def numbers(events: list[Event]) -> list[int]:
     return [int(e.message) for e in events if isinstance(e, ErrorEvent)]
-
-
-def _wait_until(condition: Any, timeout: float = 10) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.005)
-    return True
 
 
 def test_an_iterator_sees_ready_then_the_whole_utterance(pair: tuple[Session, FakeSession]) -> None:
@@ -265,7 +257,7 @@ def test_callbacks_on_unknown_types_get_only_their_own_type(
         fake.send_event({"type": "smell", "n": n})
     fake.send_event({"type": "error", "message": "end"})
     session.wait_for(ErrorEvent, 5)
-    assert _wait_until(lambda: len(got["any_unknown"]) == 6)
+    wait_until(lambda: len(got["any_unknown"]) == 6, timeout=10)
     assert [e.payload["n"] for e in got["hologram"]] == [0, 1, 2]  # type: ignore[attr-defined]
     assert [e.type for e in got["smell"]] == ["smell"] * 3
     assert [e.type for e in got["any_unknown"]] == ["hologram", "smell"] * 3
@@ -506,7 +498,7 @@ def test_setup_events_replay_to_late_callbacks_and_consumed_events_are_released(
     first: list[Event] = []
     session.on(ReadyEvent, first.append)
     assert isinstance(session.next_event(5), ReadyEvent)
-    assert _wait_until(lambda: len(first) == 1)
+    wait_until(lambda: len(first) == 1, timeout=10)
     second: list[Event] = []
     session.on(ReadyEvent, second.append)  # ready was consumed twice already: still due
     # The first send ends the setup, but the log keeps ready until the
@@ -519,5 +511,10 @@ def test_setup_events_replay_to_late_callbacks_and_consumed_events_are_released(
     # Released once the dispatcher has passed them too (on the reader's next append).
     fake.send_events(errors(1, 2000))
     assert session.next_event(5) == ErrorEvent(message="2000")
-    assert _wait_until(lambda: (fake.send_events(errors(1, 9999)), len(log) <= 2)[1])
+
+    def released_after_one_more() -> bool:
+        fake.send_events(errors(1, 9999))
+        return len(log) <= 2
+
+    wait_until(released_after_one_more, timeout=10)
     assert first == second == [session.ready_event]

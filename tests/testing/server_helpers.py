@@ -6,7 +6,6 @@ import json
 import pathlib
 import sys
 import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +13,7 @@ import websocket
 
 # The OpenAPI validator lives with the conformance tests; share it rather than copy it.
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "conformance"))
+from polling import wait_until as wait_until
 from shared_protocol import assert_valid as assert_valid
 
 STT_CONFIG: dict[str, Any] = {
@@ -127,12 +127,3 @@ def speak_and_collect(ws: websocket.WebSocket, text: str) -> bytes:
 def fake_threads() -> list[str]:
     """Names of live threads that belong to a FakeServer."""
     return [t.name for t in threading.enumerate() if t.name.startswith("sayna-fake")]
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Poll ``predicate`` until true (short sleeps), else AssertionError."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(0.005)

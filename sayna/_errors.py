@@ -24,6 +24,7 @@ as ``__cause__``)::
     ├── SaynaNotConnectedError                   the session is not open (or already closed)
     ├── SaynaNotReadyError                       the session has not received ``ready``
     ├── SaynaConfigError                         the server refused the session configuration
+    ├── SaynaProtocolError                       the server's answer breaks the protocol or a limit
     └── SaynaCallbackError                       user callbacks raised (re-raised at close)
 
 All exceptions pickle and unpickle with their attributes (they cross process
@@ -53,6 +54,7 @@ __all__ = [
     "SaynaHttpError",
     "SaynaNotConnectedError",
     "SaynaNotReadyError",
+    "SaynaProtocolError",
     "SaynaServerError",
     "SaynaTimeoutError",
     "SaynaValidationError",
@@ -144,6 +146,26 @@ class SaynaConfigError(SaynaError):
     def __init__(self, message: str, *, server_message: str) -> None:
         super().__init__(message)
         self.server_message = server_message
+
+
+class SaynaProtocolError(SaynaError):
+    """The server sent something the protocol does not allow, or past one of our limits.
+
+    A body of the wrong shape, JSON nested too deep, an answer or header block
+    larger than we accept. ``method`` and ``endpoint`` say where (never the
+    query string); ``body`` holds at most the first ``BODY_EXCERPT_LIMIT``
+    characters of what arrived.
+    """
+
+    BODY_EXCERPT_LIMIT = 1024
+
+    def __init__(
+        self, message: str, *, method: str = "", endpoint: str = "", body: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.method = method
+        self.endpoint = endpoint
+        self.body = body[: self.BODY_EXCERPT_LIMIT]
 
 
 class SaynaCallbackError(SaynaError):

@@ -1,0 +1,216 @@
+"""Hold realtime sessions and make REST calls from Celery tasks.
+
+::
+
+    from sayna.contrib.celery import SessionInterrupted, client, session
+
+    @app.task(autoretry_for=(SessionInterrupted,), max_retries=3, default_retry_delay=1)
+    def answer_call(room):
+        with session(stt_config=STT, tts_config=TTS,
+                     livekit_config=LiveKitConfig(room_name=room)) as call:
+            call.speak("Hello! How can I help?")
+            ...
+
+Three things a Celery worker would otherwise get wrong, and nothing more:
+
+- **One client per worker process.** :func:`client` returns this process's
+  :class:`~sayna.Sayna`, created on first use in the process that calls it
+  (never inherited across ``fork()``) and closed when the pool process exits
+  (``worker_process_shutdown``; ``worker_shutdown`` for the solo and threads
+  pools), which closes every session still open. :func:`configure` sets its
+  arguments; by default it reads ``SAYNA_URL`` and ``SAYNA_API_KEY``.
+- **Sessions end cleanly when the task is cut short.** Inside :func:`session`,
+  Celery's soft time limit (``SoftTimeLimitExceeded``) and a warm shutdown of
+  the worker (``SIGTERM``) both close the session — close frame sent, its
+  threads joined — and the task fails with :class:`SessionInterrupted`.
+- **A cut-short session is a failure you can retry, never a success.** On a
+  warm shutdown the worker's main process tells each pool process running a
+  task (``SIGUSR2``); a task inside :func:`session` is interrupted there, so
+  code after the ``with`` block (storing a half-heard transcript) does not
+  run. A pool process told to stop refuses to open new sessions.
+
+What plain ``sayna`` already does and needs nothing from here: a session whose
+connection drops raises :class:`~sayna.SaynaConnectionClosedError` from
+``events()``, ``wait_for()`` and sends, so the task fails; a REST client
+created at import time in the worker's main process is safe to use in its
+forked pool processes. Importing this module connects its handlers to
+Celery's signals; import it from your tasks module, which the worker imports
+before it forks the pool.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from celery import signals
+from celery.exceptions import SoftTimeLimitExceeded
+
+from sayna._client import Sayna
+from sayna._errors import SaynaConnectionError, SaynaValidationError
+from sayna._session import Session
+
+__all__ = ["SessionInterrupted", "client", "configure", "session"]
+
+#: The signal the worker's main process sends its pool processes on a warm shutdown.
+SHUTDOWN_NOTICE = signal.SIGUSR2
+
+
+class SessionInterrupted(SaynaConnectionError):
+    """The task's realtime session was cut short; it did not run to its end.
+
+    ``reason`` is ``"soft_time_limit"`` or ``"worker_shutdown"``. It is a
+    :class:`~sayna.SaynaConnectionError`, so ``autoretry_for=(SessionInterrupted,)``
+    (or ``(SaynaConnectionError,)``, which also covers a dropped connection)
+    sends the task back to the queue for another worker.
+    """
+
+    def __init__(self, message: str, *, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class _ProcessState:
+    """What this module keeps per process; replaced whole in a forked child."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        self.client: Sayna | None = None
+        self.stopping = False
+        # Open session() blocks in this process's main thread: where a shutdown
+        # notice can be raised as an exception.
+        self.active = 0
+
+
+_options: dict[str, Any] = {}
+_state = _ProcessState()
+# Clients inherited from a parent process: kept referenced so that they are
+# neither used nor garbage-collected (with a ResourceWarning) in the child.
+_inherited: list[Sayna] = []
+
+
+def _after_fork_in_child() -> None:
+    global _state
+    if _state.client is not None:
+        _inherited.append(_state.client)
+    _state = _ProcessState()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def configure(**options: Any) -> None:
+    """Set the :class:`~sayna.Sayna` arguments (``url``, ``api_key``, ``timeout``...).
+
+    Applies to clients created afterwards, so call it at import time of your
+    tasks module (or in ``worker_process_init``). Unknown names are refused.
+    """
+    accepted = set(inspect.signature(Sayna).parameters)
+    unknown = sorted(set(options) - accepted)
+    if unknown:
+        raise SaynaValidationError(
+            f"configure() got unknown Sayna argument(s): {', '.join(unknown)}",
+            field=unknown[0],
+        )
+    _options.clear()
+    _options.update(options)
+
+
+def client() -> Sayna:
+    """This process's :class:`~sayna.Sayna` client, created on first use.
+
+    Each pool process gets its own; a closed one is replaced. Thread-safe (the
+    threads pool shares one client per process).
+    """
+    state = _state
+    with state.lock:
+        if state.client is None or state.client.closed:
+            state.client = Sayna(**_options)
+        return state.client
+
+
+def _close_client(**_: Any) -> None:
+    state = _state
+    state.stopping = True
+    with state.lock:
+        current, state.client = state.client, None
+    if current is not None:
+        current.close()
+
+
+def _on_shutdown_notice(signum: int, frame: Any) -> None:
+    state = _state
+    state.stopping = True
+    if state.active and threading.current_thread() is threading.main_thread():
+        raise SessionInterrupted(
+            "the worker is shutting down; the session was closed before its end",
+            reason="worker_shutdown",
+        )
+
+
+def _process_started(**_: Any) -> None:
+    signal.signal(SHUTDOWN_NOTICE, _on_shutdown_notice)
+
+
+def _relay_shutdown(sender: Any = None, how: str = "Warm", **_: Any) -> None:
+    """On the worker's warm shutdown (main process), notify the pool processes at work."""
+    from celery.worker import state as worker_state
+
+    _state.stopping = True
+    me = os.getpid()
+    for request in list(worker_state.active_requests):
+        pid = request.worker_pid
+        if pid and pid != me:
+            with contextlib.suppress(OSError):  # it may have just exited
+                os.kill(pid, SHUTDOWN_NOTICE)
+
+
+signals.worker_process_init.connect(_process_started, weak=False)
+signals.worker_process_shutdown.connect(_close_client, weak=False)
+signals.worker_shutdown.connect(_close_client, weak=False)
+signals.worker_shutting_down.connect(_relay_shutdown, weak=False)
+
+
+@contextlib.contextmanager
+def session(**connect_options: Any) -> Iterator[Session]:
+    """Open a realtime session on :func:`client` for the ``with`` block.
+
+    Takes :meth:`Sayna.connect`'s arguments. The session is closed when the
+    block ends, however it ends. A soft time limit or a warm shutdown of the
+    worker inside the block raises :class:`SessionInterrupted` (after the
+    session is closed); so does entering the block once the process has been
+    told to stop.
+    """
+    state = _state
+    if state.stopping:
+        raise SessionInterrupted(
+            "the worker is shutting down; no new session is opened", reason="worker_shutdown"
+        )
+    in_main = threading.current_thread() is threading.main_thread()
+    opened: Session | None = None
+    if in_main:
+        state.active += 1
+    try:
+        opened = client().connect(**connect_options)
+        yield opened
+    except SoftTimeLimitExceeded as exc:
+        raise SessionInterrupted(
+            "the task reached its soft time limit; the session was closed before its end",
+            reason="soft_time_limit",
+        ) from exc
+    finally:
+        # From here on a shutdown notice only marks the process: raising it
+        # inside close() would leave the session half closed.
+        if in_main:
+            state.active -= 1
+        if opened is not None:
+            # The session's own exit: an exception already propagating is not
+            # replaced by errors of its callbacks (they are logged instead).
+            opened.__exit__(*sys.exc_info())

@@ -22,6 +22,7 @@ from sayna._errors import (
     SaynaConnectionError,
     SaynaError,
     SaynaNotConnectedError,
+    SaynaProtocolError,
     SaynaTimeoutError,
     SaynaValidationError,
     error_from_response,
@@ -519,17 +520,23 @@ class Sayna:
         )
 
     def _decode(self, response: requests.Response, cls: Any, method: str, path: str) -> Any:
+        def wrong(problem: str) -> SaynaProtocolError:
+            body = response.content.decode("utf-8", "replace")
+            return SaynaProtocolError(
+                f"{method} {path}: {problem}", method=method, endpoint=path, body=body
+            )
+
         try:
             data = response.json()
         except ValueError as exc:
-            raise SaynaError(f"{method} {path}: the server's answer is not valid JSON") from exc
+            raise wrong("the server's answer is not valid JSON") from exc
         try:
             return from_wire(data, cls)
         except cattrs.BaseValidationError as exc:
             details = "; ".join(cattrs.transform_error(exc))
-            raise SaynaError(f"{method} {path}: unexpected answer: {details}") from exc
+            raise wrong(f"unexpected answer: {details}") from exc
         except (TypeError, ValueError, SaynaError) as exc:
-            raise SaynaError(f"{method} {path}: unexpected answer: {exc}") from exc
+            raise wrong(f"unexpected answer: {exc}") from exc
 
     def _call(self, method: str, path: str, cls: type[T], body: Any = None) -> T:
         response = self._request(method, path, body=body)

@@ -8,8 +8,8 @@ as ``__cause__``)::
     ├── SaynaValidationError (also ValueError)   bad input, refused before sending
     │   └── WebhookVerificationError             a webhook that must be rejected
     ├── SaynaConnectionError                     transport failure: refused, DNS, TLS, drop
-    │   ├── SaynaTimeoutError (also TimeoutError)
     │   └── SaynaConnectionClosedError           a realtime session ended abnormally
+    ├── SaynaTimeoutError (also TimeoutError)    a time limit passed: connect, answer, wait
     ├── SaynaHttpError                           the server answered with a non-2xx status
     │   ├── BadRequestError (400, also SaynaValidationError)
     │   ├── AuthenticationError (401)
@@ -21,11 +21,16 @@ as ``__cause__``)::
     │   ├── UnprocessableEntityError (422, also SaynaValidationError)
     │   ├── RateLimitError (429)
     │   └── SaynaServerError (5xx)
-    ├── SaynaNotConnectedError                   the session is not open (or already closed)
-    ├── SaynaNotReadyError                       the session has not received ``ready``
-    ├── SaynaConfigError                         the server refused the session configuration
     ├── SaynaProtocolError                       the server's answer breaks the protocol or a limit
+    ├── SaynaNotConnectedError                   the session is not open (or already closed)
+    ├── SaynaNotReadyError                       never raised (kept: the async SDK has it)
+    ├── SaynaConfigError                         the server refused the session configuration
     └── SaynaCallbackError                       user callbacks raised (re-raised at close)
+
+``SaynaTimeoutError`` is not a ``SaynaConnectionError``: waits for events and
+iterator timeouts raise it while the connection is fine, and code that catches
+connection errors to reconnect must not reconnect on those. To catch "no
+answer, for any transport reason", catch both (or :class:`SaynaError`).
 
 Every exception is rebuilt by ``type(exc)(*exc.args)``: ``args`` is the
 message followed by every field, in constructor order. So they cross process
@@ -132,8 +137,13 @@ class SaynaConnectionError(SaynaError):
     """The server could not be reached, or the connection broke."""
 
 
-class SaynaTimeoutError(SaynaConnectionError, TimeoutError):
-    """An operation did not finish within its timeout."""
+class SaynaTimeoutError(SaynaError, TimeoutError):
+    """An operation did not finish within its timeout.
+
+    Connecting, waiting for an answer, waiting for an event: each has a limit.
+    Not a :class:`SaynaConnectionError`, as the connection may be perfectly
+    healthy (an event that did not come in time).
+    """
 
 
 class SaynaConnectionClosedError(SaynaConnectionError):
@@ -156,7 +166,12 @@ class SaynaNotConnectedError(SaynaError):
 
 
 class SaynaNotReadyError(SaynaError):
-    """The session has not received ``ready`` from the server yet."""
+    """The session has not received ``ready`` from the server yet.
+
+    Never raised by this client: :meth:`Sayna.connect` returns a session only
+    once ``ready`` has arrived. Kept because the async SDK raises it for sends
+    before ``ready``, so code ported from it that names it still imports.
+    """
 
 
 class SaynaConfigError(SaynaError):

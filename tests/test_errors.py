@@ -121,10 +121,30 @@ def test_exceptions_pickle_round_trip(exc: sayna.SaynaError) -> None:
 
 
 def test_timeout_is_also_builtin_timeout() -> None:
-    """SaynaTimeoutError is catchable as TimeoutError and as a connection error."""
+    """SaynaTimeoutError is a TimeoutError, and not a connection error (waits raise it too)."""
     exc = sayna.SaynaTimeoutError("slow")
     assert isinstance(exc, TimeoutError)
-    assert isinstance(exc, sayna.SaynaConnectionError)
+    assert isinstance(exc, sayna.SaynaError)
+    assert not isinstance(exc, sayna.SaynaConnectionError)
+
+
+def test_module_docstring_draws_the_tree_as_it_is() -> None:
+    """Each class in the drawn tree sits under the parent it is drawn under."""
+    import sayna._errors as errors_module
+
+    doc = errors_module.__doc__ or ""
+    tree = doc[doc.index("    SaynaError\n") :].split("\n\n")[0].splitlines()
+    parents: dict[int, str] = {}
+    checked = 0
+    for line in tree:
+        name = line.lstrip(" │├└─")
+        depth = (len(line) - len(name)) // 4 - 1  # the tree is indented by 4
+        name = name.split()[0]
+        parents[depth] = name
+        if depth:
+            assert issubclass(getattr(sayna, name), getattr(sayna, parents[depth - 1])), name
+            checked += 1
+    assert checked == len(_EXPORTED) - 1
 
 
 def _samples() -> dict[type[sayna.SaynaError], sayna.SaynaError]:

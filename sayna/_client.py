@@ -22,11 +22,13 @@ from sayna._errors import (
     SaynaConnectionError,
     SaynaError,
     SaynaNotConnectedError,
+    SaynaProtocolError,
     SaynaTimeoutError,
     SaynaValidationError,
     error_from_response,
 )
 from sayna._eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
+from sayna._forksafe import ForkAware, reset_connection_pools
 from sayna._models import (
     HealthResponse,
     LiveKitRoomDetails,
@@ -190,6 +192,11 @@ class Sayna:
       pool is shared by the threads that use the client). Pass ``session=``
       to use your own (proxies, TLS settings, adapters); it is then yours to
       close, and its headers are never modified.
+    - Safe across ``os.fork()`` (pre-forking servers, Celery's prefork pool,
+      ``multiprocessing``): in a child, the client opens its own connections
+      and never touches a socket inherited from the parent. The session's
+      connection pools (yours too, when you passed ``session=``) are emptied
+      in the child; its settings are kept.
     - ``close()`` (or leaving the ``with`` block) closes every realtime
       session opened from this client, then the HTTP pool. A closed client
       refuses further calls with :class:`SaynaNotConnectedError`. Garbage
@@ -265,6 +272,7 @@ class Sayna:
         # Realtime sessions add themselves here so that close() can end them.
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
+        self._fork_guard = ForkAware(self._after_fork)
         # Test seam: the pause between retries.
         self._sleep: Callable[[float], None] = time.sleep
         self._closed = False
@@ -326,6 +334,14 @@ class Sayna:
     def _ensure_open(self) -> None:
         if self._closed:
             raise SaynaNotConnectedError("this Sayna client is closed; create a new one")
+
+    def _after_fork(self) -> None:
+        # Runs in a forked child. A parent thread may have held the lock at
+        # the moment of the fork; in the child nobody would ever release it.
+        self._lock = threading.Lock()
+        # The inherited pooled sockets are the parent's: writing a request
+        # into one interleaves with the parent's (or a sibling's) traffic.
+        reset_connection_pools(self._http)
 
     # --- realtime ------------------------------------------------------------------
 
@@ -422,6 +438,7 @@ class Sayna:
         is safe to put in exceptions and logs.
         """
         self._ensure_open()
+        self._fork_guard.check_pid()
         url = self._rest_base + path
         retries = self._max_retries if method == "GET" else 0
         attempt = 0
@@ -503,17 +520,23 @@ class Sayna:
         )
 
     def _decode(self, response: requests.Response, cls: Any, method: str, path: str) -> Any:
+        def wrong(problem: str) -> SaynaProtocolError:
+            body = response.content.decode("utf-8", "replace")
+            return SaynaProtocolError(
+                f"{method} {path}: {problem}", method=method, endpoint=path, body=body
+            )
+
         try:
             data = response.json()
         except ValueError as exc:
-            raise SaynaError(f"{method} {path}: the server's answer is not valid JSON") from exc
+            raise wrong("the server's answer is not valid JSON") from exc
         try:
             return from_wire(data, cls)
         except cattrs.BaseValidationError as exc:
             details = "; ".join(cattrs.transform_error(exc))
-            raise SaynaError(f"{method} {path}: unexpected answer: {details}") from exc
+            raise wrong(f"unexpected answer: {details}") from exc
         except (TypeError, ValueError, SaynaError) as exc:
-            raise SaynaError(f"{method} {path}: unexpected answer: {exc}") from exc
+            raise wrong(f"unexpected answer: {exc}") from exc
 
     def _call(self, method: str, path: str, cls: type[T], body: Any = None) -> T:
         response = self._request(method, path, body=body)

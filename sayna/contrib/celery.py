@@ -47,7 +47,7 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 from celery import signals
 from celery.exceptions import SoftTimeLimitExceeded
@@ -71,7 +71,9 @@ class SessionInterrupted(SaynaConnectionError):
     sends the task back to the queue for another worker.
     """
 
-    def __init__(self, message: str, *, reason: str) -> None:
+    _arg_names: ClassVar[tuple[str, ...]] = ("reason",)
+
+    def __init__(self, message: str, reason: str) -> None:
         super().__init__(message)
         self.reason = reason
 

@@ -184,7 +184,7 @@ signals.worker_shutting_down.connect(_relay_shutdown, weak=False)
 def session(**connect_options: Any) -> Iterator[Session]:
     """Open a realtime session on :func:`client` for the ``with`` block.
 
-    Takes :meth:`Sayna.connect`'s arguments. The session is closed when the
+    Takes :meth:`Sayna.connect() <sayna.Sayna.connect>`'s arguments. The session is closed when the
     block ends, however it ends. A soft time limit or a warm shutdown of the
     worker inside the block raises :class:`SessionInterrupted` (after the
     session is closed); so does entering the block once the process has been

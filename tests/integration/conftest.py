@@ -62,6 +62,8 @@ def sender(broker: str) -> Iterator[Celery]:
     try:
         yield app
     finally:
+        # The result consumer's pub/sub thread, stopped before the interpreter exits.
+        app.backend.result_consumer.stop()
         app.close()
 
 

@@ -90,6 +90,13 @@ def test_warm_shutdown_interrupts_sessions_which_finish_on_another_node(
     first = {tag: _open_session(sayna_local, tag) for tag in tags}
     for tag, session in first.items():
         session.send_event(_final(f"partial words for {tag}"))
+    # Queued behind the sessions: gamma's 4 processes are busy, so these wait.
+    queued = {
+        f"queued order {n}": sender.send_task(
+            "worker_app.speak_rest", args=[f"queued order {n}"], queue="calls"
+        )
+        for n in range(40)
+    }
     workers("delta", queues="calls")  # the other machine, idle until the retries arrive
 
     shutdown_seconds = doomed.terminate(timeout=30)
@@ -114,3 +121,7 @@ def test_warm_shutdown_interrupts_sessions_which_finish_on_another_node(
         tag: f"all the words for {tag}" for tag in tags
     }
     assert {a["node"].split("@")[0] for a in answers.values()} == {"delta"}
+    # Nothing queued was lost in the shutdown, and every answer is right.
+    assert {text: r.get(timeout=60)["text"] for text, r in queued.items()} == {
+        text: text for text in queued
+    }

@@ -13,8 +13,8 @@ import time
 from celery import Celery
 from processes import Process
 
-REST_TASKS = 240
-REALTIME_TASKS = 60
+REST_TASKS = 400
+REALTIME_TASKS = 100
 
 
 def test_every_task_answered_right_across_two_nodes(nodes: list[Process], sender: Celery) -> None:

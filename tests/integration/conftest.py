@@ -1,8 +1,8 @@
 """Fixtures for the integration tests: a real broker, real workers, one local Sayna.
 
 The broker (redis-server), the Celery worker nodes and the local Sayna server
-live for the whole test session, since starting them is what takes time; each
-test that stops a process starts its own. Everything started here is stopped
+live for a test module, so that nothing of them is left when the rest of the
+suite checks for stray threads; each test that stops a process starts its own. Everything started here is stopped
 here, in ``finally`` blocks, down to the last forked child.
 """
 
@@ -26,7 +26,7 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:
     return tmp_path_factory.mktemp("integration")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def broker(workdir: pathlib.Path) -> Iterator[str]:
     """The URL of a redis-server started for this test session."""
     server, url = start_redis(workdir)
@@ -36,20 +36,20 @@ def broker(workdir: pathlib.Path) -> Iterator[str]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sayna_local() -> Iterator[FakeServer]:
     """The local Sayna server every worker talks to."""
     with FakeServer(record=False, tts_speedup=0) as server:
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def worker_env(broker: str, sayna_local: FakeServer) -> dict[str, str]:
     """The environment of a worker process: where Sayna and the broker are."""
     return {"SAYNA_URL": sayna_local.url, "SAYNA_TEST_BROKER": broker, "SAYNA_API_KEY": ""}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def sender(broker: str) -> Iterator[Celery]:
     """A Celery app in the test process that sends tasks by name and reads their results."""
     app = Celery("sender", broker=broker, backend=broker)
@@ -67,7 +67,7 @@ def sender(broker: str) -> Iterator[Celery]:
         app.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def nodes(workdir: pathlib.Path, worker_env: dict[str, str]) -> Iterator[list[Process]]:
     """Two worker nodes ("two machines") of 4 prefork processes each on one broker."""
     factory = WorkerFactory(workdir, worker_env)

@@ -2,14 +2,12 @@
 
 ::
 
-    from sayna.contrib.celery import SessionInterrupted, client, session
+    from sayna.contrib.celery import SessionInterrupted, session
 
     @app.task(autoretry_for=(SessionInterrupted,), max_retries=3, default_retry_delay=1)
-    def answer_call(room):
-        with session(stt_config=STT, tts_config=TTS,
-                     livekit_config=LiveKitConfig(room_name=room)) as call:
-            call.speak("Hello! How can I help?")
-            ...
+    def transcribe_upload(path):
+        with session(stt_config=STT, tts_config=TTS) as live:
+            return live.transcribe(path)
 
 Three things a Celery worker would otherwise get wrong, and nothing more:
 
@@ -28,6 +26,12 @@ Three things a Celery worker would otherwise get wrong, and nothing more:
   task (``SIGUSR2``); a task inside :func:`session` is interrupted there, so
   code after the ``with`` block (storing a half-heard transcript) does not
   run. A pool process told to stop refuses to open new sessions.
+
+The shutdown notice needs the prefork pool (Celery's default), where each
+task runs in the main thread of its own process; it uses ``SIGUSR2`` in the
+pool processes, so do not set ``CELERY_RDBSIG`` there. With the solo and
+threads pools a warm shutdown waits for sessions to end, as Celery waits for
+any task (and those pools have no soft time limit either).
 
 What plain ``sayna`` already does and needs nothing from here: a session whose
 connection drops raises :class:`~sayna.SaynaConnectionClosedError` from
@@ -147,14 +151,18 @@ def _close_client(**_: Any) -> None:
         current.close()
 
 
+def _shutdown_interruption() -> SessionInterrupted:
+    return SessionInterrupted(
+        "the worker is shutting down; the session was closed before its end",
+        reason="worker_shutdown",
+    )
+
+
 def _on_shutdown_notice(signum: int, frame: Any) -> None:
     state = _state
     state.stopping = True
     if state.active and threading.current_thread() is threading.main_thread():
-        raise SessionInterrupted(
-            "the worker is shutting down; the session was closed before its end",
-            reason="worker_shutdown",
-        )
+        raise _shutdown_interruption()
 
 
 def _process_started(**_: Any) -> None:
@@ -184,23 +192,28 @@ signals.worker_shutting_down.connect(_relay_shutdown, weak=False)
 def session(**connect_options: Any) -> Iterator[Session]:
     """Open a realtime session on :func:`client` for the ``with`` block.
 
-    Takes :meth:`Sayna.connect() <sayna.Sayna.connect>`'s arguments. The session is closed when the
-    block ends, however it ends. A soft time limit or a warm shutdown of the
-    worker inside the block raises :class:`SessionInterrupted` (after the
-    session is closed); so does entering the block once the process has been
-    told to stop.
+    Takes the arguments of :meth:`Sayna.connect() <sayna.Sayna.connect>`. The
+    session is closed when the block ends, however it ends. A soft time limit
+    or a warm shutdown of the worker inside the block raises
+    :class:`SessionInterrupted` once the session is closed; so does entering
+    the block after the process was told to stop.
     """
     state = _state
     if state.stopping:
         raise SessionInterrupted(
             "the worker is shutting down; no new session is opened", reason="worker_shutdown"
         )
-    in_main = threading.current_thread() is threading.main_thread()
+    counted = False
     opened: Session | None = None
-    if in_main:
-        state.active += 1
     try:
+        # A notice that arrives while connecting only marks the process (the
+        # handshake is not interrupted halfway); it is checked right after.
         opened = client().connect(**connect_options)
+        if threading.current_thread() is threading.main_thread():
+            state.active += 1
+            counted = True
+        if state.stopping:
+            raise _shutdown_interruption()
         yield opened
     except SoftTimeLimitExceeded as exc:
         raise SessionInterrupted(
@@ -210,7 +223,7 @@ def session(**connect_options: Any) -> Iterator[Session]:
     finally:
         # From here on a shutdown notice only marks the process: raising it
         # inside close() would leave the session half closed.
-        if in_main:
+        if counted:
             state.active -= 1
         if opened is not None:
             # The session's own exit: an exception already propagating is not

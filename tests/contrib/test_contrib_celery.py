@@ -17,7 +17,7 @@ from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
 from speech_configs import STT, TTS
 
-from sayna import SaynaConnectionError, SaynaValidationError
+from sayna import SaynaConnectionClosedError, SaynaConnectionError, SaynaValidationError
 from sayna.contrib import celery as sayna_celery
 from sayna.contrib.celery import SessionInterrupted, client, configure, session
 from sayna.testing import FakeServer
@@ -139,6 +139,22 @@ def test_shutdown_notice_outside_a_session_only_marks_the_process(
     assert client().health().status == "OK"  # plain REST still works while draining
     with pytest.raises(SessionInterrupted), session(stt_config=STT, tts_config=TTS):
         pass
+
+
+def test_a_dropped_connection_fails_the_block_with_a_connection_error(
+    worker_process: FakeServer,
+) -> None:
+    """Plain sayna already fails the task when the connection drops: nothing to add here."""
+
+    def listen_until_the_end() -> None:
+        with session(stt_config=STT, tts_config=TTS) as call:
+            worker_process.sessions[-1].drop()
+            for _event in call.events(timeout=30):
+                pass
+
+    with pytest.raises(SaynaConnectionClosedError):
+        listen_until_the_end()
+    assert _session_threads() == []
 
 
 def test_session_interrupted_is_retryable_and_crosses_processes() -> None:

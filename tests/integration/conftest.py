@@ -2,8 +2,9 @@
 
 The broker (redis-server), the Celery worker nodes and the local Sayna server
 live for a test module, so that nothing of them is left when the rest of the
-suite checks for stray threads; each test that stops a process starts its own. Everything started here is stopped
-here, in ``finally`` blocks, down to the last forked child.
+suite checks for stray threads; each test that stops a process starts its
+own. Everything started here is stopped here, in ``finally`` blocks, down to
+the last forked child.
 """
 
 from __future__ import annotations

@@ -107,6 +107,8 @@ def test_warm_shutdown_interrupts_sessions_which_finish_on_another_node(
     for session in first.values():
         assert session.closed.wait(10)
         assert session.client_close_code == 1000
+    for result in results.values():  # the first attempts, in gamma's pool processes
+        assert _threads_after(doomed, result.id) in ([], ["sayna-keepalive"])
 
     # The tasks went back to the queue and the other node took them; this time
     # the server says everything and ends the sessions normally.

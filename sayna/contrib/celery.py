@@ -56,9 +56,8 @@ from typing import Any, ClassVar
 from celery import signals
 from celery.exceptions import SoftTimeLimitExceeded
 
-from sayna._client import Sayna
-from sayna._errors import SaynaConnectionError, SaynaValidationError
-from sayna._session import Session
+# The public names: this module does not depend on how the package is split inside.
+from sayna import Sayna, SaynaConnectionError, SaynaValidationError, Session
 
 __all__ = ["SessionInterrupted", "client", "configure", "session"]
 

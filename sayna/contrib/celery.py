@@ -85,7 +85,6 @@ class _ProcessState:
     """What this module keeps per process; replaced whole in a forked child."""
 
     def __init__(self) -> None:
-        self.pid = os.getpid()
         self.lock = threading.Lock()
         self.client: Sayna | None = None
         self.stopping = False
@@ -168,8 +167,8 @@ def _process_started(**_: Any) -> None:
     signal.signal(SHUTDOWN_NOTICE, _on_shutdown_notice)
 
 
-def _relay_shutdown(sender: Any = None, how: str = "Warm", **_: Any) -> None:
-    """On the worker's warm shutdown (main process), notify the pool processes at work."""
+def _relay_shutdown(**_: Any) -> None:
+    """On the worker's warm (or cold) shutdown, in its main process: notify the pool at work."""
     from celery.worker import state as worker_state
 
     _state.stopping = True

@@ -9,6 +9,7 @@ hosts the LiveKit room, carries the caller's words and their hanging up.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pathlib
@@ -34,10 +35,23 @@ GREETING = "Thanks for calling. How can I help you today?"
 CALLER_SAYS = ["I would like to move my delivery to Friday.", "The order number is 4417."]
 
 
+@dataclasses.dataclass
+class Callcenter:
+    """The recipe's project, running: the local Sayna, the site's URL, the Celery worker."""
+
+    sayna: FakeServer
+    url: str
+    worker: Process
+
+    def call(self, room: str) -> dict[str, str] | None:
+        """What the transcript view answers for ``room`` (None for a 404)."""
+        return _get_json(f"{self.url}/calls/{room}/")
+
+
 @pytest.fixture
-def callcenter(workdir: pathlib.Path, broker: str) -> Iterator[tuple[FakeServer, str]]:
-    """The recipe's project running (gunicorn + celery worker); yields Sayna and the site URL."""
-    site = workdir / "callcenter"
+def center(tmp_path: pathlib.Path, broker: str) -> Iterator[Callcenter]:
+    """The recipe's project served by gunicorn, with a celery worker, on a copy of its files."""
+    site = tmp_path / "callcenter"
     shutil.copytree(PROJECT, site, ignore=shutil.ignore_patterns("__pycache__", "*.sqlite3"))
     port = free_port()
     started: list[Process] = []
@@ -73,23 +87,22 @@ def callcenter(workdir: pathlib.Path, broker: str) -> Iterator[tuple[FakeServer,
                     "--workers=2",
                     "callcenter.wsgi",
                 ],
-                log=workdir / "callcenter-web.log",
+                log=tmp_path / "web.log",
                 cwd=site,
                 env=env,
             )
             started.append(web)
-            started.append(
-                start_worker(
-                    "callcenter",
-                    "callcenter",
-                    cwd=site,
-                    env=env,
-                    log=workdir / "callcenter-worker.log",
-                    concurrency=2,
-                )
+            worker = start_worker(
+                "callcenter",
+                "callcenter",
+                cwd=site,
+                env=env,
+                log=tmp_path / "worker.log",
+                concurrency=2,
             )
+            started.append(worker)
             web.wait_for_output("Booting worker", timeout=60)
-            yield sayna, f"http://127.0.0.1:{port}"
+            yield Callcenter(sayna, f"http://127.0.0.1:{port}", worker)
         finally:
             for process in started:
                 process.stop()
@@ -117,46 +130,70 @@ def _wait(predicate: object, what: str, timeout: float = 60.0) -> None:
         time.sleep(0.05)
 
 
-def test_recipe_answers_a_phone_call_and_stores_its_transcript(
-    callcenter: tuple[FakeServer, str],
-) -> None:
-    """Webhook, task, session in the call's room: greeting heard, transcript stored and shown."""
-    sayna, site = callcenter
-    status, _ = sayna.simulate_inbound_call(
-        host=HOST, from_phone_number=CALLER, to_phone_number=NUMBER, event_id="EV_recipe_1"
+def _say(live: FakeSession, words: str) -> None:
+    """The caller says ``words``: Sayna's speech-to-text sends them to the agent."""
+    live.send_event(
+        {
+            "type": "stt_result",
+            "transcript": words,
+            "is_final": True,
+            "is_speech_final": True,
+            "confidence": 0.93,
+        }
+    )
+
+
+def _answered_call(center: Callcenter, event_id: str) -> FakeSession:
+    """Place the call; return the agent's session once its greeting reached the room."""
+    status, _ = center.sayna.simulate_inbound_call(
+        host=HOST, from_phone_number=CALLER, to_phone_number=NUMBER, event_id=event_id
     )
     assert status == 204
-
-    _wait(lambda: _agent_in(sayna, ROOM) is not None, "agent session in the call's room")
-    live = _agent_in(sayna, ROOM)
+    _wait(lambda: _agent_in(center.sayna, ROOM) is not None, "agent session in the call's room")
+    live = _agent_in(center.sayna, ROOM)
     assert live is not None
-    # The agent greets the caller: its speech is published into the room.
     _wait(lambda: decode_speech(live.published_audio, 24000) == GREETING, "greeting")
-    assert _get_json(f"{site}/calls/{ROOM}/") == {
+    return live
+
+
+def test_recipe_answers_a_phone_call_and_stores_its_transcript(center: Callcenter) -> None:
+    """Webhook, task, session in the call's room: greeting heard, transcript stored and shown."""
+    live = _answered_call(center, "EV_recipe_1")
+    assert center.call(ROOM) == {
         "room": ROOM,
         "caller": CALLER,
         "status": "answered",
         "transcript": "",
     }
 
-    # The caller speaks (Sayna's speech-to-text hears it), then hangs up.
+    # The caller speaks, then hangs up.
     for words in CALLER_SAYS:
-        live.send_event(
-            {
-                "type": "stt_result",
-                "transcript": words,
-                "is_final": True,
-                "is_speech_final": True,
-                "confidence": 0.93,
-            }
-        )
-    assert sayna.remove_participant(ROOM, f"sip_{CALLER}")
+        _say(live, words)
+    assert center.sayna.remove_participant(ROOM, f"sip_{CALLER}")
 
-    _wait(lambda: (_get_json(f"{site}/calls/{ROOM}/") or {}).get("status") == "done", "stored call")
-    assert _get_json(f"{site}/calls/{ROOM}/") == {
+    _wait(lambda: (center.call(ROOM) or {}).get("status") == "done", "stored call")
+    assert center.call(ROOM) == {
         "room": ROOM,
         "caller": CALLER,
         "status": "done",
         "transcript": " ".join(CALLER_SAYS),
     }
     assert live.closed.wait(10)
+
+
+def test_recipe_marks_a_call_cut_by_a_worker_shutdown(center: Callcenter) -> None:
+    """SIGTERM mid-call: the worker exits fast, the call is stored as interrupted, not done."""
+    live = _answered_call(center, "EV_recipe_2")
+    _say(live, CALLER_SAYS[0])
+
+    seconds = center.worker.terminate(timeout=30)
+    assert seconds is not None
+    assert seconds < 15
+    assert live.closed.wait(10)
+    assert live.client_close_code == 1000
+    _wait(lambda: (center.call(ROOM) or {}).get("status") == "interrupted", "interrupted call")
+    # What was heard before the shutdown is kept, marked as interrupted (the
+    # words may or may not have reached the agent before SIGTERM).
+    stored = center.call(ROOM)
+    assert stored is not None
+    assert stored["transcript"] in ("", CALLER_SAYS[0])

@@ -364,6 +364,11 @@ class _Core:
         with self._errors_lock:
             errors, self._unraised = self._unraised, []
         if errors:
+            # An exit or interrupt asked for in a callback is honoured as
+            # itself, not as a SaynaCallbackError a handler might swallow.
+            for error in errors:
+                if not isinstance(error, Exception):
+                    raise error
             first = errors[0]
             raise SaynaCallbackError(
                 f"{len(errors)} callback error(s) during the session; the first:"
@@ -728,7 +733,7 @@ class _Core:
                             # _call, inlined: this loop runs once per event.
                             try:
                                 handler.fn(event)
-                            except Exception as exc:
+                            except BaseException as exc:
                                 self._callback_failed(handler.fn, event, exc)
                     if cls is CloseEvent:
                         return
@@ -767,10 +772,14 @@ class _Core:
     def _call(self, fn: Callable[[Any], Any], event: Event) -> None:
         try:
             fn(event)
-        except Exception as exc:
+        except BaseException as exc:
             self._callback_failed(fn, event, exc)
 
-    def _callback_failed(self, fn: Callable[..., Any], event: Event, exc: Exception) -> None:
+    def _callback_failed(self, fn: Callable[..., Any], event: Event, exc: BaseException) -> None:
+        # Any BaseException, SystemExit and KeyboardInterrupt included: on the
+        # dispatcher thread it would otherwise end the thread silently and
+        # starve every later callback. close() raises it again (see
+        # raise_callback_errors), on the thread that asked to close.
         logger.error(
             "a callback (%s) raised while handling a %s event; the session goes on",
             _callable_name(fn),
@@ -891,7 +900,9 @@ class Session:
     :class:`CallbackErrorEvent`, is kept in :attr:`callback_errors`, and is
     raised again by :meth:`close` as :class:`SaynaCallbackError` (each error
     once; not when ``close()`` runs from a callback, nor when the ``with`` block
-    is left by another exception — then they are only logged). A session that
+    is left by another exception — then they are only logged). ``SystemExit``,
+    ``KeyboardInterrupt`` and other non-``Exception`` errors are handled alike,
+    except that :meth:`close` raises them as themselves. A session that
     ends abnormally (connection lost, server close with an error code,
     unanswered ping) raises :class:`SaynaConnectionClosedError`, with code and
     reason, from ``events()`` after its close event, from :meth:`wait_for`,

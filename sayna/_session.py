@@ -255,6 +255,7 @@ class _Core:
             target=self._read_loop, name=f"sayna-reader-{self.id}", daemon=True
         )
         self._dispatcher: threading.Thread | None = None
+        self._dispatch_cursor: Cursor | None = None
         _live.add(self)
 
     # --- lifecycle -------------------------------------------------------------
@@ -675,9 +676,10 @@ class _Core:
             handlers = self._registry[0]
             if slot is not None:
                 handlers = tuple(h for h in handlers if h.slot != slot)
-            self._registry = ((*handlers, _Handler(key, fn, slot, since)), {})
+            handler = _Handler(key, fn, slot, since)
+            self._registry = ((*handlers, handler), {})
             if self._dispatcher is None and not self._user_closed:
-                cursor = self.log.open(iterator=False, start=since)
+                cursor = self._dispatch_cursor = self.log.open(iterator=False, start=since)
                 self._dispatcher = threading.Thread(
                     target=self._dispatch_loop,
                     args=(cursor,),
@@ -685,6 +687,10 @@ class _Core:
                     daemon=True,
                 )
                 self._dispatcher.start()
+            elif not handler.replayed and self._dispatch_cursor is not None:
+                # The dispatcher may be waiting for the next event, which may
+                # never come: have it replay what this handler is due now.
+                self.log.wake(self._dispatch_cursor)
 
     def remove_handler(
         self, key: EventKey, fn: Callable[[Any], Any] | None, slot: str | None
@@ -708,7 +714,13 @@ class _Core:
         try:
             while True:
                 got = log.fetch(cursor)
-                if got is None:  # pragma: no cover - no timeout was given
+                if got is None:
+                    # Woken: a handler registered during setup is due the
+                    # events before cursor.pos, all dispatched already.
+                    registry = self._registry
+                    if registry is not seen:
+                        seen = registry
+                        self._catch_up(registry[0], cursor.pos)
                     continue
                 missed, first, events = got
                 if not events:

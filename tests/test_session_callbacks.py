@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +16,7 @@ from sayna._events import (
     ErrorEvent,
     Event,
     ReadyEvent,
+    TTSPlaybackCompleteEvent,
 )
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession
@@ -75,3 +77,18 @@ def test_an_exit_in_a_callback_registered_before_ready_arrives_is_replayed_safel
     assert seen[0] == "ready"
     with pytest.raises(SystemExit):
         session.close()
+
+
+def test_a_late_callback_gets_an_arrived_event_without_waiting_for_another(
+    pair: tuple[Session, FakeSession],
+) -> None:
+    """A callback registered after the dispatcher caught up is replayed what arrived, at once."""
+    session, fake = pair
+    first: list[str] = []
+    session.on(None, lambda event: first.append(event.type))
+    fake.send_event({"type": "tts_playback_complete", "timestamp": 1})
+    wait_until(lambda: "tts_playback_complete" in first)
+    # The dispatcher now waits for the next event; nothing else will arrive.
+    second = threading.Event()
+    session.on(TTSPlaybackCompleteEvent, lambda event: second.set())
+    assert second.wait(5), "the replay waited for a later event"

@@ -79,6 +79,7 @@ from sayna._validation import (
     require_bool,
     require_positive_seconds,
     require_text,
+    require_wait,
 )
 from sayna._wsconnect import network_plan, open_websocket
 
@@ -908,7 +909,8 @@ class Session:
 
     def close(self, timeout: float = 2.0) -> None:
         """End the session (idempotent); raise :class:`SaynaCallbackError` if callbacks failed."""
-        self._core.close(timeout)
+        wait = require_wait(timeout)
+        self._core.close(0.0 if wait is None else wait)
 
     def disconnect(self) -> None:
         """Alias of :meth:`close`, the official SDK's name."""
@@ -1266,9 +1268,10 @@ class Session:
         :class:`SaynaConnectionClosedError` after the close event of an abnormal
         end. Close the iterator (or let it go) when you stop early.
         """
+        wait = require_wait(timeout)
         core = self._core
         core.check_process()
-        return EventIterator(core.log, core.raise_if_fatal, timeout)
+        return EventIterator(core.log, core.raise_if_fatal, wait)
 
     def __iter__(self) -> EventIterator:
         return self.events()
@@ -1278,9 +1281,10 @@ class Session:
 
         After the close event has been returned, raises like a send would.
         """
+        wait = require_wait(timeout)
         core = self._core
         core.check_process()
-        return core.poll(lambda event: True, timeout)
+        return core.poll(lambda event: True, wait)
 
     def wait_for(self, event: EventMatch, timeout: float | None = None) -> Event:
         """Skip events until one matches; return it.
@@ -1289,10 +1293,11 @@ class Session:
         predicate. Raises :class:`SaynaTimeoutError` after ``timeout`` seconds,
         and the session's closing error if it ends first.
         """
+        wait = require_wait(timeout)
         core = self._core
         core.check_process()
         match = _matcher(event)
-        found = core.poll(match, timeout)
+        found = core.poll(match, wait)
         if found is None:
             raise SaynaTimeoutError(f"no matching event within {timeout:g} s")
         return found

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Union
 import websocket
 
 from sayna import _conveniences, _frames, _keepalive
+from sayna._audio import AudioResult
 from sayna._converter import to_wire
 from sayna._errors import (
     SaynaCallbackError,
@@ -81,10 +82,10 @@ from sayna._validation import (
     require_text,
     require_wait,
 )
+from sayna._wav import WavAudio
 from sayna._wsconnect import network_plan, open_websocket
 
 if TYPE_CHECKING:
-    from sayna._audio import AudioResult
     from sayna._client import Sayna
 
 __all__ = ["DEFAULT_MAX_BUFFERED_EVENTS", "Session", "connect"]
@@ -1130,23 +1131,32 @@ class Session:
         """Stop the loading clip (never answered, in any state)."""
         self._send({"type": "loading_stop"})
 
-    def on_audio_input(self, audio: bytes | bytearray | memoryview) -> None:
-        """Send raw audio for speech-to-text, in the format of the ``stt_config``."""
-        given: object = audio
+    def on_audio_input(
+        self, audio_data: bytes | bytearray | memoryview | AudioResult | WavAudio
+    ) -> None:
+        """Send audio for speech-to-text, in the format of the ``stt_config``.
+
+        Raw bytes go as they are; an :class:`AudioResult` or :class:`WavAudio`
+        is checked against the ``stt_config`` first (and mixed down to mono).
+        """
+        given: object = audio_data
         if isinstance(given, bytes):
             data = given
+        elif isinstance(given, (AudioResult, WavAudio)):
+            data = _conveniences.input_pcm(given, self._core.stt_config)
         elif isinstance(given, str):
-            raise SaynaValidationError("audio must be bytes-like, not str", field="audio")
+            raise SaynaValidationError("audio_data must be bytes-like, not str", field="audio_data")
         else:
             try:
                 data = bytes(memoryview(given))  # type: ignore[arg-type]
             except TypeError:
                 raise SaynaValidationError(
-                    f"audio must be bytes-like, not {type(audio).__name__}", field="audio"
+                    f"audio_data must be bytes-like, not {type(given).__name__}",
+                    field="audio_data",
                 ) from None
         if not data:
-            raise SaynaValidationError("audio must not be empty", field="audio")
-        self._refuse_without_audio("audio")
+            raise SaynaValidationError("audio_data must not be empty", field="audio_data")
+        self._refuse_without_audio("on_audio_input()")
         core = self._core
         core.check_process()
         core.note_user_send()
@@ -1346,15 +1356,17 @@ class Session:
         audio: _conveniences.AudioSource,
         *,
         timeout: float = 30.0,
-        realtime: bool = True,
+        realtime: bool = False,
         speed: float = 1.0,
         chunk_ms: int = 100,
         progress: _conveniences.ProgressCallback | None = None,
     ) -> str:
-        """Stream ``audio`` (as :meth:`stream_audio`) and return its final transcript.
+        """Send ``audio`` (as :meth:`stream_audio`) and return its final transcript.
 
-        Final results up to the end-of-turn marker that follows the last frame;
-        ``timeout`` bounds the wait after the last frame.
+        ``audio`` may be what :meth:`say` or :meth:`Sayna.speak_rest` returned.
+        It goes as fast as the server reads it; ``realtime=True`` paces it like
+        a microphone. Final results up to the end-of-turn marker that follows
+        the last frame; ``timeout`` bounds the wait after the last frame.
         """
         return _conveniences.transcribe(
             self,

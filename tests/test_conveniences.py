@@ -67,7 +67,9 @@ def test_transcribe_paces_at_real_time(session: Session) -> None:
         slept.append(seconds)
         now[0] += seconds
 
-    text = transcribe(session, pcm, speed=2, chunk_ms=100, clock=lambda: now[0], sleep=sleep)
+    text = transcribe(
+        session, pcm, realtime=True, speed=2, chunk_ms=100, clock=lambda: now[0], sleep=sleep
+    )
     assert text == "pace me"
     duration = len(pcm) / 32000
     last_chunk = (len(pcm) % 3200 or 3200) / 32000

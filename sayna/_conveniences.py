@@ -49,6 +49,7 @@ __all__ = [
     "ProgressCallback",
     "input_pcm",
     "say",
+    "stall_note",
     "stream_audio",
     "transcribe",
 ]
@@ -107,6 +108,12 @@ def _closed(event: CloseEvent, doing: str) -> SaynaError:
     return SaynaNotConnectedError(f"the session closed while {doing}")
 
 
+def stall_note(session: Session) -> str:
+    """For a timeout message: the consumer that holds the session's reader, if one does."""
+    held_by = session._core.log.held_by  # the session's own event log (backpressure)
+    return f"; {held_by}" if held_by else ""
+
+
 def _skip_unconsumed(session: Session) -> None:
     """Consume what arrived before the call, so that only new events count."""
     while True:
@@ -148,6 +155,7 @@ def say(
             received = sum(map(len, chunks))
             raise SaynaTimeoutError(
                 f"speech not complete within {timeout:g} s ({received} bytes of audio so far)"
+                + stall_note(session)
             )
         if isinstance(event, TTSAudioEvent):
             chunks.append(event.data)
@@ -405,7 +413,7 @@ def transcribe(
         if now >= deadline:
             raise SaynaTimeoutError(
                 f"no end of turn within {timeout:g} s after the audio ended"
-                f" (text so far: {turn.text!r})"
+                f" (text so far: {turn.text!r})" + stall_note(session)
             )
         until = min(deadline, complete_at) if closed else deadline
         collect(until - now, audio_done=True)

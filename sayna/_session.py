@@ -1309,7 +1309,8 @@ class Session:
         match = _matcher(event)
         found = core.poll(match, wait)
         if found is None:
-            raise SaynaTimeoutError(f"no matching event within {timeout:g} s")
+            note = _conveniences.stall_note(self)
+            raise SaynaTimeoutError(f"no matching event within {timeout:g} s{note}")
         return found
 
     # --- conveniences (sayna._conveniences) ------------------------------------------

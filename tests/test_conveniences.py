@@ -197,7 +197,7 @@ def test_transcribe_waits_briefly_when_the_turn_ended_before_the_audio(session: 
     """Trailing silence: the turn ends mid-stream, and the text comes one quiet second later."""
     pcm = encode_speech("hi", 16000) + b"\x00\x00" * 16000
     started = time.monotonic()
-    assert transcribe(session, pcm, speed=4) == "hi"
+    assert transcribe(session, pcm, realtime=True, speed=4) == "hi"
     assert time.monotonic() - started >= 1.0
 
 

@@ -114,14 +114,18 @@ def stall_note(session: Session) -> str:
     return f"; {held_by}" if held_by else ""
 
 
-def _skip_unconsumed(session: Session) -> None:
-    """Consume what arrived before the call, so that only new events count."""
-    while True:
-        event = session.next_event(timeout=0)
-        if event is None:
-            return
+def _skip_unconsumed(session: Session, call: str) -> None:
+    """Pass over what arrived before the call, so that only new events count.
+
+    That is the documented contract, so nothing is logged for events that were
+    dropped meanwhile; a session that already ended says so.
+    """
+    core = session._core  # the session's own event log and closing error
+    for event in core.log.skip():
         if isinstance(event, CloseEvent):
-            raise _closed(event, "starting")
+            if event.error is not None:
+                raise core.closed_error()
+            raise SaynaNotConnectedError(f"{call} needs an open session; this one is closed")
 
 
 def say(
@@ -143,7 +147,7 @@ def say(
     require_text(text, "text")  # the server answers blank text with nothing at all
     require_positive_seconds(timeout, "timeout")
     config = _audio_config(session.tts_config)
-    _skip_unconsumed(session)
+    _skip_unconsumed(session, "say()")
     session.speak(text)
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []
@@ -387,7 +391,7 @@ def transcribe(
     frames, total = _frames(
         source, config, chunk_ms=chunk_ms, realtime=realtime, speed=speed, clock=clock, sleep=sleep
     )
-    _skip_unconsumed(session)
+    _skip_unconsumed(session, "transcribe()")
     turn = _Turn()
 
     def collect(wait: float, *, audio_done: bool) -> None:

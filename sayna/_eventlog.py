@@ -369,6 +369,23 @@ class EventLog:
         )
         return EventsDiscardedEvent(count=count)
 
+    def skip(self) -> list[Event]:
+        """Start the next iterator or poll at the end; return the kept entries it passes over.
+
+        For callers whose contract is to ignore what arrived before them
+        (``say``, ``transcribe``): entries dropped earlier are passed over
+        silently, without the discarded-events warning.
+        """
+        with self._lock:
+            start = max(self._iterator_start(), self._head)
+            index = start - self._head + self._offset
+            skipped: list[Event] = self._items[index:]  # type: ignore[assignment]
+            self._mark = self._end
+            self._dropping_unseen = False
+            if not self._keeping:
+                self._release_consumed()
+            return skipped
+
     def open(self, *, iterator: bool, start: int | None = None) -> Cursor:
         """Register an active cursor.
 

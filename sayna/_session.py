@@ -910,8 +910,7 @@ class Session:
 
     def close(self, timeout: float = 2.0) -> None:
         """End the session (idempotent); raise :class:`SaynaCallbackError` if callbacks failed."""
-        wait = require_wait(timeout)
-        self._core.close(0.0 if wait is None else wait)
+        self._core.close(require_wait(timeout, allow_none=False))
 
     def disconnect(self) -> None:
         """Alias of :meth:`close`, the official SDK's name."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from sayna._errors import SaynaValidationError
 
@@ -98,9 +98,15 @@ def require_positive_seconds(value: Any, field: str) -> float:
     return _seconds(value, field, zero_ok=False)
 
 
-def require_wait(value: Any, field: str = "timeout") -> float | None:
-    """A consumer's wait: ``None`` (no limit), or 0 (do not wait) up to ``MAX_TIMEOUT``."""
-    if value is None:
+@overload
+def require_wait(
+    value: Any, field: str = ..., *, allow_none: Literal[True] = ...
+) -> float | None: ...
+@overload
+def require_wait(value: Any, field: str = ..., *, allow_none: Literal[False]) -> float: ...
+def require_wait(value: Any, field: str = "timeout", *, allow_none: bool = True) -> float | None:
+    """A wait: ``None`` (no limit, where allowed), or 0 (do not wait) up to ``MAX_TIMEOUT``."""
+    if value is None and allow_none:
         return None
     return _seconds(value, field, zero_ok=True)
 

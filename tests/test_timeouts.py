@@ -77,3 +77,11 @@ def test_close_refuses_a_nan_timeout(session: Session) -> None:
     """close(timeout=nan) is refused instead of computing a NaN deadline."""
     with pytest.raises(SaynaValidationError, match="timeout"):
         session.close(timeout=math.nan)
+
+
+def test_close_takes_zero_but_not_none(session: Session) -> None:
+    """close(timeout=None) is refused (close always has a bound); close(timeout=0) works."""
+    with pytest.raises(SaynaValidationError, match="timeout"):
+        session.close(timeout=None)  # type: ignore[arg-type]
+    session.close(timeout=0)
+    assert not session.connected

@@ -28,6 +28,7 @@ import cattrs
 
 from sayna import _converter
 from sayna._errors import SaynaConnectionClosedError
+from sayna._jsondata import WireData, json_data
 
 __all__ = [
     "CallbackErrorEvent",
@@ -66,11 +67,21 @@ def _raw_repr(value: str | bytes) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-class Event:
+class Event(WireData):
     """Base class of every session event; ``type`` is the wire type string."""
 
     __slots__ = ()
     type: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as JSON-ready data: ``type`` and the wire's field names.
+
+        For a server message this is the message as it came (binary data as
+        base64); an unknown message is its payload unchanged.
+        """
+        if isinstance(self, UnknownEvent):
+            return json_data(self.payload)  # type: ignore[no-any-return]
+        return {"type": self.type, **super().to_dict()}
 
 
 # --- server messages ------------------------------------------------------------
@@ -104,7 +115,7 @@ class STTResultEvent(Event):
 
 
 @attrs.frozen(kw_only=True)
-class DataPacket:
+class DataPacket(WireData):
     """A LiveKit data packet: ``message`` when it was UTF-8 text, else ``data``."""
 
     identity: str
@@ -124,7 +135,7 @@ class MessageEvent(Event):
 
 
 @attrs.frozen(kw_only=True)
-class SessionParticipant:
+class SessionParticipant(WireData):
     """A remote participant of the session's room; ``timestamp`` in Unix ms."""
 
     identity: str
@@ -150,7 +161,7 @@ class ParticipantDisconnectedEvent(Event):
 
 
 @attrs.frozen(kw_only=True)
-class SubscribedTrack:
+class SubscribedTrack(WireData):
     """A participant's track the agent subscribed to; ``track_kind`` audio/video."""
 
     identity: str

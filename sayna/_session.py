@@ -13,9 +13,10 @@ import json
 import logging
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sayna import _conveniences
+from sayna._audio import AudioResult
 from sayna._converter import to_wire
 from sayna._core import SessionCore
 from sayna._dispatch import EventKey, EventMatch, callable_name, check_key, matcher
@@ -45,11 +46,10 @@ from sayna._validation import (
     normalize_phone_number,
     require_bool,
     require_text,
+    require_wait,
 )
+from sayna._wav import WavAudio
 from sayna._wsprotocol import OPEN_STATES, State
-
-if TYPE_CHECKING:
-    from sayna._audio import AudioResult
 
 __all__ = ["Session"]
 
@@ -140,7 +140,7 @@ class Session:
 
     def close(self, timeout: float = 2.0) -> None:
         """End the session (idempotent); raise :class:`SaynaCallbackError` if callbacks failed."""
-        self._core.close(timeout)
+        self._core.close(require_wait(timeout, allow_none=False))
 
     def disconnect(self) -> None:
         """Alias of :meth:`close`, the official SDK's name."""
@@ -359,23 +359,32 @@ class Session:
         """Stop the loading clip (never answered, in any state)."""
         self._send({"type": "loading_stop"})
 
-    def on_audio_input(self, audio: bytes | bytearray | memoryview) -> None:
-        """Send raw audio for speech-to-text, in the format of the ``stt_config``."""
-        given: object = audio
+    def on_audio_input(
+        self, audio_data: bytes | bytearray | memoryview | AudioResult | WavAudio
+    ) -> None:
+        """Send audio for speech-to-text, in the format of the ``stt_config``.
+
+        Raw bytes go as they are; an :class:`AudioResult` or :class:`WavAudio`
+        is checked against the ``stt_config`` first (and mixed down to mono).
+        """
+        given: object = audio_data
         if isinstance(given, bytes):
             data = given
+        elif isinstance(given, (AudioResult, WavAudio)):
+            data = _conveniences.input_pcm(given, self._core.stt_config)
         elif isinstance(given, str):
-            raise SaynaValidationError("audio must be bytes-like, not str", field="audio")
+            raise SaynaValidationError("audio_data must be bytes-like, not str", field="audio_data")
         else:
             try:
                 data = bytes(memoryview(given))  # type: ignore[arg-type]
             except TypeError:
                 raise SaynaValidationError(
-                    f"audio must be bytes-like, not {type(audio).__name__}", field="audio"
+                    f"audio_data must be bytes-like, not {type(given).__name__}",
+                    field="audio_data",
                 ) from None
         if not data:
-            raise SaynaValidationError("audio must not be empty", field="audio")
-        self._refuse_without_audio("audio")
+            raise SaynaValidationError("audio_data must not be empty", field="audio_data")
+        self._refuse_without_audio("on_audio_input()")
         core = self._core
         core.check_process()
         core.send_binary(data)
@@ -496,9 +505,10 @@ class Session:
         :class:`SaynaConnectionClosedError` after the close event of an abnormal
         end. Close the iterator (or let it go) when you stop early.
         """
+        wait = require_wait(timeout)
         core = self._core
         core.check_process()
-        return EventIterator(core.log, core.raise_if_fatal, timeout)
+        return EventIterator(core.log, core.raise_if_fatal, wait)
 
     def __iter__(self) -> EventIterator:
         return self.events()
@@ -508,9 +518,10 @@ class Session:
 
         After the close event has been returned, raises like a send would.
         """
+        wait = require_wait(timeout)
         core = self._core
         core.check_process()
-        return core.poll(lambda event: True, timeout)
+        return core.poll(lambda event: True, wait)
 
     def wait_for(self, event: EventMatch, timeout: float | None = None) -> Event:
         """Skip events until one matches; return it.
@@ -519,12 +530,14 @@ class Session:
         predicate. Raises :class:`SaynaTimeoutError` after ``timeout`` seconds,
         and the session's closing error if it ends first.
         """
+        wait = require_wait(timeout)
         core = self._core
         core.check_process()
         match = matcher(event)
-        found = core.poll(match, timeout)
+        found = core.poll(match, wait)
         if found is None:
-            raise SaynaTimeoutError(f"no matching event within {timeout:g} s")
+            note = _conveniences.stall_note(self)
+            raise SaynaTimeoutError(f"no matching event within {timeout:g} s{note}")
         return found
 
     # --- conveniences (sayna._conveniences) ------------------------------------------
@@ -571,15 +584,17 @@ class Session:
         audio: _conveniences.AudioSource,
         *,
         timeout: float = 30.0,
-        realtime: bool = True,
+        realtime: bool = False,
         speed: float = 1.0,
         chunk_ms: int = 100,
         progress: _conveniences.ProgressCallback | None = None,
     ) -> str:
-        """Stream ``audio`` (as :meth:`stream_audio`) and return its final transcript.
+        """Send ``audio`` (as :meth:`stream_audio`) and return its final transcript.
 
-        Final results up to the end-of-turn marker that follows the last frame;
-        ``timeout`` bounds the wait after the last frame.
+        ``audio`` may be what :meth:`say` or :meth:`Sayna.speak_rest` returned.
+        It goes as fast as the server reads it; ``realtime=True`` paces it like
+        a microphone. Final results up to the end-of-turn marker that follows
+        the last frame; ``timeout`` bounds the wait after the last frame.
         """
         return _conveniences.transcribe(
             self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -69,7 +70,12 @@ def fake_server(ctx: Context) -> int:
         if not key.strip():
             raise UsageError("--require-key needs a non-empty KEY")
         keys[key.strip()] = tenant.strip() or f"tenant-{index}"
-    with running_fake_server(port=ctx.args.port, api_keys=keys or None) as server:
+    cassette = ctx.args.cassette
+    if cassette is not None and not os.path.isfile(cassette):
+        raise UsageError(f"no cassette at {cassette!r}")
+    with running_fake_server(
+        port=ctx.args.port, api_keys=keys or None, cassette=cassette
+    ) as server:
         ctx.out(server.url)
         auth = f"auth on, {len(keys)} key(s)" if keys else "auth off"
         ctx.note(f"sayna: local server at {server.url} ({auth}); Ctrl-C stops it")

@@ -302,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY[=TENANT]",
         help="turn auth on and accept this key (repeatable)",
     )
+    p.add_argument("--cassette", metavar="FILE", help="replay this recorded session (a cassette)")
 
     p = add("demo", "round trip offline: say a sentence, transcribe it back", "_local:demo")
     p.add_argument(

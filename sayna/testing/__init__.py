@@ -30,6 +30,9 @@ from sayna.testing._audio import decode_speech, encode_speech, speech_duration
 
 if TYPE_CHECKING:
     from sayna.testing._behaviour import Behaviour
+    from sayna.testing._proxy import RecordingProxy
+    from sayna.testing._pytest_plugin import SaynaCassette
+    from sayna.testing._replay import CassetteMismatch
     from sayna.testing._rest import RecordedRequest
     from sayna.testing._server import FakeServer
     from sayna.testing._state import Participant, Room, Track
@@ -37,13 +40,16 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Behaviour",
+    "CassetteMismatch",
     "FakeServer",
     "FakeSession",
     "Participant",
     "PublishedData",
     "ReceivedFrame",
     "RecordedRequest",
+    "RecordingProxy",
     "Room",
+    "SaynaCassette",
     "Track",
     "decode_speech",
     "encode_speech",
@@ -57,6 +63,9 @@ __all__ = [
 # package (and the pytest plugin) works without the ``testing`` extra.
 _LAZY = {
     "Behaviour": "sayna.testing._behaviour",
+    "CassetteMismatch": "sayna.testing._replay",
+    "RecordingProxy": "sayna.testing._proxy",
+    "SaynaCassette": "sayna.testing._pytest_plugin",
     "FakeServer": "sayna.testing._server",
     "FakeSession": "sayna.testing._ws",
     "PublishedData": "sayna.testing._ws",

@@ -23,6 +23,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="KEY[=TENANT]",
         help="accept this API key (repeatable; auth is off when none is given)",
     )
+    parser.add_argument(
+        "--cassette", metavar="FILE", help="replay this recorded session instead of the stand-ins"
+    )
     args = parser.parse_args(argv)
 
     from sayna.testing._server import FakeServer
@@ -34,9 +37,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             key, _, tenant = item.partition("=")
             keys[key] = tenant or f"tenant-{index}"
     # A foreground server may run for hours: do not keep every request and frame.
-    server = FakeServer(host=args.host, port=args.port, api_keys=keys, record=False)
+    try:
+        server = FakeServer(
+            host=args.host, port=args.port, api_keys=keys, record=False, cassette=args.cassette
+        )
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
     server.start()
     auth = f"auth on ({len(keys)} key(s))" if keys else "auth off"
+    if args.cassette:
+        auth += f", replaying {args.cassette}"
     print(
         f"Sayna fake server on {server.url} (WebSocket {server.ws_url}), {auth}. Ctrl-C stops it."
     )

@@ -8,6 +8,7 @@ this object, so a switch flipped on the server reaches every handler at once.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Collection, Iterable, Mapping
 from typing import Any, Generic, TypeVar, overload
 
@@ -38,7 +39,9 @@ class Behaviour:
     The fields carry the meaning of the :class:`~sayna.testing.FakeServer`
     keywords and attributes of the same names. ``fail_config`` is the message
     of :meth:`~sayna.testing.FakeServer.fail_config` and ``transcripts`` the
-    queue of :meth:`~sayna.testing.FakeServer.script_transcripts`.
+    queue of :meth:`~sayna.testing.FakeServer.script_transcripts`. With
+    ``cassette`` (a path) the server replays that recording instead of running
+    the stand-in providers, at ``pace`` ``"fast"`` or ``"recorded"``.
     """
 
     api_keys: dict[str, str] | None = attrs.field(default=None, converter=_keys, repr=False)
@@ -67,6 +70,9 @@ class Behaviour:
     withhold_ready: bool = False
     fail_config: str | None = None
     transcripts: list[str] = attrs.field(factory=list, converter=_texts)
+    # Replay instead of the stand-in providers.
+    cassette: str | os.PathLike[str] | None = None
+    pace: str = "fast"
 
 
 def keyword_behaviour(
@@ -86,6 +92,8 @@ def keyword_behaviour(
     stt_endpoint_ms: int,
     turn_detection: bool,
     record: bool,
+    cassette: str | os.PathLike[str] | None,
+    pace: str,
 ) -> Behaviour:
     """The behaviour the historical :class:`FakeServer` keywords describe."""
     return Behaviour(
@@ -104,6 +112,8 @@ def keyword_behaviour(
         stt_endpoint_ms=stt_endpoint_ms,
         turn_detection=turn_detection,
         record=record,
+        cassette=cassette,
+        pace=pace,
     )
 
 

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import attrs
 
 from sayna.testing._behaviour import Behaviour
 from sayna.testing._state import State
+
+if TYPE_CHECKING:
+    from sayna.testing._replay import Replay
 
 __all__ = ["ServerContext"]
 
@@ -28,6 +32,8 @@ class ServerContext:
     handle_livekit_event: Callable[..., tuple[int, bytes] | None]
     #: ``(room, identity)``: a transferred SIP caller leaves the room shortly after.
     transfer_leaves: Callable[[str, str], None]
+    #: The cassette being replayed, if the server replays one.
+    replay: Replay | None = None
 
     def __repr__(self) -> str:
         return f"<ServerContext rooms={len(self.state.rooms)}>"

@@ -701,6 +701,11 @@ def dispatch(server: ServerContext, request: RecordedRequest) -> Reply | Upgrade
         if match is None or not match[1]:
             # Unknown paths sit behind the auth layer too (§1.1).
             tenant = authenticate(server, request)
+        if server.replay is not None:
+            upgrade = match is not None and match[0].get("GET") is ws_route
+            answer = server.replay.answer(request, upgrade=upgrade and request.method == "GET")
+            if answer is not None:
+                return answer
         if match is None:
             return Reply(404)
         methods, _, param = match

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import selectors
 import socket
 import threading
@@ -25,6 +26,7 @@ from sayna.testing._behaviour import Behaviour, behaviour_field, keyword_behavio
 from sayna.testing._context import ServerContext
 from sayna.testing._http import serve_connection
 from sayna.testing._providers import ALL_PROVIDERS
+from sayna.testing._replay import CassetteMismatch, Replay
 from sayna.testing._rest import RecordedRequest
 from sayna.testing._state import (
     Hook,
@@ -83,6 +85,8 @@ class FakeServer:
       thresholds are checked, as with the ``stt-vad`` build).
     - ``record``: keep every request and received frame for inspection; turn it
       off for a server that runs for hours (``python -m sayna.testing`` does).
+    - ``cassette`` (a path) and ``pace`` (``"fast"`` or ``"recorded"``): replay
+      a recorded session instead of the stand-in providers (see :doc:`/cassettes`).
     - ``behaviour``: all of the above but ``host``, ``port``, ``protected_hooks``
       and ``recordings`` as one :class:`~sayna.testing.Behaviour` (instead of the
       keywords, not beside them).
@@ -155,6 +159,8 @@ class FakeServer:
         stt_endpoint_ms: int = 500,
         turn_detection: bool = True,
         record: bool = True,
+        cassette: str | os.PathLike[str] | None = None,
+        pace: str = "fast",
         behaviour: Behaviour | None = None,
     ) -> None:
         keywords = keyword_behaviour(
@@ -173,12 +179,17 @@ class FakeServer:
             stt_endpoint_ms=stt_endpoint_ms,
             turn_detection=turn_detection,
             record=record,
+            cassette=cassette,
+            pace=pace,
         )
         if behaviour is not None and keywords != Behaviour():
             raise TypeError("pass either behaviour= or the individual behaviour keywords, not both")
         self._behaviour = keywords if behaviour is None else behaviour
         self._host = host
         self._port = port
+        chosen = self._behaviour
+        replay = None if chosen.cassette is None else Replay(chosen.cassette, chosen.pace)
+        self._replay = replay
 
         self.state = State(
             protected_hooks=[
@@ -199,6 +210,7 @@ class FakeServer:
             livekit_token=self.livekit_token,
             handle_livekit_event=self.handle_livekit_event,
             transfer_leaves=self._transfer_leaves,
+            replay=replay,
         )
 
         self._lock = threading.Lock()
@@ -365,6 +377,15 @@ class FakeServer:
         with self._lock:
             return list(self._sessions)
 
+    @property
+    def cassette_mismatches(self) -> list[CassetteMismatch]:
+        """How clients differed from the replayed cassette (empty: as recorded, or no cassette).
+
+        Each :class:`~sayna.testing.CassetteMismatch` shows a diff in ``str()``.
+        Frames a client never sent are added when its session ends.
+        """
+        return [] if self._replay is None else self._replay.mismatches
+
     def wait_for_session(self, timeout: float = 5.0) -> FakeSession:
         """The next session not yet returned by this method (in connect order).
 
@@ -397,6 +418,7 @@ class FakeServer:
                 index=len(self._sessions) + 1,
                 tenant=tenant,
                 request_headers=headers,
+                handler=None if self._replay is None else self._replay.session_handler,
             )
             self._sessions.append(session)
             self._session_cond.notify_all()

@@ -28,6 +28,7 @@ and the values of credential keys anywhere in JSON (``auth``, ``api_key``,
 from __future__ import annotations
 
 import base64
+import binascii
 import gzip
 import json
 import os
@@ -191,10 +192,68 @@ def read_cassette(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             event = json.loads(line)
         except ValueError:
             raise CassetteError(f"cassette {str(where)!r}, line {number}: not JSON") from None
-        if not isinstance(event, dict) or not isinstance(event.get("kind"), str):
-            raise CassetteError(f"cassette {str(where)!r}, line {number}: no 'kind'")
+        problem = _problem(event)
+        if problem is not None:
+            raise CassetteError(f"cassette {str(where)!r}, line {number}: {problem}")
         events.append(event)
     return events
+
+
+_BODY_KEYS = ("json", "text", "b64")
+
+
+def _problem(event: Any) -> str | None:
+    """What makes one cassette event unusable, or None."""
+    if not isinstance(event, dict) or not isinstance(event.get("kind"), str):
+        return "not an object with a 'kind'"
+    kind = event["kind"]
+    if not isinstance(event.get("t", 0), (int, float)):
+        return "'t' is not a number"
+    if kind == "http":
+        if not isinstance(event.get("method"), str) or not isinstance(event.get("target"), str):
+            return "an http event needs 'method' and 'target'"
+        if not isinstance(event.get("status"), int) or not 100 <= event["status"] <= 599:
+            return "an http event needs a 'status' between 100 and 599"
+        headers = event.get("headers", [])
+        if not isinstance(headers, list) or not all(
+            isinstance(h, list) and len(h) == 2 and all(isinstance(x, str) for x in h)
+            for h in headers
+        ):
+            return "'headers' must be a list of [name, value] strings"
+        for side in ("request", "response"):
+            problem = _body_problem(event.get(side) or {})
+            if problem is not None:
+                return f"{side}: {problem}"
+        return None
+    if kind not in ("ws_open", "ws", "ws_close"):
+        return f"unknown kind {kind!r}"
+    if not isinstance(event.get("session"), int):
+        return f"a {kind} event needs an integer 'session'"
+    if kind == "ws_open":
+        return None
+    if event.get("from") not in ("client", "server"):
+        return f"a {kind} event needs 'from': 'client' or 'server'"
+    if kind == "ws_close":
+        code = event.get("code")
+        return None if code is None or isinstance(code, int) else "'code' is not an integer"
+    if "audio" in event:
+        return _body_problem({"b64": event["audio"]})
+    if not any(key in event for key in _BODY_KEYS):
+        return "a ws event needs 'json', 'text' or 'audio'"
+    return _body_problem(event)
+
+
+def _body_problem(body: Any) -> str | None:
+    if not isinstance(body, dict):
+        return "a body must be an object"
+    if "text" in body and not isinstance(body["text"], str):
+        return "'text' is not a string"
+    if "b64" in body:
+        try:
+            base64.b64decode(body["b64"], validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            return "'b64'/'audio' is not base64"
+    return None
 
 
 class CassetteWriter:

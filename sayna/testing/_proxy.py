@@ -63,7 +63,8 @@ def _split_upstream(url: str) -> tuple[str, str, str]:
     path = parts.path.rstrip("/")
     if parts.scheme in ("ws", "wss") and path.endswith("/ws"):
         path = path[:-3]
-    return scheme, parts.netloc, path
+    # Only host and port: Sayna reads no credentials from a URL's user part.
+    return scheme, parts.netloc.rpartition("@")[2], path
 
 
 def _cut(upstream: websocket.WebSocket, *, close: bool = False) -> None:
@@ -260,7 +261,9 @@ class RecordingProxy:
         try:
             upstream.request(method, self._base + target, body=body or None, headers=forwarded)
             response = upstream.getresponse()
-            answer = response.read()
+            answer = response.read(_MAX_BODY + 1)
+            if len(answer) > _MAX_BODY:
+                raise http.client.HTTPException("answer larger than 64 MiB")
             status, reason, answer_headers = response.status, response.reason, response.getheaders()
         except (OSError, http.client.HTTPException) as exc:
             # Not recorded: an unreachable upstream is the recording's problem, not the session's.

@@ -260,3 +260,31 @@ def test_proxy_binds_loopback_and_stops_cleanly(tmp_path: pathlib.Path) -> None:
             proxy.stop()
         proxy.stop()  # idempotent
     assert [e.get("kind") for e in _events(path)[1:]] == ["http"]
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ('{"kind": "http", "method": "GET", "target": "/"}', "'status' between 100 and 599"),
+        ('{"kind": "ws", "session": 1, "from": "server", "audio": "%%%"}', "not base64"),
+        ('{"kind": "ws", "session": 1, "from": "nobody", "text": "x"}', "'from'"),
+        ('{"kind": "tape"}', "unknown kind 'tape'"),
+        ("[1, 2]", "not an object with a 'kind'"),
+    ],
+)
+def test_broken_cassette_lines_are_refused_with_their_line(
+    tmp_path: pathlib.Path, line: str, problem: str
+) -> None:
+    """A hand-edited cassette with a broken event fails at load, naming the line and the problem."""
+    path = tmp_path / "edited.jsonl"
+    path.write_text('{"format": "sayna-cassette", "version": 1}\n' + line + "\n")
+    with pytest.raises(ValueError, match="line 2") as info:
+        FakeServer(cassette=path)
+    assert problem in str(info.value)
+
+
+def test_proxy_repr_shows_no_credentials(tmp_path: pathlib.Path) -> None:
+    """Credentials in the upstream URL's user part never reach the repr."""
+    proxy = RecordingProxy("https://user:hunter2@sayna.example.com/", tmp_path / "c.jsonl")
+    assert "hunter2" not in repr(proxy)
+    assert "sayna.example.com" in repr(proxy)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import requests
-from server_helpers import wait_until
+from server_helpers import connect, wait_until
 
 from sayna import AuthenticationError, ErrorEvent, Sayna, STTConfig, TTSConfig
 from sayna.testing import CassetteMismatch, FakeServer, RecordingProxy, decode_speech
@@ -95,11 +95,13 @@ def test_secrets_never_reach_the_cassette(tmp_path: pathlib.Path) -> None:
     ):
         client.speak_rest("Hi", tts)
         requests.get(f"{proxy.url}/voices?api_key={KEY}", timeout=5).raise_for_status()
+        raw = connect(f"{proxy.ws_url}?api_key={KEY}")  # a client that cannot set headers
+        raw.close()
         with client.connect(stt_config=stt, tts_config=tts, timeout=10) as session:
             session.say("secret stuff", timeout=10)
         # The upstream did get the key and the credentials.
         assert upstream.requests[0].headers["authorization"] == f"Bearer {KEY}"
-        assert upstream.sessions[0].config["tts_config"]["auth"] == {"api_key": TTS_SECRET}
+        assert upstream.sessions[-1].config["tts_config"]["auth"] == {"api_key": TTS_SECRET}
     data = path.read_bytes()
     for secret in (KEY, STT_SECRET, TTS_SECRET):
         assert secret.encode() not in data

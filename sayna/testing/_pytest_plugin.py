@@ -46,6 +46,18 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    outcome = yield
+    if call.when == "call":
+        # sayna_cassette's teardown reads it: a failed test's recording is not kept.
+        report = outcome.get_result()  # type: ignore[attr-defined]
+        item.stash[_CALL_FAILED] = bool(getattr(report, "failed", False))
+
+
+_CALL_FAILED = pytest.StashKey[bool]()
+
+
 @pytest.fixture
 def sayna_server() -> Iterator[FakeServer]:
     """A started :class:`sayna.testing.FakeServer` (auth off), stopped after the test."""
@@ -94,7 +106,8 @@ def sayna_cassette(request: pytest.FixtureRequest) -> Iterator[SaynaCassette]:
     ``--sayna-record-mode`` option decides: ``none`` (the default) replays and
     fails when the cassette is missing, ``once`` records missing cassettes,
     ``all`` records every one again. A replayed test fails when the client
-    differed from the recording.
+    differed from the recording; the recording of a failed test is moved
+    aside to ``<name>.failed``.
     """
     mode = request.config.getoption("sayna_record_mode", "none")
     path = _cassette_path(request)
@@ -118,6 +131,9 @@ def sayna_cassette(request: pytest.FixtureRequest) -> Iterator[SaynaCassette]:
             with RecordingProxy(upstream, path) as proxy:
                 env.setenv("SAYNA_URL", proxy.url)
                 yield SaynaCassette(url=proxy.url, path=path, recording=True, proxy=proxy)
+            if request.node.stash.get(_CALL_FAILED, False):
+                # Never leave a failed session where the next run would replay it.
+                path.replace(path.with_name(path.name + ".failed"))
             return
         from sayna.testing._server import FakeServer
 

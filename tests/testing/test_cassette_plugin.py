@@ -122,6 +122,22 @@ def test_mode_all_records_again(tmp_path: pathlib.Path, upstream: FakeServer) ->
     assert _log(tmp_path) == ["record True", "record True", "replay True"]
 
 
+def test_a_failed_recording_is_not_kept(tmp_path: pathlib.Path, upstream: FakeServer) -> None:
+    """When the test fails while recording, its cassette moves aside and 'once' records again."""
+    _write_test(tmp_path, rest="Hello Ada")
+    test_file = tmp_path / "test_booking.py"
+    test_file.write_text(test_file.read_text("utf-8") + "    assert False, 'boom'\n")
+    cassette = tmp_path / "cassettes" / "test_booking" / "test_booking.jsonl"
+    failed = _pytest(tmp_path, "once", upstream.url)
+    assert failed.returncode == 1
+    assert not cassette.exists()
+    assert cassette.with_name("test_booking.jsonl.failed").is_file()
+    _write_test(tmp_path, rest="Hello Ada")
+    assert _pytest(tmp_path, "once", upstream.url).returncode == 0
+    assert cassette.is_file()
+    assert _log(tmp_path) == ["record True", "record True"]
+
+
 def test_recording_needs_sayna_url(tmp_path: pathlib.Path) -> None:
     """Recording without SAYNA_URL fails and says so."""
     _write_test(tmp_path)

@@ -66,7 +66,12 @@ def fake_server(ctx: Context) -> int:
     """``sayna fake-server``: print the URL, serve until Ctrl-C."""
     _refuse_url(ctx, "fake-server")
     keys = required_keys(ctx.args.require_key)
-    with running_fake_server(port=ctx.args.port, api_keys=keys or None) as server:
+    cassette = ctx.args.cassette
+    if cassette is not None and not os.path.isfile(cassette):
+        raise UsageError(f"no cassette at {cassette!r}")
+    with running_fake_server(
+        port=ctx.args.port, api_keys=keys or None, cassette=cassette
+    ) as server:
         ctx.out(server.url)
         auth = f"auth on, {len(keys)} key(s)" if keys else "auth off"
         ctx.note(f"sayna: local server at {server.url} ({auth}); Ctrl-C stops it")

@@ -352,6 +352,7 @@ def _add_fake_server(commands: _Commands) -> None:
         metavar="KEY[=TENANT]",
         help="turn auth on and accept this key (repeatable)",
     )
+    p.add_argument("--cassette", metavar="FILE", help="replay this recorded session (a cassette)")
 
 
 def _add_demo(commands: _Commands) -> None:

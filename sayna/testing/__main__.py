@@ -26,6 +26,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # The former spelling, still accepted so that existing scripts keep working.
     parser.add_argument("--api-key", action="append", dest="require_key", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cassette", metavar="FILE", help="replay this recorded session instead of the stand-ins"
+    )
     args = parser.parse_args(argv)
 
     from sayna._cli._common import UsageError, required_keys
@@ -36,9 +39,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         parser.error(str(exc))
     # A foreground server may run for hours: do not keep every request and frame.
-    server = FakeServer(host=args.host, port=args.port, api_keys=keys, record=False)
+    try:
+        server = FakeServer(
+            host=args.host, port=args.port, api_keys=keys, record=False, cassette=args.cassette
+        )
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
     server.start()
     auth = f"auth on ({len(keys)} key(s))" if keys else "auth off"
+    if args.cassette:
+        auth += f", replaying {args.cassette}"
     print(
         f"Sayna fake server on {server.url} (WebSocket {server.ws_url}), {auth}. Ctrl-C stops it."
     )

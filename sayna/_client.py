@@ -16,17 +16,20 @@ import attrs
 import cattrs
 import requests
 
+from sayna import _connect
 from sayna._audio import AudioResult
+from sayna._connection import RealtimeSettings
 from sayna._converter import from_wire, to_wire
 from sayna._errors import (
     SaynaConnectionError,
     SaynaError,
     SaynaNotConnectedError,
+    SaynaProtocolError,
     SaynaTimeoutError,
     SaynaValidationError,
     error_from_response,
 )
-from sayna._eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
+from sayna._forksafe import ForkAware, reset_connection_pools
 from sayna._models import (
     HealthResponse,
     LiveKitRoomDetails,
@@ -53,8 +56,7 @@ from sayna._validation import (
 from sayna._version import __version__
 
 if TYPE_CHECKING:
-    from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig
-    from sayna._session import Session
+    pass
 
 __all__ = ["Sayna"]
 
@@ -190,6 +192,11 @@ class Sayna:
       pool is shared by the threads that use the client). Pass ``session=``
       to use your own (proxies, TLS settings, adapters); it is then yours to
       close, and its headers are never modified.
+    - Safe across ``os.fork()`` (pre-forking servers, Celery's prefork pool,
+      ``multiprocessing``): in a child, the client opens its own connections
+      and never touches a socket inherited from the parent. The session's
+      connection pools (yours too, when you passed ``session=``) are emptied
+      in the child; its settings are kept.
     - ``close()`` (or leaving the ``with`` block) closes every realtime
       session opened from this client, then the HTTP pool. A closed client
       refuses further calls with :class:`SaynaNotConnectedError`. Garbage
@@ -265,6 +272,7 @@ class Sayna:
         # Realtime sessions add themselves here so that close() can end them.
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
+        self._fork_guard = ForkAware(self._after_fork)
         # Test seam: the pause between retries.
         self._sleep: Callable[[float], None] = time.sleep
         self._closed = False
@@ -327,81 +335,33 @@ class Sayna:
         if self._closed:
             raise SaynaNotConnectedError("this Sayna client is closed; create a new one")
 
+    def _after_fork(self) -> None:
+        # Runs in a forked child. A parent thread may have held the lock at
+        # the moment of the fork; in the child nobody would ever release it.
+        self._lock = threading.Lock()
+        # The inherited pooled sockets are the parent's: writing a request
+        # into one interleaves with the parent's (or a sibling's) traffic.
+        reset_connection_pools(self._http)
+
     # --- realtime ------------------------------------------------------------------
 
-    def connect(
-        self,
-        stt_config: STTConfig | None = None,
-        tts_config: TTSConfig | None = None,
-        livekit_config: LiveKitConfig | None = None,
-        without_audio: bool = False,
-        stream_id: str | None = None,
-        loading_audio: LoadingAudioConfig | None = None,
-        *,
-        timeout: float = 60.0,
-        max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
-        max_buffered_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES,
-    ) -> Session:
-        """Open a realtime session; return it once the server has sent ``ready``.
+    #: Open a realtime session (declared in :mod:`sayna._connect`, bound here).
+    connect = _connect.connect
 
-        ::
-
-            with client.connect(stt_config=stt, tts_config=tts) as session:
-                session.speak("Hello!")
-                for event in session.events():
-                    ...
-
-        **What happens.** The WebSocket upgrade carries the API key as
-        ``Authorization: Bearer``; it goes through the same proxy, CA bundle and
-        client certificate as the REST calls (the ``requests.Session``
-        settings merged with ``HTTPS_PROXY``, ``NO_PROXY``,
-        ``REQUESTS_CA_BUNDLE``...). Then the ``config`` message is sent (``audio``
-        is ``not without_audio``; options left as ``None`` are omitted) and the
-        call blocks until the server answers ``ready``, for at most ``timeout``
-        seconds (starting providers and joining a LiveKit room takes seconds).
-
-        **Arguments.** ``stt_config`` and ``tts_config`` are required unless
-        ``without_audio=True``; ``loading_audio`` needs audio and a
-        ``livekit_config``. ``max_buffered_events`` bounds the session's event
-        buffer (see :class:`Session`: backpressure for active consumers, newest
-        events kept for later iterators); ``max_buffered_audio_bytes`` bounds the
-        TTS audio among the events kept only for later iterators (4 MiB, about
-        87 s of 24 kHz speech).
-
-        **Errors** — all :class:`SaynaError`, never a websocket-client exception:
-        :class:`SaynaValidationError` before connecting for arguments that cannot
-        be valid; :class:`AuthenticationError` (401) or another
-        :class:`SaynaHttpError` when the upgrade is refused, built from the
-        server's answer; :class:`SaynaConnectionError` when the server cannot be
-        reached; :class:`SaynaConfigError` (with ``server_message``) when the
-        server answers the configuration with an ``error`` — the first error
-        before ``ready`` means the configuration failed, except the server's
-        advisory ``loading_audio`` errors, after which it still sends ``ready``;
-        :class:`SaynaConnectionClosedError` when the connection closes before
-        ``ready``; :class:`SaynaTimeoutError` when ``ready`` does not come in
-        time. On every error the socket is closed and no thread is left behind.
-
-        **Threads.** The session reads the socket on its own daemon thread, runs
-        callbacks on a second one (started with the first callback), and shares
-        one keep-alive thread with every other session of the process: a
-        WebSocket ping every ``ping_interval`` seconds of silence, and the
-        session ends with :class:`SaynaConnectionClosedError` when the server
-        does not answer within ``ping_timeout``. ``Sayna.close()`` closes every
-        session opened from this client.
-        """
-        from sayna._session import connect
-
-        return connect(
-            self,
-            stt_config,
-            tts_config,
-            livekit_config,
-            without_audio,
-            stream_id,
-            loading_audio,
-            timeout=timeout,
-            max_buffered_events=max_buffered_events,
-            max_buffered_audio_bytes=max_buffered_audio_bytes,
+    def _realtime_settings(self) -> RealtimeSettings:
+        """Everything a realtime session takes from this client, at once."""
+        self._ensure_open()
+        headers = [f"User-Agent: {self._user_agent}"]
+        if self._api_key:
+            headers.append(f"Authorization: Bearer {self._api_key}")
+        return RealtimeSettings(
+            ws_url=self._ws_url,
+            headers=tuple(headers),
+            http=self._http,
+            timeout=self._timeout,
+            ping_interval=self._ping_interval,
+            ping_timeout=self._ping_timeout,
+            sessions=self._sessions,
         )
 
     # --- transport ---------------------------------------------------------------
@@ -422,6 +382,7 @@ class Sayna:
         is safe to put in exceptions and logs.
         """
         self._ensure_open()
+        self._fork_guard.check_pid()
         url = self._rest_base + path
         retries = self._max_retries if method == "GET" else 0
         attempt = 0
@@ -503,17 +464,23 @@ class Sayna:
         )
 
     def _decode(self, response: requests.Response, cls: Any, method: str, path: str) -> Any:
+        def wrong(problem: str) -> SaynaProtocolError:
+            body = response.content.decode("utf-8", "replace")
+            return SaynaProtocolError(
+                f"{method} {path}: {problem}", method=method, endpoint=path, body=body
+            )
+
         try:
             data = response.json()
         except ValueError as exc:
-            raise SaynaError(f"{method} {path}: the server's answer is not valid JSON") from exc
+            raise wrong("the server's answer is not valid JSON") from exc
         try:
             return from_wire(data, cls)
         except cattrs.BaseValidationError as exc:
             details = "; ".join(cattrs.transform_error(exc))
-            raise SaynaError(f"{method} {path}: unexpected answer: {details}") from exc
+            raise wrong(f"unexpected answer: {details}") from exc
         except (TypeError, ValueError, SaynaError) as exc:
-            raise SaynaError(f"{method} {path}: unexpected answer: {exc}") from exc
+            raise wrong(f"unexpected answer: {exc}") from exc
 
     def _call(self, method: str, path: str, cls: type[T], body: Any = None) -> T:
         response = self._request(method, path, body=body)

@@ -8,8 +8,8 @@ as ``__cause__``)::
     ├── SaynaValidationError (also ValueError)   bad input, refused before sending
     │   └── WebhookVerificationError             a webhook that must be rejected
     ├── SaynaConnectionError                     transport failure: refused, DNS, TLS, drop
-    │   ├── SaynaTimeoutError (also TimeoutError)
     │   └── SaynaConnectionClosedError           a realtime session ended abnormally
+    ├── SaynaTimeoutError (also TimeoutError)    a time limit passed: connect, answer, wait
     ├── SaynaHttpError                           the server answered with a non-2xx status
     │   ├── BadRequestError (400, also SaynaValidationError)
     │   ├── AuthenticationError (401)
@@ -21,14 +21,24 @@ as ``__cause__``)::
     │   ├── UnprocessableEntityError (422, also SaynaValidationError)
     │   ├── RateLimitError (429)
     │   └── SaynaServerError (5xx)
-    ├── SaynaNotConnectedError                   the session is not open (or already closed)
-    ├── SaynaNotReadyError                       the session has not received ``ready``
-    ├── SaynaConfigError                         the server refused the session configuration
     ├── SaynaProtocolError                       the server's answer breaks the protocol or a limit
+    ├── SaynaNotConnectedError                   the session is not open (or already closed)
+    ├── SaynaNotReadyError                       never raised (kept: the async SDK has it)
+    ├── SaynaConfigError                         the server refused the session configuration
     └── SaynaCallbackError                       user callbacks raised (re-raised at close)
 
-All exceptions pickle and unpickle with their attributes (they cross process
-boundaries in worker pools). None of them ever carries an API key or a secret.
+``SaynaTimeoutError`` is not a ``SaynaConnectionError``: waits for events and
+iterator timeouts raise it while the connection is fine, and code that catches
+connection errors to reconnect must not reconnect on those. To catch "no
+answer, for any transport reason", catch both (or :class:`SaynaError`).
+
+Every exception is rebuilt by ``type(exc)(*exc.args)``: ``args`` is the
+message followed by every field, in constructor order. So they cross process
+boundaries with their class and fields intact, through ``pickle`` and through
+text-only serializers that keep the class name and ``args`` (Celery's JSON
+result backend), and ``except NotFoundError`` works on a Celery
+``result.get()``. ``str(exc)`` stays the readable message alone. None of them
+ever carries an API key or a secret.
 """
 
 from __future__ import annotations
@@ -36,7 +46,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "AuthenticationError",
@@ -65,28 +75,39 @@ __all__ = [
 ]
 
 
-def _rebuild(cls: type[SaynaError], message: str, state: dict[str, Any]) -> SaynaError:
-    exc = cls.__new__(cls)
-    SaynaError.__init__(exc, message)
-    exc.__dict__.update(state)
-    return exc
-
-
 class SaynaError(Exception):
-    """Root of every exception raised by ``sayna``."""
+    """Root of every exception raised by ``sayna``.
+
+    ``args`` is ``(message, *fields)``, the constructor's positional
+    parameters in order, so ``type(exc)(*exc.args)`` rebuilds an equal
+    exception: that is how pickle and Celery's JSON result backend carry it
+    to another process. ``str(exc)`` is the message alone.
+    """
+
+    #: The constructor's parameters after ``message``, in order.
+    _arg_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
 
+    # ``args`` is computed from the attributes rather than stored, so that it
+    # always carries every field, whichever __init__ in a diamond ran last.
+    @property
+    def args(self) -> tuple[Any, ...]:
+        return (self.message, *(getattr(self, name) for name in self._arg_names))
+
+    @args.setter
+    def args(self, values: tuple[Any, ...]) -> None:
+        self.__dict__.update(vars(type(self)(*values)))
+
     def __str__(self) -> str:
         return self.message
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Keyword-only constructors defeat BaseException's default pickling,
-        # so rebuild from the message plus the instance attributes.
-        state = {k: v for k, v in self.__dict__.items() if k != "message"}
-        return (_rebuild, (type(self), self.message, state))
+        # Rebuilt through the constructor; the instance dict also brings any
+        # attribute added later (``__notes__``, or one set by the caller).
+        return (type(self), self.args, dict(self.__dict__))
 
 
 class SaynaValidationError(SaynaError, ValueError):
@@ -95,7 +116,9 @@ class SaynaValidationError(SaynaError, ValueError):
     ``field`` names the offending argument or field when there is one.
     """
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
+    _arg_names: ClassVar[tuple[str, ...]] = ("field",)
+
+    def __init__(self, message: str, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
 
@@ -103,8 +126,10 @@ class SaynaValidationError(SaynaError, ValueError):
 class WebhookVerificationError(SaynaValidationError):
     """A webhook that failed verification; ``reason`` is a stable machine-readable code."""
 
-    def __init__(self, message: str, *, reason: str) -> None:
-        super().__init__(message)
+    _arg_names: ClassVar[tuple[str, ...]] = ("reason", "field")
+
+    def __init__(self, message: str, reason: str, field: str | None = None) -> None:
+        super().__init__(message, field)
         self.reason = reason
 
 
@@ -112,8 +137,13 @@ class SaynaConnectionError(SaynaError):
     """The server could not be reached, or the connection broke."""
 
 
-class SaynaTimeoutError(SaynaConnectionError, TimeoutError):
-    """An operation did not finish within its timeout."""
+class SaynaTimeoutError(SaynaError, TimeoutError):
+    """An operation did not finish within its timeout.
+
+    Connecting, waiting for an answer, waiting for an event: each has a limit.
+    Not a :class:`SaynaConnectionError`, as the connection may be perfectly
+    healthy (an event that did not come in time).
+    """
 
 
 class SaynaConnectionClosedError(SaynaConnectionError):
@@ -123,7 +153,9 @@ class SaynaConnectionClosedError(SaynaConnectionError):
     (``None`` when the TCP connection simply dropped).
     """
 
-    def __init__(self, message: str, *, code: int | None = None, reason: str = "") -> None:
+    _arg_names: ClassVar[tuple[str, ...]] = ("code", "reason")
+
+    def __init__(self, message: str, code: int | None = None, reason: str = "") -> None:
         super().__init__(message)
         self.code = code
         self.reason = reason
@@ -134,7 +166,12 @@ class SaynaNotConnectedError(SaynaError):
 
 
 class SaynaNotReadyError(SaynaError):
-    """The session has not received ``ready`` from the server yet."""
+    """The session has not received ``ready`` from the server yet.
+
+    Never raised by this client: :meth:`Sayna.connect` returns a session only
+    once ``ready`` has arrived. Kept because the async SDK raises it for sends
+    before ``ready``, so code ported from it that names it still imports.
+    """
 
 
 class SaynaConfigError(SaynaError):
@@ -143,7 +180,9 @@ class SaynaConfigError(SaynaError):
     ``server_message`` is the server's text, verbatim.
     """
 
-    def __init__(self, message: str, *, server_message: str) -> None:
+    _arg_names: ClassVar[tuple[str, ...]] = ("server_message",)
+
+    def __init__(self, message: str, server_message: str = "") -> None:
         super().__init__(message)
         self.server_message = server_message
 
@@ -158,10 +197,9 @@ class SaynaProtocolError(SaynaError):
     """
 
     BODY_EXCERPT_LIMIT = 1024
+    _arg_names: ClassVar[tuple[str, ...]] = ("method", "endpoint", "body")
 
-    def __init__(
-        self, message: str, *, method: str = "", endpoint: str = "", body: str = ""
-    ) -> None:
+    def __init__(self, message: str, method: str = "", endpoint: str = "", body: str = "") -> None:
         super().__init__(message)
         self.method = method
         self.endpoint = endpoint
@@ -169,11 +207,20 @@ class SaynaProtocolError(SaynaError):
 
 
 class SaynaCallbackError(SaynaError):
-    """One or more user callbacks raised; ``errors`` holds every exception, in order."""
+    """One or more user callbacks raised; ``errors`` holds every exception, in order.
 
-    def __init__(self, message: str, *, errors: Sequence[BaseException] = ()) -> None:
+    After a trip through a text-only serializer (Celery's JSON result
+    backend), which cannot carry exception objects, ``errors`` holds their
+    text instead.
+    """
+
+    _arg_names: ClassVar[tuple[str, ...]] = ("errors",)
+
+    def __init__(self, message: str, errors: Sequence[BaseException | str] | str = ()) -> None:
         super().__init__(message)
-        self.errors = list(errors)
+        self.errors: list[BaseException | str] = (
+            [errors] if isinstance(errors, str) else list(errors)
+        )
 
 
 class SaynaHttpError(SaynaError):
@@ -183,20 +230,35 @@ class SaynaHttpError(SaynaError):
     ``code`` (the machine-readable code when the body carries one, e.g.
     ``missing_auth_header`` or ``PARTICIPANT_NOT_FOUND``); ``method`` and
     ``endpoint`` (the path, never the query string, which may hold a key);
-    ``body`` (the raw body text); ``request_id`` when the server sent one.
+    ``body`` (the body text, at most ``BODY_LIMIT`` characters);
+    ``request_id`` when the server sent one; ``retry_after``, the seconds the
+    server asked to wait before trying again (``Retry-After`` on 429 and 503),
+    else ``None``.
     """
+
+    BODY_LIMIT = 64 * 1024
+    _arg_names: ClassVar[tuple[str, ...]] = (
+        "status_code",
+        "server_message",
+        "code",
+        "method",
+        "endpoint",
+        "body",
+        "request_id",
+        "retry_after",
+    )
 
     def __init__(
         self,
         message: str,
-        *,
-        status_code: int,
+        status_code: int = 0,
         server_message: str = "",
         code: str | None = None,
         method: str = "",
         endpoint: str = "",
         body: str = "",
         request_id: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -204,8 +266,9 @@ class SaynaHttpError(SaynaError):
         self.code = code
         self.method = method
         self.endpoint = endpoint
-        self.body = body
+        self.body = body[: self.BODY_LIMIT]
         self.request_id = request_id
+        self.retry_after = retry_after
 
     @property
     def status(self) -> int:

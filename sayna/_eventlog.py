@@ -94,12 +94,13 @@ class Cursor:
     but never handed out are not skipped by a later iterator.
     """
 
-    __slots__ = ("iterator", "owner", "pos", "thread", "yielded")
+    __slots__ = ("iterator", "owner", "pos", "thread", "woken", "yielded")
 
     def __init__(self, pos: int, *, iterator: bool) -> None:
         self.pos = pos
         self.yielded = pos
         self.iterator = iterator
+        self.woken = False  # see EventLog.wake
         #: Who reads through it, for the backpressure warning ("" if unnamed).
         self.owner = ""
         #: The thread that last fetched through it.
@@ -433,6 +434,17 @@ class EventLog:
         else:
             cursor.pos = _ABANDONED
 
+    def wake(self, cursor: Cursor) -> None:
+        """Make a ``fetch`` waiting on ``cursor`` (or the next one) return ``None`` at once.
+
+        The dispatcher waits for the next entry; a callback registered during
+        setup must be replayed what already arrived without waiting for it.
+        """
+        with self._lock:
+            cursor.woken = True
+            if self._readers_waiting:
+                self._readable.notify_all()
+
     def fetch(
         self, cursor: Cursor, timeout: float | None = None, limit: int = BATCH
     ) -> tuple[int, int, list[Event]] | None:
@@ -442,7 +454,8 @@ class EventLog:
         before the cursor reached them (the cursor then moves to the oldest
         kept one and ``events`` is empty); ``first`` is the number of
         ``events[0]``. An empty list with ``missed == 0`` means the log is
-        finished and drained. ``None`` means ``timeout`` passed first.
+        finished and drained. ``None`` means ``timeout`` passed first, or
+        :meth:`wake` was called.
         """
         cursor.thread = threading.get_ident()
         with self._lock:
@@ -453,9 +466,11 @@ class EventLog:
             if (
                 cursor.pos >= self._end
                 and not self._finished
-                and not self._wait_readable(cursor, timeout)
+                and (cursor.woken or not self._wait_readable(cursor, timeout))
             ):
+                cursor.woken = False
                 return None
+            cursor.woken = False
             start = cursor.pos
             stop = min(self._end, start + limit)
             index = start - self._head + self._offset
@@ -470,6 +485,8 @@ class EventLog:
         self._readers_waiting += 1
         try:
             while cursor.pos >= self._end and not self._finished:
+                if cursor.woken:
+                    return False
                 if deadline is None:
                     self._readable.wait()
                     continue

@@ -143,9 +143,7 @@ class WebhookSIPOutput:
 
 
 def _reject(message: str, reason: str, *, field: str | None = None) -> WebhookVerificationError:
-    exc = WebhookVerificationError(message, reason=reason)
-    exc.field = field
-    return exc
+    return WebhookVerificationError(message, reason=reason, field=field)
 
 
 class WebhookReceiver:

@@ -31,7 +31,6 @@ from sayna import (
     RemoveParticipantResponse,
     Sayna,
     SaynaConnectionError,
-    SaynaError,
     SaynaHttpError,
     SaynaNotConnectedError,
     SaynaServerError,
@@ -692,9 +691,11 @@ def test_error_endpoint_is_the_encoded_path(client: Sayna, mock: responses.Reque
 def test_answer_that_is_not_json(client: Sayna, mock: responses.RequestsMock) -> None:
     """A 200 whose body is not JSON raises SaynaError, not a decoder exception."""
     mock.get(f"{BASE}/", body="<html>proxy</html>", content_type="text/html")
-    with pytest.raises(SaynaError, match="not valid JSON") as info:
+    with pytest.raises(sayna.SaynaProtocolError, match="not valid JSON") as info:
         client.health()
     assert isinstance(info.value.__cause__, ValueError)
+    assert (info.value.method, info.value.endpoint) == ("GET", "/")
+    assert info.value.body == "<html>proxy</html>"
 
 
 def test_answer_of_the_wrong_shape(client: Sayna, mock: responses.RequestsMock) -> None:
@@ -703,8 +704,10 @@ def test_answer_of_the_wrong_shape(client: Sayna, mock: responses.RequestsMock) 
         f"{BASE}/livekit/rooms",
         json={"rooms": [{"name": "a", "num_participants": "2", "creation_time": 1}]},
     )
-    with pytest.raises(SaynaError, match=r"rooms\[0\]\.num_participants"):
+    with pytest.raises(sayna.SaynaProtocolError, match=r"rooms\[0\]\.num_participants") as info:
         client.get_livekit_rooms()
+    assert (info.value.method, info.value.endpoint) == ("GET", "/livekit/rooms")
+    assert '"num_participants": "2"' in info.value.body
 
 
 def test_unknown_answer_keys_are_tolerated(client: Sayna, mock: responses.RequestsMock) -> None:
@@ -840,7 +843,7 @@ def test_read_timeout_not_retried(
     with pytest.raises(SaynaTimeoutError, match="timed out after 30s") as info:
         client.get_voices()
     assert isinstance(info.value, TimeoutError)
-    assert isinstance(info.value, SaynaConnectionError)
+    assert not isinstance(info.value, SaynaConnectionError)
     assert isinstance(info.value.__cause__, requests.exceptions.ReadTimeout)
     assert len(mock.calls) == 1
     assert sleeps == []

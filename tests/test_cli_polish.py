@@ -256,3 +256,22 @@ def test_build_parser_is_one_function_per_group() -> None:
         if isinstance(node, ast.FunctionDef)
     }
     assert max(lengths.values()) <= 60, lengths
+
+
+def test_demo_paces_the_audio_at_its_speed(
+    capsys: pytest.CaptureFixture[str], tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """demo --speed X sends the audio back paced at X times real time, as it prints."""
+    from sayna._cli import _local
+
+    seen: list[tuple[bool, float]] = []
+    real = _local.transcribe
+
+    def spy(*args: object, **kwargs: object) -> str:
+        seen.append((bool(kwargs["realtime"]), float(kwargs["speed"])))  # type: ignore[arg-type]
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(_local, "transcribe", spy)
+    code, out, _ = run(capsys, "demo", "-o", str(tmp_path / "d.wav"), "--speed", "25")
+    assert (code, seen) == (0, [(True, 25.0)])
+    assert "at 25x real time" in out

@@ -182,7 +182,10 @@ def demo(ctx: Context) -> int:
             printer.wait("tts_playback_complete", 1)
             seconds = len(audio) / (2 * SAMPLE_RATE)
             out(f"-> audio  {seconds:.2f} s back for transcription, at {a.speed:g}x real time")
-            transcript = transcribe(session, audio.data, timeout=ctx.timeout or 10.0, speed=a.speed)
+            # Paced, so that the interim results scroll by as they would live.
+            transcript = transcribe(
+                session, audio, timeout=ctx.timeout or 10.0, realtime=True, speed=a.speed
+            )
             printer.wait("end_of_turn", 1)
         summary = save_audio(output, audio)
     match = same_words(transcript, sentence)

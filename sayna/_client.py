@@ -13,16 +13,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 import attrs
-import cattrs
 import requests
 
+from sayna._answers import decode_json, structure_answer
 from sayna._audio import AudioResult
-from sayna._converter import from_wire, to_wire
+from sayna._converter import to_wire
 from sayna._errors import (
     SaynaConnectionError,
     SaynaError,
     SaynaNotConnectedError,
-    SaynaProtocolError,
     SaynaTimeoutError,
     SaynaValidationError,
     error_from_response,
@@ -520,23 +519,9 @@ class Sayna:
         )
 
     def _decode(self, response: requests.Response, cls: Any, method: str, path: str) -> Any:
-        def wrong(problem: str) -> SaynaProtocolError:
-            body = response.content.decode("utf-8", "replace")
-            return SaynaProtocolError(
-                f"{method} {path}: {problem}", method=method, endpoint=path, body=body
-            )
-
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise wrong("the server's answer is not valid JSON") from exc
-        try:
-            return from_wire(data, cls)
-        except cattrs.BaseValidationError as exc:
-            details = "; ".join(cattrs.transform_error(exc))
-            raise wrong(f"unexpected answer: {details}") from exc
-        except (TypeError, ValueError, SaynaError) as exc:
-            raise wrong(f"unexpected answer: {exc}") from exc
+        body = response.content
+        data = decode_json(body, method=method, endpoint=path)
+        return structure_answer(data, cls, method=method, endpoint=path, body=body)
 
     def _call(self, method: str, path: str, cls: type[T], body: Any = None) -> T:
         response = self._request(method, path, body=body)

@@ -328,6 +328,9 @@ _BY_STATUS: dict[int, type[SaynaHttpError]] = {
     429: RateLimitError,
 }
 
+# The part of a server's message repeated in str(exc), which ends up in logs.
+_MESSAGE_DETAIL_LIMIT = 1000
+
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 
 
@@ -345,8 +348,10 @@ def _parse_body(status: int, text: str) -> tuple[str, str | None]:
         return "", None
     try:
         data = json.loads(stripped)
-    except ValueError:
-        return stripped, None  # the framework's plain-text rejections
+    except (ValueError, RecursionError):
+        # The framework's plain-text rejections; or a hostile body nested
+        # too deep for the decoder, reported as text like any other.
+        return stripped, None
     if not isinstance(data, dict):
         return stripped, None
     error = data.get("error")
@@ -371,6 +376,7 @@ def error_from_response(
 ) -> SaynaHttpError:
     """Build the exception for a non-success answer, whatever shape its body has."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = text[: SaynaHttpError.BODY_LIMIT]
     server_message, code = _parse_body(status_code, text)
     request_id = None
     if headers:
@@ -383,6 +389,9 @@ def error_from_response(
     where = f" on {method} {endpoint}" if method and endpoint else ""
     head = f"{status_code} {_reason_phrase(status_code)}".rstrip()
     detail = server_message or "(empty body)"
+    if len(detail) > _MESSAGE_DETAIL_LIMIT:
+        # The whole text stays on the exception (server_message, body).
+        detail = detail[:_MESSAGE_DETAIL_LIMIT] + "..."
     if code and code not in detail:
         detail = f"{detail} [{code}]"
     return cls(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import threading
-import time
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
@@ -18,14 +17,7 @@ import requests
 from sayna._answers import decode_json, structure_answer
 from sayna._audio import AudioResult
 from sayna._converter import to_wire
-from sayna._errors import (
-    SaynaConnectionError,
-    SaynaError,
-    SaynaNotConnectedError,
-    SaynaTimeoutError,
-    SaynaValidationError,
-    error_from_response,
-)
+from sayna._errors import SaynaNotConnectedError, SaynaValidationError
 from sayna._eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
 from sayna._forksafe import ForkAware, reset_connection_pools
 from sayna._models import (
@@ -43,6 +35,7 @@ from sayna._models import (
     TTSConfig,
     VoiceDescriptor,
 )
+from sayna._transport import MAX_AUDIO_BYTES, MAX_JSON_BYTES, RestTransport
 from sayna._urls import rest_base_url, ws_url
 from sayna._validation import (
     normalize_phone_number,
@@ -66,10 +59,6 @@ M = TypeVar("M")
 
 URL_ENV_VAR = "SAYNA_URL"
 API_KEY_ENV_VAR = "SAYNA_API_KEY"
-
-# Gateway answers that mean "try again": a proxy or load balancer in front of
-# the server, or the auth service being briefly unreachable (PROTOCOL.md §1.3).
-_RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 def _clean_api_key(value: Any, *, from_env: bool) -> str | None:
@@ -205,10 +194,6 @@ class Sayna:
     realtime sessions (``ping_interval=None`` disables pings).
     """
 
-    #: Backoff before retry n (0-based) is ``min(base * 2**n, max)`` seconds.
-    _retry_base_delay: float = 0.25
-    _retry_max_delay: float = 4.0
-
     def __init__(
         self,
         url: str | None = None,
@@ -272,8 +257,14 @@ class Sayna:
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._fork_guard = ForkAware(self._after_fork)
-        # Test seam: the pause between retries.
-        self._sleep: Callable[[float], None] = time.sleep
+        self._transport = RestTransport(
+            base_url=self._rest_base,
+            http=self._http,
+            auth=self._auth,
+            user_agent=self._user_agent,
+            timeout=self._timeout,
+            max_retries=self._max_retries,
+        )
         self._closed = False
 
     # --- lifecycle -------------------------------------------------------------
@@ -421,112 +412,31 @@ class Sayna:
 
     # --- transport ---------------------------------------------------------------
 
-    def _headers(self, *, json_body: bool) -> dict[str, str]:
-        headers = {"User-Agent": self._user_agent}
-        if json_body:
-            headers["Content-Type"] = "application/json"
-        return headers
+    @property
+    def _sleep(self) -> Callable[[float], None]:
+        # Test seam: the pause between retries.
+        return self._transport.sleep
 
-    def _backoff(self, attempt: int) -> float:
-        return float(min(self._retry_base_delay * 2**attempt, self._retry_max_delay))
+    @_sleep.setter
+    def _sleep(self, sleep: Callable[[float], None]) -> None:
+        self._transport.sleep = sleep
 
-    def _request(self, method: str, path: str, *, body: Any = None) -> requests.Response:
-        """Send one request (retrying idempotent GETs) and return a 2xx response.
-
-        ``path`` is the endpoint path; it never carries a query string, so it
-        is safe to put in exceptions and logs.
-        """
+    def _open(self, method: str, path: str, body: Any = None) -> requests.Response:
         self._ensure_open()
         self._fork_guard.check_pid()
-        url = self._rest_base + path
-        retries = self._max_retries if method == "GET" else 0
-        attempt = 0
-        while True:
-            error: SaynaError | None = None
-            transient = False
-            started = time.monotonic()
-            try:
-                response = self._http.request(
-                    method,
-                    url,
-                    json=body,
-                    headers=self._headers(json_body=body is not None),
-                    auth=self._auth,
-                    timeout=self._timeout,
-                    # A redirect would turn a POST into a GET and may drop the
-                    # Authorization header; follow them only for reads.
-                    allow_redirects=method == "GET",
-                )
-            except requests.exceptions.ConnectTimeout as exc:
-                error, transient = self._timeout_error(method, path, "connecting"), True
-                cause: BaseException = exc
-            except requests.exceptions.Timeout as exc:
-                # The server accepted the request and is slow: repeating it
-                # would only multiply the wait.
-                error, cause = self._timeout_error(method, path, "waiting for the answer"), exc
-            except requests.exceptions.SSLError as exc:
-                error, cause = self._transport_error(method, path, "TLS failure", exc), exc
-            except requests.exceptions.ConnectionError as exc:
-                error = self._transport_error(method, path, "connection failed", exc)
-                cause, transient = exc, True
-            except requests.exceptions.RequestException as exc:
-                error, cause = self._transport_error(method, path, "request failed", exc), exc
-            else:
-                _log.debug(
-                    "%s %s -> %s in %.3fs",
-                    method,
-                    path,
-                    response.status_code,
-                    time.monotonic() - started,
-                )
-                if response.status_code in _RETRY_STATUSES and attempt < retries:
-                    response.close()
-                elif 200 <= response.status_code < 300:
-                    return response
-                else:
-                    raise error_from_response(
-                        response.status_code,
-                        response.content,
-                        method=method,
-                        endpoint=path,
-                        headers=response.headers,
-                    )
-            if error is not None and not (transient and attempt < retries):
-                raise error from cause
-            delay = self._backoff(attempt)
-            attempt += 1
-            _log.info("%s %s: retry %d of %d in %.2fs", method, path, attempt, retries, delay)
-            self._sleep(delay)
-
-    def _timeout_error(self, method: str, path: str, doing: str) -> SaynaTimeoutError:
-        return SaynaTimeoutError(
-            f"{method} {path}: timed out after {self._timeout:g}s {doing} ({self._rest_base})"
-        )
-
-    def _transport_error(
-        self, method: str, path: str, what: str, exc: BaseException
-    ) -> SaynaConnectionError:
-        # requests nests the useful reason (refused, DNS, reset) a level or two down.
-        reason: BaseException = exc
-        for _ in range(3):
-            inner = reason.args[0] if reason.args else None
-            inner = getattr(inner, "reason", inner)
-            if not isinstance(inner, BaseException):
-                break
-            reason = inner
-        return SaynaConnectionError(
-            f"{method} {path}: {what} ({self._rest_base}): {type(reason).__name__}: {reason}"
-        )
-
-    def _decode(self, response: requests.Response, cls: Any, method: str, path: str) -> Any:
-        body = response.content
-        data = decode_json(body, method=method, endpoint=path)
-        return structure_answer(data, cls, method=method, endpoint=path, body=body)
+        return self._transport.open(method, path, body)
 
     def _call(self, method: str, path: str, cls: type[T], body: Any = None) -> T:
-        response = self._request(method, path, body=body)
-        result: T = self._decode(response, cls, method, path)
+        response = self._open(method, path, body)
+        raw = self._transport.read(response, method, path, limit=MAX_JSON_BYTES)
+        data = decode_json(raw, method=method, endpoint=path)
+        result: T = structure_answer(data, cls, method=method, endpoint=path, body=raw)
         return result
+
+    def _audio(self, method: str, path: str, body: Any = None) -> AudioResult:
+        response = self._open(method, path, body)
+        data = self._transport.read(response, method, path, limit=MAX_AUDIO_BYTES)
+        return AudioResult(data, response.headers)
 
     # --- REST endpoints ------------------------------------------------------------
 
@@ -554,10 +464,7 @@ class Sayna:
         """
         require_text(text, "text")
         config = _coerce_model(tts_config, TTSConfig, "tts_config")
-        response = self._request(
-            "POST", "/speak", body={"text": text, "tts_config": to_wire(config)}
-        )
-        return AudioResult(response.content, response.headers)
+        return self._audio("POST", "/speak", {"text": text, "tts_config": to_wire(config)})
 
     def get_livekit_token(
         self, room_name: str, participant_name: str, participant_identity: str
@@ -619,8 +526,7 @@ class Sayna:
         require_text(stream_id, "stream_id")
         if "/" in stream_id or ".." in stream_id:
             raise SaynaValidationError("stream_id must not contain '/' or '..'", field="stream_id")
-        response = self._request("GET", f"/recording/{_path_segment(stream_id)}")
-        return AudioResult(response.content, response.headers)
+        return self._audio("GET", f"/recording/{_path_segment(stream_id)}")
 
     def get_sip_hooks(self) -> SipHooksResponse:
         """``GET /sip/hooks``: the SIP webhook routing table (empty without SIP)."""

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
+import pathlib
+import tempfile
 import threading
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -421,10 +425,12 @@ class Sayna:
     def _sleep(self, sleep: Callable[[float], None]) -> None:
         self._transport.sleep = sleep
 
-    def _open(self, method: str, path: str, body: Any = None) -> requests.Response:
+    def _open(
+        self, method: str, path: str, body: Any = None, *, compressed: bool = True
+    ) -> requests.Response:
         self._ensure_open()
         self._fork_guard.check_pid()
-        return self._transport.open(method, path, body)
+        return self._transport.open(method, path, body, compressed=compressed)
 
     def _call(self, method: str, path: str, cls: type[T], body: Any = None) -> T:
         response = self._open(method, path, body)
@@ -434,7 +440,7 @@ class Sayna:
         return result
 
     def _audio(self, method: str, path: str, body: Any = None) -> AudioResult:
-        response = self._open(method, path, body)
+        response = self._open(method, path, body, compressed=False)
         data = self._transport.read(response, method, path, limit=MAX_AUDIO_BYTES)
         return AudioResult(data, response.headers)
 
@@ -521,12 +527,56 @@ class Sayna:
         """``GET /recording/{stream_id}``: the OGG recording of a finished session.
 
         ``stream_id`` is the session's id (from its ``ready`` message); the
-        session must have had ``LiveKitConfig(enable_recording=True)``.
+        session must have had ``LiveKitConfig(enable_recording=True)``. The
+        whole recording is held in memory, up to 256 MiB
+        (:class:`SaynaProtocolError` beyond); :meth:`save_recording` streams
+        it to a file instead, in bounded memory.
         """
+        return self._audio("GET", self._recording_path(stream_id))
+
+    @staticmethod
+    def _recording_path(stream_id: str) -> str:
         require_text(stream_id, "stream_id")
         if "/" in stream_id or ".." in stream_id:
             raise SaynaValidationError("stream_id must not contain '/' or '..'", field="stream_id")
-        return self._audio("GET", f"/recording/{_path_segment(stream_id)}")
+        return f"/recording/{_path_segment(stream_id)}"
+
+    def save_recording(self, stream_id: str, destination: str | os.PathLike[str] | BinaryIO) -> int:
+        """``GET /recording/{stream_id}``, streamed to ``destination``; return the byte count.
+
+        Memory stays bounded whatever the recording's size: the body goes to
+        ``destination`` in pieces of at most 64 KiB as it arrives (no size
+        cap, unlike :meth:`get_recording`). ``destination`` is a path or a
+        file object open for binary writing. A path is written to a temporary
+        file beside it and renamed into place once the whole recording has
+        arrived, so a failed download leaves no partial file; a file object
+        receives whatever arrived before a failure.
+        """
+        path = self._recording_path(stream_id)
+        if isinstance(destination, (str, os.PathLike)):
+            target = pathlib.Path(destination)
+            part = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed, not just closed
+                dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+            )
+            try:
+                with part:
+                    response = self._open("GET", path, compressed=False)
+                    size = self._transport.copy(response, "GET", path, part.write)
+                os.replace(part.name, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(part.name)
+                raise
+            return size
+        writer: object = destination  # typed loosely: callers pass anything
+        if isinstance(writer, io.TextIOBase) or not callable(getattr(writer, "write", None)):
+            raise SaynaValidationError(
+                "destination must be a path or a file object open for binary writing, "
+                f"not {type(destination).__name__}",
+                field="destination",
+            )
+        response = self._open("GET", path, compressed=False)
+        return self._transport.copy(response, "GET", path, destination.write)
 
     def get_sip_hooks(self) -> SipHooksResponse:
         """``GET /sip/hooks``: the SIP webhook routing table (empty without SIP)."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import logging
 import time
 import zlib
@@ -133,10 +134,11 @@ class RestTransport:
 
     # --- sending -----------------------------------------------------------------
 
-    def _headers(self, *, json_body: bool) -> dict[str, str]:
+    def _headers(self, *, json_body: bool, compressed: bool) -> dict[str, str]:
         # Only the encodings _Inflater decodes (requests would add br and zstd
-        # when their modules happen to be installed).
-        headers = {"User-Agent": self.user_agent, "Accept-Encoding": "gzip, deflate"}
+        # when their modules happen to be installed); none at all for audio.
+        encodings = "gzip, deflate" if compressed else "identity"
+        headers = {"User-Agent": self.user_agent, "Accept-Encoding": encodings}
         if json_body:
             headers["Content-Type"] = "application/json"
         return headers
@@ -144,12 +146,16 @@ class RestTransport:
     def _backoff(self, attempt: int) -> float:
         return float(min(self.retry_base_delay * 2**attempt, self.retry_max_delay))
 
-    def open(self, method: str, path: str, body: Any = None) -> requests.Response:
+    def open(
+        self, method: str, path: str, body: Any = None, *, compressed: bool = True
+    ) -> requests.Response:
         """Send one request (retrying GETs) and return a 2xx answer whose body is unread.
 
         The caller must read it with :meth:`read` or :meth:`copy`, which close
         it. ``path`` never carries a query string, so it is safe to put in
-        exceptions and logs.
+        exceptions and logs. ``compressed=False`` asks for the body as is
+        (audio: it does not compress, and an answer to it that is compressed
+        anyway is refused, so a small body can never inflate in memory).
         """
         url = self.base_url + path
         retries = self.max_retries if method == "GET" else 0
@@ -161,7 +167,7 @@ class RestTransport:
                     method,
                     url,
                     json=body,
-                    headers=self._headers(json_body=body is not None),
+                    headers=self._headers(json_body=body is not None, compressed=compressed),
                     auth=self.auth,
                     timeout=self.timeout,
                     stream=True,
@@ -243,9 +249,11 @@ class RestTransport:
 
     def read(self, response: requests.Response, method: str, path: str, *, limit: int) -> bytes:
         """The whole (decoded) body, or SaynaProtocolError past ``limit`` bytes."""
-        body = bytearray()
-        self._pump(response, method, path, body.extend, limit=limit)
-        return bytes(body)
+        # BytesIO grows in place and hands its buffer over without a copy,
+        # so a large answer costs its size once, not twice.
+        body = io.BytesIO()
+        self._pump(response, method, path, body.write, limit=limit)
+        return body.getvalue()
 
     def copy(
         self, response: requests.Response, method: str, path: str, write: Callable[[bytes], Any]
@@ -270,6 +278,9 @@ class RestTransport:
 
         try:
             encoding = response.headers.get("Content-Encoding", "").strip().lower()
+            asked = response.request.headers.get("Accept-Encoding", "")
+            if encoding not in ("", "identity") and encoding not in asked:
+                raise refused(f"the answer is {encoding}-encoded; we asked for {asked!r}")
             try:
                 inflater = _Inflater(encoding)
             except ValueError as exc:

@@ -171,10 +171,16 @@ class Sayna:
       :class:`SaynaValidationError` naming the field (blank names, malformed
       phone numbers, a ``muted`` that is not a bool...).
     - Every request has a timeout (``timeout`` seconds to connect and between
-      bytes received); :class:`SaynaTimeoutError` when it expires.
+      bytes received, body included); :class:`SaynaTimeoutError` when it
+      expires, never retried once the request was sent.
     - ``GET`` requests (and only those: they are idempotent) are retried up
-      to ``max_retries`` times, with exponential backoff, when the connection
-      fails or a gateway answers 502/503/504.
+      to ``max_retries`` times when the connection fails or the answer is
+      429/502/503/504: after exponential backoff, or after the answer's
+      ``Retry-After`` when it is at most 10 s (longer: raised at once, the
+      delay in the exception's ``retry_after``).
+    - Answers are bounded: JSON at 8 MiB, audio at 256 MiB
+      (:meth:`save_recording` streams recordings of any size); anything
+      malformed raises :class:`SaynaProtocolError`.
     - A non-2xx answer raises a :class:`SaynaHttpError` subclass chosen by
       status (``NotFoundError``, ``SaynaServerError``...) carrying the
       server's message, its error code when it sends one, and the endpoint.

@@ -44,6 +44,8 @@ from sayna._events import (
     ParticipantConnectedEvent,
     ParticipantDisconnectedEvent,
     ReadyEvent,
+    ReconnectedEvent,
+    ReconnectingEvent,
     SessionParticipant,
     SIPTransferErrorEvent,
     STTResultEvent,
@@ -81,6 +83,7 @@ from sayna._models import (
     VADConfigUpdate,
     VoiceDescriptor,
 )
+from sayna._reconnect import ReconnectPolicy
 from sayna._session import Session
 from sayna._version import __version__
 from sayna._wav import WavAudio, read_wav, write_wav
@@ -126,6 +129,9 @@ __all__ = [
     "ProviderAuth",
     "RateLimitError",
     "ReadyEvent",
+    "ReconnectPolicy",
+    "ReconnectedEvent",
+    "ReconnectingEvent",
     "RemoveParticipantResponse",
     "SIPTransferErrorEvent",
     "STTConfig",

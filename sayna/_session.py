@@ -46,7 +46,7 @@ from sayna._validation import (
     require_bool,
     require_text,
 )
-from sayna._wsprotocol import OPEN_STATES, State
+from sayna._wsprotocol import LIVE_STATES, OPEN_STATES, State
 
 if TYPE_CHECKING:
     from sayna._audio import AudioResult
@@ -167,7 +167,7 @@ class Session:
         core = getattr(self, "_core", None)
         if core is None or not core.in_this_process:
             return
-        if core.state in OPEN_STATES:
+        if core.state in LIVE_STATES:
             warnings.warn(
                 f"unclosed {self!r}; use 'with client.connect(...)' or call close()",
                 ResourceWarning,
@@ -191,7 +191,7 @@ class Session:
 
     @property
     def ready(self) -> bool:
-        """True while the session is open and configured."""
+        """True while the session is open and configured (False while reconnecting)."""
         return self._core.state is State.READY
 
     @property
@@ -271,13 +271,16 @@ class Session:
         require_bool(flush, "flush")
         require_bool(allow_interruption, "allow_interruption")
         self._refuse_without_audio("speak()")
-        self._send(
+        core = self._core
+        core.check_process()
+        core.speak(
+            text,
             {
                 "type": "speak",
                 "text": text,
                 "flush": flush,
                 "allow_interruption": allow_interruption,
-            }
+            },
         )
 
     def tts_flush(self, allow_interruption: bool = True) -> None:

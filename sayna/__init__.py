@@ -85,6 +85,7 @@ from sayna._models import (
 )
 from sayna._reconnect import ReconnectPolicy
 from sayna._session import Session
+from sayna._stats import SessionStats, SpeechTiming
 from sayna._version import __version__
 from sayna._wav import WavAudio, read_wav, write_wav
 from sayna._webhooks import (
@@ -151,11 +152,13 @@ __all__ = [
     "SaynaValidationError",
     "Session",
     "SessionParticipant",
+    "SessionStats",
     "SipCallConfig",
     "SipCallResponse",
     "SipHook",
     "SipHooksResponse",
     "SipTransferResponse",
+    "SpeechTiming",
     "SubscribedTrack",
     "TTSAudioEvent",
     "TTSConfig",

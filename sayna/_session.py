@@ -41,6 +41,7 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
+from sayna._stats import SessionStats
 from sayna._validation import (
     normalize_phone_number,
     require_bool,
@@ -243,6 +244,10 @@ class Session:
     def close_event(self) -> CloseEvent | None:
         """How the session ended, once it has."""
         return self._core.close_event
+
+    def stats(self) -> SessionStats:
+        """Counters and per-utterance timings so far (see :class:`SessionStats`)."""
+        return self._core.stats()
 
     @property
     def callback_errors(self) -> list[BaseException]:

@@ -89,7 +89,7 @@ def test_a_drop_mid_stream_resumes_one_stream_and_loses_or_repeats_nothing(
     wait_until(lambda: seen_by_callback[-1] == "error")
     assert seen_by_callback.count("reconnected") == 1
     assert seen_by_callback.count("ready") == 1  # the new ready became the reconnected event
-    assert session._core.stats().reconnects == 1
+    assert session.stats().reconnects == 1
 
 
 def test_a_drop_mid_utterance_reports_the_lost_speech(
@@ -151,7 +151,7 @@ def test_a_drop_during_upload_drops_audio_and_never_raises_or_sends_late(
         assert failures == []
         assert reconnected.dropped_audio_bytes > 0
         assert reconnected.dropped_audio_bytes % len(frame) == 0
-        stats = session._core.stats()
+        stats = session.stats()
         assert stats.audio_bytes_sent + reconnected.dropped_audio_bytes <= sent
         # Every byte the servers got was sent on time, once: nothing queued up and sent late.
         wait_until(lambda: len(fake.received_audio) + len(second.received_audio) >= 1)

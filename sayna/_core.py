@@ -268,7 +268,7 @@ class SessionCore:
             if resume:
                 self.state = State.RECONNECTING
                 self._lost_speech = self.speech.take_lost()
-                self._dropped_audio = 0
+                # Audio refused since the send that found the drop counts too.
                 self._cond.notify_all()
         if not current or attempt or resume:
             self._retire(connection)

@@ -73,7 +73,11 @@ class Session:
     connection instead), shuts the socket down, and lets the events already
     received reach their consumers. A session garbage-collected while open
     emits a :class:`ResourceWarning`; sessions still open at interpreter exit
-    are closed. A forked child cannot use its parent's session.
+    are closed. A forked child cannot use its parent's session. Opened with
+    ``reconnect=``, a session outlives a lost connection (see
+    :meth:`Sayna.connect`): it stays the same object, with the same callbacks
+    and iterators, and reports the gap as :class:`ReconnectingEvent` and
+    :class:`ReconnectedEvent`; :meth:`stats` counts what it carried.
 
     **Sending.** Every method that sends is safe to call from any number of
     threads at once (frames never interleave), checks its arguments before
@@ -187,7 +191,7 @@ class Session:
 
     @property
     def connected(self) -> bool:
-        """True while the WebSocket is open."""
+        """True while the WebSocket is open (False while reconnecting)."""
         return self._core.state in OPEN_STATES
 
     @property

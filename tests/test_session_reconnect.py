@@ -335,3 +335,23 @@ def test_reconnect_argument_type_is_checked(client: Sayna) -> None:
     with pytest.raises(SaynaValidationError) as info:
         client.connect(STT, TTS, reconnect="yes")  # type: ignore[arg-type]
     assert info.value.field == "reconnect"
+
+
+def test_a_command_waiting_for_the_reconnect_raises_when_the_policy_gives_up() -> None:
+    """speak() blocked while reconnecting raises SaynaConnectionClosedError at the give-up."""
+    server = FakeServer().start()
+    try:
+        with Sayna(server.url) as gone_client:
+            policy = ReconnectPolicy(max_attempts=2, initial_delay=0.2, max_delay=0.2)
+            session = gone_client.connect(STT, TTS, reconnect=policy, timeout=2)
+            server.wait_for_session()
+            with session.events(timeout=15) as events:
+                server.stop()
+                until(events, ReconnectingEvent)
+                with pytest.raises(SaynaConnectionClosedError):
+                    session.speak("waits, then fails")
+            assert session.close_event is not None
+            assert session.close_event.error is not None
+            session.close()
+    finally:
+        server.stop()

@@ -19,6 +19,7 @@ from sayna import (
     ReconnectingEvent,
     ReconnectPolicy,
     Sayna,
+    SaynaConfigError,
     SaynaConnectionClosedError,
     SaynaNotConnectedError,
     SaynaValidationError,
@@ -355,3 +356,14 @@ def test_a_command_waiting_for_the_reconnect_raises_when_the_policy_gives_up() -
             session.close()
     finally:
         server.stop()
+
+
+def test_a_refused_first_config_still_fails_connect(
+    sayna_server: FakeServer, client: Sayna
+) -> None:
+    """Reconnecting starts only after the first ready: a bad config still raises at connect()."""
+    sayna_server.fail_config("bad provider settings")
+    with pytest.raises(SaynaConfigError):
+        client.connect(STT, TTS, reconnect=True, timeout=5)
+    time.sleep(0.2)
+    assert len(sayna_server.sessions) == 1

@@ -21,6 +21,7 @@ from sayna import (
     ReconnectingEvent,
     ReconnectPolicy,
     Sayna,
+    SaynaConnectionClosedError,
 )
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
@@ -161,3 +162,28 @@ def test_every_attempt_failing_ends_the_session_with_the_last_reason(refusal: st
     assert [e.attempt for e in seen if isinstance(e, ReconnectingEvent)] == [1, 2]
     assert isinstance(seen[-1], CloseEvent)
     assert server.accepted == 3
+
+
+def test_a_protocol_violation_ends_the_session_without_reconnecting() -> None:
+    """A frame with reserved bits set is the server breaking the protocol: no reconnect."""
+    accepted = 0
+
+    def handler(conn: socket.socket) -> None:
+        nonlocal accepted
+        accepted += 1
+        upgrade(conn)
+        conn.sendall(text({"type": "ready", "stream_id": "s-3"}))
+        threading.Event().wait(0.1)
+        conn.sendall(b"\xf1\x02{}")  # FIN + RSV1-3 on a text frame
+        threading.Event().wait(1.0)
+
+    policy = ReconnectPolicy(max_attempts=2, initial_delay=0.05, max_delay=0.1)
+    with RawServer(handler) as server, Sayna(server.url) as client:
+        session = client.connect(STT, TTS, reconnect=policy, timeout=5)
+        with session.events(timeout=10) as events:
+            seen: list[Event] = []
+            with pytest.raises(SaynaConnectionClosedError, match="protocol error"):
+                seen.extend(events)
+        session.close()
+    assert not any(isinstance(e, ReconnectingEvent) for e in seen)
+    assert accepted == 1

@@ -16,6 +16,7 @@ from sayna._core import SessionCore
 from sayna._errors import SaynaValidationError
 from sayna._eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
 from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig, TTSConfig
+from sayna._reconnect import ReconnectPolicy, resolve_policy
 from sayna._session import Session
 from sayna._validation import require_bool, require_positive_seconds
 
@@ -49,6 +50,7 @@ def connect(
     timeout: float = 60.0,
     max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
     max_buffered_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES,
+    reconnect: bool | ReconnectPolicy = False,
 ) -> Session:
     """Open a realtime session; return it once the server has sent ``ready``.
 
@@ -76,6 +78,19 @@ def connect(
     events kept for later iterators); ``max_buffered_audio_bytes`` bounds the
     TTS audio among the events kept only for later iterators (4 MiB, about
     87 s of 24 kHz speech).
+
+    **Reconnecting.** ``reconnect=True`` (the default :class:`ReconnectPolicy`)
+    or ``reconnect=ReconnectPolicy(...)`` keeps the session alive across a
+    lost connection: after a drop without a Close frame, an unanswered ping,
+    or a server Close with code 1001, 1006, 1011, 1012, 1013 or 1014, it opens
+    a new socket and sends the same config again (with the stream id of the
+    first ``ready``). Callbacks and iterators carry on and see a
+    :class:`ReconnectingEvent` per attempt, then a :class:`ReconnectedEvent`.
+    Meanwhile commands wait, audio is dropped and counted. A normal close
+    never reconnects; a 401/403 on the new handshake, or the last failed
+    attempt, ends the session with :class:`SaynaConnectionClosedError`. Not
+    with ``livekit_config`` (:class:`SaynaValidationError`): the server deletes
+    the room when a connection ends. See :doc:`long-lived-sessions`.
 
     **Errors** — all :class:`SaynaError`, never a websocket-client exception:
     :class:`SaynaValidationError` before connecting for arguments that cannot
@@ -122,6 +137,14 @@ def connect(
     require_positive_seconds(timeout, "timeout")
     _require_positive_int(max_buffered_events, "max_buffered_events")
     _require_positive_int(max_buffered_audio_bytes, "max_buffered_audio_bytes")
+    policy = resolve_policy(reconnect)
+    if policy is not None and livekit_config is not None:
+        raise SaynaValidationError(
+            "reconnect cannot be used with livekit_config: the server deletes the LiveKit"
+            " room when a connection ends (PROTOCOL.md §3.2), so a new connection could"
+            " not resume the call",
+            field="reconnect",
+        )
     settings = self._realtime_settings()
 
     config: dict[str, Any] = {"type": "config", "audio": not without_audio}
@@ -149,6 +172,8 @@ def connect(
     )
     if not without_audio:
         core.stt_config, core.tts_config = stt_config, tts_config
+    core.policy, core.settings, core.config = policy, settings, config
+    core.connect_timeout = timeout
     session = Session(core)
     # Registered before ready, so that closing the client also aborts a connect
     # still waiting in another thread.

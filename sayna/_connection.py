@@ -24,7 +24,14 @@ import attrs
 from sayna import _frames, _keepalive
 from sayna._errors import SaynaConnectionClosedError, SaynaError, SaynaValidationError
 from sayna._eventlog import BATCH, EventLog
-from sayna._events import CloseEvent, Event, decode_binary, decode_text
+from sayna._events import (
+    CloseEvent,
+    Event,
+    TTSPlaybackCompleteEvent,
+    decode_binary,
+    decode_text,
+)
+from sayna._stats import SpeechTracker
 from sayna._wsconnect import network_plan, open_websocket
 from sayna._wsprotocol import (
     PROTOCOL_ERROR,
@@ -91,9 +98,11 @@ class ConnectionOwner(Protocol):
 
     state: State
     log: EventLog
+    speech: SpeechTracker
 
-    def before_ready(self, event: Event) -> None:
-        """An event arrived while the session waits for ``ready``."""
+    def before_ready(self, connection: Connection, event: Event) -> bool:
+        """An event arrived before this connection's ``ready``; False keeps it out of the log."""
+        ...
 
     def connection_ended(self, connection: Connection, close: CloseEvent) -> None:
         """The reader stopped; ``close`` says how."""
@@ -112,6 +121,20 @@ def _writable(sock: socket.socket, timeout: float) -> bool:
         poller.register(sock, select.POLLOUT)
         return bool(poller.poll(timeout * 1000))
     return bool(select.select([], [sock], [], timeout)[1])  # pragma: no cover - Windows
+
+
+def text_frame(payload: dict[str, Any]) -> bytes | bytearray:
+    """One masked text frame of ``payload`` as compact JSON."""
+    try:
+        text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise SaynaValidationError(f"cannot encode the message as JSON: {exc}") from None
+    return _build_frame(_OP_TEXT, text.encode("utf-8"))
+
+
+def binary_frame(data: bytes | bytearray | memoryview) -> bytes | bytearray:
+    """One masked binary frame of ``data``."""
+    return _build_frame(_OP_BINARY, data)
 
 
 def _left(deadline: float) -> float:
@@ -141,6 +164,18 @@ class Connection:
         self._abort: CloseEvent | None = None
         self.pings = PingClock(ping_interval, ping_timeout)
         self.last_inbound = time.monotonic()
+        #: True until the owner has seen this connection's ``ready``.
+        self.awaiting_ready = True
+        #: Set when the reader stopped because the server broke the framing rules.
+        self.protocol_violation = False
+        # Counters for Session.stats(): sends count under the send lock, the
+        # reader publishes its own after each read.
+        self.sent_messages = 0
+        self.sent_audio = 0
+        self.received_messages = 0
+        self.received_audio = 0
+        #: Set once the session added these counters to its totals.
+        self.counted = False
         self.reader = threading.Thread(target=self._read_loop, name=name, daemon=True)
 
     @property
@@ -152,6 +187,11 @@ class Connection:
     def start(self) -> None:
         self.reader.start()
 
+    @property
+    def reader_done(self) -> bool:
+        """The reader ran and stopped (the owner has been told)."""
+        return self.reader.ident is not None and not self.reader.is_alive()
+
     def start_keepalive(self) -> None:
         """The session is ready: ping a quiet server from now on."""
         if self.pings.interval:
@@ -160,17 +200,13 @@ class Connection:
     # --- sending ---------------------------------------------------------------
 
     def send_json(self, payload: dict[str, Any]) -> None:
-        try:
-            text = json.dumps(payload, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise SaynaValidationError(f"cannot encode the message as JSON: {exc}") from None
-        self.send_raw(_build_frame(_OP_TEXT, text.encode("utf-8")))
+        self.send_raw(text_frame(payload))
 
-    def send_binary(self, data: bytes | bytearray | memoryview) -> None:
-        self.send_raw(_build_frame(_OP_BINARY, data))
+    def send_raw(self, data: bytes | bytearray, audio: int = 0) -> None:
+        """Write one complete, already masked frame (``audio``: its audio bytes).
 
-    def send_raw(self, data: bytes | bytearray) -> None:
-        """Write one complete, already masked frame; frames never interleave."""
+        Frames never interleave.
+        """
         # Framing and masking happen before the lock: only the write is serialised.
         with self._send_lock:
             if not self.open:
@@ -180,6 +216,8 @@ class Connection:
                 if sock is None:
                     raise OSError("the socket is closed")
                 sock.sendall(data)
+                self.sent_messages += 1
+                self.sent_audio += audio
                 return
             except OSError as exc:
                 failure = exc
@@ -298,10 +336,12 @@ class Connection:
         # (SSLSocket.pending()) is returned by the next read without waiting,
         # as no one selects on this socket for reading.
         owner = self._owner
+        speech = owner.speech
         pending: list[Event] = []
         extend = owner.log.extend
-        connecting = State.CONNECTING
+        complete = TTSPlaybackCompleteEvent
         close: CloseEvent | None = None
+        received = audio_in = 0
         try:
             reader = _frames.FrameReader(self._ws.sock.recv_into)
             take_messages, fill = reader.take_messages, reader.fill
@@ -317,24 +357,37 @@ class Connection:
                     if pending:
                         extend(pending)
                         pending.clear()
+                    self.received_messages, self.received_audio = received, audio_in
                     fill()
                     self.last_inbound = time.monotonic()
                     continue
                 for opcode, payload in messages:
                     if opcode == _OP_BINARY:
                         event: Event = decode_binary(payload)
+                        received += 1
+                        audio_in += len(payload)
+                        if speech.active:
+                            speech.audio(len(payload), self.last_inbound)
                     elif opcode == _OP_TEXT:
                         event = decode_text(payload)
+                        received += 1
+                        if event.__class__ is complete and speech.active:
+                            speech.complete(self.last_inbound)
                     elif opcode == _OP_CLOSE:
                         close = self._on_close_frame(payload)
                         break
                     else:
                         if opcode == _OP_PING:
                             self._try_send_control(_build_frame(_OP_PONG, payload))
-                        # A pong needs nothing more: any bytes received prove the peer alive.
+                        elif opcode == _OP_PONG:
+                            self.pings.answered(self.last_inbound)
+                        # Nothing more: any bytes received prove the peer alive.
                         continue
-                    if owner.state is connecting:
-                        owner.before_ready(event)
+                    if self.awaiting_ready:
+                        # Counts are up to date by the time connect() returns.
+                        self.received_messages, self.received_audio = received, audio_in
+                        if not owner.before_ready(self, event):
+                            continue
                     pending.append(event)
                     if len(pending) >= BATCH:
                         # A large read is handed over in slices, so consumers
@@ -348,6 +401,7 @@ class Connection:
                 close = CloseEvent(code=None, reason="reader stopped", initiator="network")
             if pending:
                 extend(pending)
+            self.received_messages, self.received_audio = received, audio_in
             self.open = False
             owner.connection_ended(self, close)
 
@@ -365,6 +419,7 @@ class Connection:
             # We closed; the server dropping TCP instead of answering is normal (§3.2).
             return client_close()
         if is_protocol_violation(exc):
+            self.protocol_violation = True
             self._try_send_control(close_frame(PROTOCOL_ERROR))
         return lost_close(exc)
 
@@ -385,5 +440,6 @@ class Connection:
             self._abort = unanswered_close(pings.timeout)
             self.shutdown_socket()
         elif step is PingStep.PING:
-            return pings.sent(self._try_send_control(_build_frame(_OP_PING, b"")), now)
+            delivered = self._try_send_control(_build_frame(_OP_PING, b""))
+            return pings.sent(delivered, time.monotonic() if delivered else now)
         return due

@@ -25,19 +25,28 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from sayna._connection import Connection
+from sayna import _reconnect
+from sayna._connection import (
+    CLOSE_HANDSHAKE_TIMEOUT,
+    Connection,
+    RealtimeSettings,
+    binary_frame,
+    text_frame,
+)
 from sayna._dispatch import Dispatcher
 from sayna._errors import (
     SaynaConfigError,
     SaynaConnectionClosedError,
     SaynaError,
+    SaynaHttpError,
     SaynaNotConnectedError,
     SaynaTimeoutError,
 )
 from sayna._eventlog import EventLog
-from sayna._events import CloseEvent, ErrorEvent, Event, ReadyEvent
+from sayna._events import CloseEvent, ErrorEvent, Event, ReadyEvent, ReconnectedEvent
 from sayna._models import STTConfig, TTSConfig
-from sayna._wsprotocol import OPEN_STATES, State, client_close, describe_close
+from sayna._stats import SessionStats, SpeechTracker
+from sayna._wsprotocol import LIVE_STATES, State, client_close, describe, describe_close
 
 __all__ = ["SessionCore", "close_all_at_exit"]
 
@@ -54,6 +63,17 @@ def _copy_error(error: SaynaConnectionClosedError) -> SaynaConnectionClosedError
     # Each raise gets a fresh instance: re-raising one object from several
     # threads would tangle their tracebacks.
     return SaynaConnectionClosedError(error.message, code=error.code, reason=error.reason)
+
+
+class Attempt:
+    """How one reconnect attempt went."""
+
+    __slots__ = ("done", "failure", "refused")
+
+    def __init__(self, *, done: bool = False, failure: str = "", refused: bool = False) -> None:
+        self.done = done  # ready again, or the session is closing: stop trying
+        self.failure = failure
+        self.refused = refused  # 401/403: trying again cannot help
 
 
 def is_advisory_config_error(message: str) -> bool:
@@ -94,6 +114,22 @@ class SessionCore:
         self.fatal: SaynaConnectionClosedError | None = None
         self._user_closed = False
         self.connection: Connection | None = None
+        self.speech = SpeechTracker()
+        # Reconnecting (see sayna._reconnect); set by connect() when asked for.
+        self.policy: _reconnect.ReconnectPolicy | None = None
+        self.settings: RealtimeSettings | None = None
+        self.config: dict[str, Any] = {}
+        self.connect_timeout = 60.0
+        self.reconnects = 0
+        self._reconnector: threading.Thread | None = None
+        self._lost_speech: tuple[str, ...] = ()
+        self._dropped_audio = 0
+        self._attempt_failure: str | None = None
+        self._attempt = 0
+        self._last_rtt: float | None = None
+        # Counters of the connections that ended: (messages in, audio in,
+        # messages out, audio out).
+        self._past = (0, 0, 0, 0)
         _live.add(self)
 
     # --- the process ------------------------------------------------------------
@@ -156,39 +192,134 @@ class SessionCore:
                     )
                 self._cond.wait(remaining)
 
-    def before_ready(self, event: Event) -> None:
-        """Called by the reader for each event until ``ready``."""
+    def before_ready(self, connection: Connection, event: Event) -> bool:
+        """Called by a connection's reader for each event until its ``ready``.
+
+        Returns whether the event goes into the log: on the first connection
+        everything does; on a reconnect, the handshake's own events stay out
+        and ``ready`` becomes a :class:`ReconnectedEvent`.
+        """
+        if self.state is State.RECONNECTING:
+            self._before_ready_again(connection, event)
+            return False
         if isinstance(event, ReadyEvent):
             with self._cond:
                 if self.state is State.CONNECTING and self._config_error is None:
                     self.ready_event = event
                     self.state = State.READY
+                    connection.awaiting_ready = False
+                    if "stream_id" not in self.config:
+                        # A reconnect resumes this stream, not a new one the server picks.
+                        self.config["stream_id"] = event.stream_id
                     self._cond.notify_all()
                 else:
-                    return
-            connection = self.connection
-            if connection is not None:
-                connection.start_keepalive()
+                    return True
+            connection.start_keepalive()
         elif isinstance(event, ErrorEvent) and not is_advisory_config_error(event.message):
             with self._cond:
                 if self._config_error is None:
                     self._config_error = event
                     self._cond.notify_all()
+        return True
+
+    def _before_ready_again(self, connection: Connection, event: Event) -> None:
+        if isinstance(event, ReadyEvent):
+            with self._cond:
+                if self.connection is not connection or self.state is not State.RECONNECTING:
+                    return
+                self.ready_event = event
+                self.state = State.READY
+                connection.awaiting_ready = False
+                self.reconnects += 1
+                lost, self._lost_speech = self._lost_speech, ()
+                dropped, self._dropped_audio = self._dropped_audio, 0
+                attempt = self._attempt
+                self._cond.notify_all()
+            # On the reader thread, before anything this connection reads next.
+            self.log.append(ReconnectedEvent(attempt, event.stream_id, lost, dropped), force=True)
+            connection.start_keepalive()
+        elif isinstance(event, ErrorEvent) and not is_advisory_config_error(event.message):
+            with self._cond:
+                if self.connection is connection and self._attempt_failure is None:
+                    self._attempt_failure = f"the server refused the config: {event.message}"
+                    self._cond.notify_all()
 
     # --- the end -----------------------------------------------------------------
 
     def connection_ended(self, connection: Connection, close: CloseEvent) -> None:
-        """The connection's reader stopped: the session ends with it."""
+        """A connection's reader stopped: the session ends with it, or reconnects."""
+        with self._cond:
+            current = connection is self.connection
+            attempt = current and self.state is State.RECONNECTING
+            if attempt and self._attempt_failure is None:
+                # A reconnect attempt's connection ended before its ready.
+                self._attempt_failure = (
+                    f"the connection ended ({close.reason or describe_close(close)})"
+                )
+                self._cond.notify_all()
+            policy = self.policy
+            resume = (
+                current
+                and policy is not None
+                and self.state is State.READY
+                and not self._user_closed
+                and _reconnect.is_resumable(close, protocol_violation=connection.protocol_violation)
+            )
+            if resume:
+                self.state = State.RECONNECTING
+                self._lost_speech = self.speech.take_lost()
+                # Audio refused since the send that found the drop counts too.
+                self._cond.notify_all()
+        if not current or attempt or resume:
+            self._retire(connection)
+            if resume:
+                assert policy is not None
+                logger.warning(
+                    "session %d lost its connection (%s); reconnecting",
+                    self.id,
+                    close.reason or describe_close(close),
+                )
+                self._reconnector = threading.Thread(
+                    target=_reconnect.reconnect,
+                    args=(self, policy, close),
+                    name=f"sayna-reconnect-{self.id}",
+                    daemon=True,
+                )
+                self._reconnector.start()
+            return
         self._finish(connection, close)
+
+    def _retire(self, connection: Connection) -> None:
+        """Release a connection that is over and keep its counters."""
+        connection.release()
+        with self._cond:
+            if connection.counted:
+                return
+            connection.counted = True
+            received, audio_in, sent, audio_out = self._past
+            self._past = (
+                received + connection.received_messages,
+                audio_in + connection.received_audio,
+                sent + connection.sent_messages,
+                audio_out + connection.sent_audio,
+            )
+            if connection.pings.rtt is not None:
+                self._last_rtt = connection.pings.rtt
 
     def _finish(self, connection: Connection | None, close: CloseEvent) -> None:
         with self._cond:
-            self.state = State.CLOSED
-            self.close_event = close
-            self.fatal = close.error
-            self._cond.notify_all()
+            if self.close_event is not None:
+                finished = True
+            else:
+                finished = False
+                self.state = State.CLOSED
+                self.close_event = close
+                self.fatal = close.error
+                self._cond.notify_all()
         if connection is not None:
             connection.release()
+        if finished:
+            return
         self.log.append(close, force=True)
         self.log.finish()
         if close.error is not None:
@@ -200,21 +331,26 @@ class SessionCore:
         me = threading.current_thread()
         with self._cond:
             self._user_closed = True
-            initiate = self.state in OPEN_STATES
+            initiate = self.state in LIVE_STATES
             if initiate:
                 self.state = State.CLOSING
                 self._cond.notify_all()
+            connection = self.connection
         self.dispatcher.stop_starting()
-        connection = self.connection
         if initiate:
             # From now on nobody waits for consumers: close must not hang on them.
             self.log.unbound()
-            if connection is None:
+            if connection is None or connection.counted or connection.reader_done:
+                # Never connected, or between two reconnect attempts (the
+                # reconnect thread also records the end when it stops).
                 self._finish(None, client_close())
             else:
                 connection.close(deadline)
         if connection is not None:
             connection.join(deadline)
+        reconnector = self._reconnector
+        if reconnector is not None and reconnector is not me:
+            reconnector.join(max(0.0, deadline - time.monotonic()))
         dispatcher = self.dispatcher.thread
         if dispatcher is not None:
             if dispatcher is not me and dispatcher.ident is not None:
@@ -230,7 +366,7 @@ class SessionCore:
         holds one of the session's locks, so take none of them blockingly."""
         self._user_closed = True
         self.dispatcher.stop_starting()
-        if self.state in OPEN_STATES:
+        if self.state in LIVE_STATES:
             self.state = State.CLOSING
         connection = self.connection
         if connection is not None:
@@ -255,22 +391,176 @@ class SessionCore:
     # --- sending -------------------------------------------------------------------
 
     def send_json(self, payload: dict[str, Any]) -> None:
-        """A user's command: ends the setup (see the dispatcher), then goes out."""
+        """A user's command: ends the setup (see the dispatcher), then goes out.
+
+        While reconnecting it waits for the new connection (or the end).
+        """
         if not self.dispatcher.user_sent:
             self.dispatcher.note_user_send()
-        self._current().send_json(payload)
+        frame = text_frame(payload)
+        if self.policy is None:
+            self._current().send_raw(frame)
+            return
+        while True:
+            connection = self.connection
+            if self.state is State.READY and connection is not None:
+                try:
+                    connection.send_raw(frame)
+                    return
+                except SaynaError:
+                    if self.state is not State.READY or self.connection is not connection:
+                        continue
+                    # The drop is not noticed yet: make the reader notice it.
+                    connection.shutdown_socket()
+            with self._cond:
+                while self.state is State.RECONNECTING or (
+                    self.state is State.READY and self.connection is connection
+                ):
+                    self._cond.wait()
+                if self.state is not State.READY:
+                    raise self.closed_error()
+
+    def speak(self, text: str, payload: dict[str, Any]) -> None:
+        """``speak()``: timed from now (see :mod:`sayna._stats`)."""
+        token = self.speech.spoke(text, time.monotonic())
+        try:
+            self.send_json(payload)
+        except BaseException:
+            self.speech.withdraw(token)
+            raise
 
     def send_binary(self, data: bytes | bytearray | memoryview) -> None:
-        """User audio: ends the setup, then goes out."""
+        """User audio: ends the setup, then goes out; dropped (counted) while reconnecting."""
         if not self.dispatcher.user_sent:
             self.dispatcher.note_user_send()
-        self._current().send_binary(data)
+        size = len(data) if not isinstance(data, memoryview) else data.nbytes
+        if self.policy is None:
+            self._current().send_raw(binary_frame(data), size)
+            return
+        connection = self.connection
+        if self.state is State.READY and connection is not None:
+            try:
+                connection.send_raw(binary_frame(data), size)
+                return
+            except SaynaError:
+                if self.state in (State.CLOSING, State.CLOSED):
+                    raise
+                connection.shutdown_socket()  # the reader notices the drop
+        elif self.state is not State.RECONNECTING:
+            raise self.closed_error()
+        # Never sent late: audio is real time, a late frame would be heard late.
+        with self._cond:
+            self._dropped_audio += size
 
     def _current(self) -> Connection:
         connection = self.connection
         if connection is None:
             raise self.closed_error()
         return connection
+
+    # --- reconnecting (driven by sayna._reconnect.reconnect) -------------------------
+
+    def sleep_while_reconnecting(self, delay: float) -> bool:
+        """Wait ``delay`` seconds; False if the session is closing meanwhile."""
+        deadline = time.monotonic() + delay
+        with self._cond:
+            while self.state is State.RECONNECTING:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return True
+                self._cond.wait(remaining)
+            return False
+
+    def try_reconnect(self, attempt: int) -> Attempt:
+        """Open a new connection and re-send the config; wait for its ready."""
+        settings = self.settings
+        assert settings is not None
+        timeout = self.connect_timeout
+        deadline = time.monotonic() + timeout
+        try:
+            ws = settings.open_websocket(timeout)
+        except SaynaHttpError as exc:
+            return Attempt(failure=describe(exc), refused=exc.status_code in (401, 403))
+        except SaynaError as exc:
+            return Attempt(failure=describe(exc))
+        with self._cond:
+            if self.state is not State.RECONNECTING:
+                ws.shutdown()
+                return Attempt(done=True)
+            connection = self.attach(
+                ws, ping_interval=settings.ping_interval, ping_timeout=settings.ping_timeout
+            )
+            self._attempt = attempt
+            self._attempt_failure = None
+        connection.start()
+        try:
+            connection.send_json(self.config)
+        except SaynaError as exc:
+            with self._cond:
+                if self._attempt_failure is None:
+                    self._attempt_failure = describe(exc)
+        with self._cond:
+            while self._reconnecting() and self._attempt_failure is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._attempt_failure = f"no ready within {timeout:g} s"
+                    break
+                self._cond.wait(remaining)
+            if not self._reconnecting():
+                return Attempt(done=True)
+            failure = self._attempt_failure or "failed"
+        connection.close(time.monotonic() + CLOSE_HANDSHAKE_TIMEOUT)
+        connection.join(time.monotonic() + CLOSE_HANDSHAKE_TIMEOUT)
+        self._retire(connection)
+        return Attempt(failure=failure)
+
+    def _reconnecting(self) -> bool:
+        # A method, not an inline test: other threads change the state while
+        # this one waits, which a type checker's narrowing cannot know.
+        return self.state is State.RECONNECTING
+
+    def give_up(self, ended: CloseEvent, reason: str, why: str) -> None:
+        """End the session after the attempts failed (``ended``: the original drop)."""
+        message = (
+            f"the connection to the Sayna server was lost ({reason}) and reconnecting failed: {why}"
+        )
+        logger.warning("session %d: %s", self.id, message)
+        close = CloseEvent(
+            code=ended.code,
+            reason=f"{reason}; {why}",
+            initiator=ended.initiator,
+            error=SaynaConnectionClosedError(message, code=ended.code, reason=ended.reason),
+        )
+        with self._cond:
+            if self.state is not State.RECONNECTING:
+                close = client_close()
+        self._finish(None, close)
+
+    def finish_if_closing(self) -> None:
+        """The reconnect thread stops: if the user closed meanwhile, record the end."""
+        if self.state is State.CLOSING:
+            # An attempt's connection still closing reports the same end;
+            # whichever comes first is recorded.
+            self._finish(None, client_close())
+
+    # --- stats -----------------------------------------------------------------------
+
+    def stats(self) -> SessionStats:
+        with self._cond:
+            received, audio_in, sent, audio_out = self._past
+            connection = self.connection
+            rtt = self._last_rtt
+            reconnects = self.reconnects
+        if connection is not None and not connection.counted:
+            received += connection.received_messages
+            audio_in += connection.received_audio
+            sent += connection.sent_messages
+            audio_out += connection.sent_audio
+            if connection.pings.rtt is not None:
+                rtt = connection.pings.rtt
+        return SessionStats(
+            reconnects, received, sent, audio_in, audio_out, rtt, self.speech.timings()
+        )
 
     # --- polling -------------------------------------------------------------------
 
@@ -313,7 +603,7 @@ class SessionCore:
 def close_all_at_exit() -> None:
     """Close every session of this process still open (registered with atexit)."""
     for core in list(_live):
-        if core.in_this_process and core.state in OPEN_STATES:
+        if core.in_this_process and core.state in LIVE_STATES:
             try:
                 core.close(0.0, raise_errors=False)
             except Exception:  # pragma: no cover - exit must go on

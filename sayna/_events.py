@@ -42,6 +42,8 @@ __all__ = [
     "ParticipantConnectedEvent",
     "ParticipantDisconnectedEvent",
     "ReadyEvent",
+    "ReconnectedEvent",
+    "ReconnectingEvent",
     "SIPTransferErrorEvent",
     "STTResultEvent",
     "SessionParticipant",
@@ -294,6 +296,37 @@ class EventsDiscardedEvent(Event):
 
     type: ClassVar[str] = "events_discarded"
     count: int
+
+
+@attrs.frozen
+class ReconnectingEvent(Event):
+    """The connection was lost; reconnect attempt ``attempt`` starts in ``delay`` seconds.
+
+    Only in sessions opened with ``reconnect=``. ``reason`` says how the
+    connection ended (for attempt 1) or why the previous attempt failed.
+    """
+
+    type: ClassVar[str] = "reconnecting"
+    attempt: int
+    delay: float
+    reason: str
+
+
+@attrs.frozen
+class ReconnectedEvent(Event):
+    """The session is ready again on a new connection, after ``attempt`` attempts.
+
+    ``lost_speech``: texts given to ``speak()`` whose ``tts_playback_complete``
+    had not arrived before the drop (speak them again if they matter).
+    ``dropped_audio_bytes``: audio given to ``on_audio_input()`` while
+    reconnecting, dropped rather than sent late.
+    """
+
+    type: ClassVar[str] = "reconnected"
+    attempt: int
+    stream_id: str
+    lost_speech: tuple[str, ...]
+    dropped_audio_bytes: int
 
 
 # --- decoding -------------------------------------------------------------------

@@ -84,7 +84,9 @@ if hasattr(os, "register_at_fork"):
 
 # RFC 6455 §7.4: the codes a peer may send (1005, 1006 and 1015 are reserved
 # for reporting, never for the wire), plus the ranges for libraries and apps.
-_VALID_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013})
+_VALID_CLOSE_CODES = frozenset(
+    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+)
 _CONTROL = frozenset({OP_CLOSE, OP_PING, OP_PONG})
 
 

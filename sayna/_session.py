@@ -42,6 +42,7 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
+from sayna._stats import SessionStats
 from sayna._validation import (
     normalize_phone_number,
     require_bool,
@@ -49,7 +50,7 @@ from sayna._validation import (
     require_wait,
 )
 from sayna._wav import WavAudio
-from sayna._wsprotocol import OPEN_STATES, State
+from sayna._wsprotocol import LIVE_STATES, OPEN_STATES, State
 
 __all__ = ["Session"]
 
@@ -72,7 +73,11 @@ class Session:
     connection instead), shuts the socket down, and lets the events already
     received reach their consumers. A session garbage-collected while open
     emits a :class:`ResourceWarning`; sessions still open at interpreter exit
-    are closed. A forked child cannot use its parent's session.
+    are closed. A forked child cannot use its parent's session. Opened with
+    ``reconnect=``, a session outlives a lost connection (see
+    :meth:`Sayna.connect`): it stays the same object, with the same callbacks
+    and iterators, and reports the gap as :class:`ReconnectingEvent` and
+    :class:`ReconnectedEvent`; :meth:`stats` counts what it carried.
 
     **Sending.** Every method that sends is safe to call from any number of
     threads at once (frames never interleave), checks its arguments before
@@ -167,7 +172,7 @@ class Session:
         core = getattr(self, "_core", None)
         if core is None or not core.in_this_process:
             return
-        if core.state in OPEN_STATES:
+        if core.state in LIVE_STATES:
             warnings.warn(
                 f"unclosed {self!r}; use 'with client.connect(...)' or call close()",
                 ResourceWarning,
@@ -186,12 +191,12 @@ class Session:
 
     @property
     def connected(self) -> bool:
-        """True while the WebSocket is open."""
+        """True while the WebSocket is open (False while reconnecting)."""
         return self._core.state in OPEN_STATES
 
     @property
     def ready(self) -> bool:
-        """True while the session is open and configured."""
+        """True while the session is open and configured (False while reconnecting)."""
         return self._core.state is State.READY
 
     @property
@@ -244,6 +249,10 @@ class Session:
         """How the session ended, once it has."""
         return self._core.close_event
 
+    def stats(self) -> SessionStats:
+        """Counters and per-utterance timings so far (see :class:`SessionStats`)."""
+        return self._core.stats()
+
     @property
     def callback_errors(self) -> list[BaseException]:
         """Every exception raised by a callback so far, in order."""
@@ -271,13 +280,16 @@ class Session:
         require_bool(flush, "flush")
         require_bool(allow_interruption, "allow_interruption")
         self._refuse_without_audio("speak()")
-        self._send(
+        core = self._core
+        core.check_process()
+        core.speak(
+            text,
             {
                 "type": "speak",
                 "text": text,
                 "flush": flush,
                 "allow_interruption": allow_interruption,
-            }
+            },
         )
 
     def tts_flush(self, allow_interruption: bool = True) -> None:

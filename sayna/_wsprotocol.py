@@ -17,6 +17,7 @@ from sayna._errors import SaynaConnectionClosedError
 from sayna._events import CloseEvent
 
 __all__ = [
+    "LIVE_STATES",
     "NORMAL_CLOSE_CODES",
     "OPEN_STATES",
     "PingClock",
@@ -41,11 +42,15 @@ class State(enum.Enum):
 
     CONNECTING = "connecting"  # the socket is open, the config sent, no ready yet
     READY = "ready"
+    RECONNECTING = "reconnecting"  # the connection was lost; a new one is on its way
     CLOSING = "closing"  # we are closing it
     CLOSED = "closed"
 
 
+#: A WebSocket is open (``Session.connected``).
 OPEN_STATES = (State.CONNECTING, State.READY)
+#: The session has not ended (it may be between two connections).
+LIVE_STATES = (State.CONNECTING, State.READY, State.RECONNECTING)
 
 # The code we send when the server broke the protocol (RFC 6455 §7.4.1).
 PROTOCOL_ERROR = 1002
@@ -153,13 +158,22 @@ class PingClock:
     the last read (``last_inbound``), not only pongs.
     """
 
-    __slots__ = ("_delivered", "_sent_at", "interval", "timeout")
+    __slots__ = ("_delivered", "_sent_at", "_written_at", "interval", "rtt", "timeout")
 
     def __init__(self, interval: float | None, timeout: float) -> None:
         self.interval = interval
         self.timeout = timeout
         self._sent_at: float | None = None
         self._delivered = False
+        self._written_at: float | None = None
+        #: The last ping's round trip (write to pong), seconds.
+        self.rtt: float | None = None
+
+    def answered(self, now: float) -> None:
+        """A pong arrived at ``now``: the round trip of the ping written last."""
+        written, self._written_at = self._written_at, None
+        if written is not None:
+            self.rtt = max(0.0, now - written)
 
     def pause(self) -> None:
         """The reader stopped reading (backpressure): forget the ping in flight,
@@ -194,6 +208,8 @@ class PingClock:
         """
         self._delivered = delivered
         sent = self._sent_at if self._sent_at is not None else now
-        if not delivered:
+        if delivered:
+            self._written_at = now
+        else:
             return min(sent + self.timeout, now + 0.05)
         return sent + self.timeout

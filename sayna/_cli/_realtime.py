@@ -82,7 +82,10 @@ def say(ctx: Context) -> int:
         ) as session,
     ):
         result = say_text(session, a.text, timeout=ctx.timeout or WAIT_TIMEOUT)
+        first_audio = session.stats().speech[-1].first_audio
     report_audio(ctx, a.output, result)
+    if first_audio is not None:
+        ctx.note(f"first audio after {first_audio * 1000:.0f} ms")
     return EXIT_OK
 
 

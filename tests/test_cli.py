@@ -412,7 +412,7 @@ def test_say_writes_the_utterance(
     )  # fmt: skip
     assert code == 0
     assert out.startswith(f"wrote {path}")
-    assert re.fullmatch(r"first audio after \d+ ms\n", err)
+    assert re.fullmatch(r"first audio after \d+\.\d ms\n", err)
     assert decode_speech(read_wav(path).pcm, 16000) == "Realtime hello"
 
 

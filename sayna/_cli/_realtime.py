@@ -85,7 +85,7 @@ def say(ctx: Context) -> int:
         first_audio = session.stats().speech[-1].first_audio
     report_audio(ctx, a.output, result)
     if first_audio is not None:
-        ctx.note(f"first audio after {first_audio * 1000:.0f} ms")
+        ctx.note(f"first audio after {first_audio * 1000:.1f} ms")
     return EXIT_OK
 
 

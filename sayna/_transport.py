@@ -24,13 +24,15 @@ import contextlib
 import http.client
 import io
 import logging
+import os
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import requests
 import urllib3.exceptions
+from requests.utils import get_environ_proxies
 
 from sayna._errors import (
     SaynaConnectionError,
@@ -103,6 +105,25 @@ class _Inflater:
                 yield out
 
 
+def _merge_setting(request_value: Any, session_value: Any) -> Any:
+    """requests' rule for a per-request setting over the session's (``merge_setting``)."""
+    if session_value is None:
+        return request_value
+    if request_value is None:
+        return session_value
+    if not (isinstance(request_value, Mapping) and isinstance(session_value, Mapping)):
+        return request_value
+    merged = {**session_value, **request_value}
+    return {key: value for key, value in merged.items() if value is not None}
+
+
+def _read_environment(url: str) -> tuple[dict[str, str], str | None]:
+    """The proxies for ``url`` and the CA bundle that requests takes from the environment."""
+    proxies = get_environ_proxies(url, no_proxy=None)
+    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or None
+    return dict(proxies), ca_bundle
+
+
 class RestTransport:
     """Sends requests for one :class:`~sayna.Sayna` client and reads their answers."""
 
@@ -131,6 +152,9 @@ class RestTransport:
         self.max_retries = max_retries
         # Test seam: the pause between retries.
         self.sleep: Callable[[float], None] = time.sleep
+        self._environment: tuple[dict[str, str], str | None] | None = (
+            _read_environment(base_url) if http.trust_env else None
+        )
 
     # --- sending -----------------------------------------------------------------
 
@@ -163,18 +187,7 @@ class RestTransport:
         while True:
             started = time.monotonic()
             try:
-                response = self.http.request(
-                    method,
-                    url,
-                    json=body,
-                    headers=self._headers(json_body=body is not None, compressed=compressed),
-                    auth=self.auth,
-                    timeout=self.timeout,
-                    stream=True,
-                    # A redirect would turn a POST into a GET and may drop the
-                    # Authorization header; follow them only for reads.
-                    allow_redirects=method == "GET",
-                )
+                response = self._send(method, url, body, compressed=compressed)
             except requests.exceptions.ConnectTimeout as exc:
                 error: SaynaError = self._timeout_error(method, path, "connecting")
                 if attempt >= retries:
@@ -209,6 +222,53 @@ class RestTransport:
             attempt += 1
             _log.info("%s %s: retry %d of %d in %.2fs", method, path, attempt, retries, delay)
             self.sleep(delay)
+
+    def _send(self, method: str, url: str, body: Any, *, compressed: bool) -> requests.Response:
+        headers = self._headers(json_body=body is not None, compressed=compressed)
+        # A redirect would turn a POST into a GET and may drop the
+        # Authorization header; follow them only for reads.
+        follow = method == "GET"
+        http = self.http
+        if type(http).request is not requests.Session.request:
+            # A Session subclass with its own request(): honour it as it is.
+            return http.request(
+                method,
+                url,
+                json=body,
+                headers=headers,
+                auth=self.auth,
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=follow,
+            )
+        # What Session.request does, minus re-reading the environment.
+        prepared = http.prepare_request(
+            requests.Request(method, url, headers=headers, json=body, auth=self.auth)
+        )
+        return http.send(
+            prepared, timeout=self.timeout, allow_redirects=follow, stream=True, **self._settings()
+        )
+
+    def _settings(self) -> dict[str, Any]:
+        """proxies, verify and cert as ``Session.merge_environment_settings`` gives them.
+
+        The environment part (proxy variables, ``NO_PROXY``, CA bundle) is read
+        once per client, as httpx does; scanning ``os.environ`` on every call
+        was a third of a call's CPU time. The session's own attributes are
+        read on every call, so changes to them still apply.
+        """
+        http = self.http
+        env_proxies: dict[str, str] = {}
+        env_ca: str | None = None
+        if http.trust_env:
+            if self._environment is None:
+                self._environment = _read_environment(self.base_url)
+            env_proxies, env_ca = self._environment
+        return {
+            "proxies": _merge_setting(dict(env_proxies), http.proxies),
+            "verify": _merge_setting(env_ca, http.verify),
+            "cert": _merge_setting(None, http.cert),
+        }
 
     @staticmethod
     def _retry_after(response: requests.Response) -> float | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import hashlib
 import io
@@ -26,6 +27,7 @@ BIG = 100 * MB
 TESTS = pathlib.Path(__file__).resolve().parent.parent
 
 
+@functools.cache
 def _gzip_bomb(size: int) -> bytes:
     """``size`` zero bytes gzip-compressed (about a thousandth of that on the wire)."""
     out = io.BytesIO()
@@ -33,9 +35,6 @@ def _gzip_bomb(size: int) -> bytes:
         for _ in range(size // MB):
             writer.write(bytes(MB))
     return out.getvalue()
-
-
-BOMB = _gzip_bomb(BIG)
 
 
 def _big_body() -> Iterator[bytes]:
@@ -75,8 +74,9 @@ def _routes(conn: socket.socket, path: str) -> None:
         for piece in _chunked(_big_body()):
             conn.sendall(piece)
     elif path in ("/", "/recording/bomb"):
-        headers = {"Content-Encoding": "gzip", "Content-Length": str(len(BOMB))}
-        conn.sendall(_head("200 OK", {"Content-Type": "application/json", **headers}) + BOMB)
+        bomb = _gzip_bomb(BIG)
+        headers = {"Content-Encoding": "gzip", "Content-Length": str(len(bomb))}
+        conn.sendall(_head("200 OK", {"Content-Type": "application/json", **headers}) + bomb)
     elif path == "/recording/cut":
         conn.sendall(_head("200 OK", {"Content-Length": str(10 * MB)}) + BLOCK)
         conn.close()
@@ -174,7 +174,7 @@ def test_get_recording_costs_the_body_once(server: RawServer) -> None:
 def test_gzip_bomb_never_inflates_in_memory(server: RawServer, call: str) -> None:
     """A 100 kB gzip body inflating to 100 MB: JSON stops at 8 MiB; audio, never asked
     to be compressed, is refused without inflating."""
-    assert len(BOMB) < 200_000
+    assert len(_gzip_bomb(BIG)) < 200_000
     grew, outcome = _probe(server, call)
     if "health" in call:
         assert outcome.startswith("SaynaProtocolError: GET /: the answer is larger than")

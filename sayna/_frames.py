@@ -27,6 +27,8 @@ from typing import cast
 import websocket
 
 __all__ = [
+    "MAX_FRAGMENTS",
+    "MAX_MESSAGE_SIZE",
     "OP_BINARY",
     "OP_CLOSE",
     "OP_CONT",
@@ -57,6 +59,12 @@ MAX_READ_SIZE = 1024 * 1024
 # assembled message announcing more is a broken or hostile peer; refusing it
 # before reading keeps the reader from trying to allocate whatever it claims.
 MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+# A fragmented message may have at most this many frames (the first included).
+# The server never fragments its messages; 4096 fragments still carry a 64 MiB
+# message in 16 KiB pieces. Without a bound, empty continuation frames (two
+# bytes each on the wire) would pile up in the reader for as long as the
+# server sends them.
+MAX_FRAGMENTS = 4096
 
 _ProtocolError = websocket.WebSocketProtocolException
 _unpack_from = struct.unpack_from
@@ -136,12 +144,18 @@ class FrameReader:
             if held:
                 buffer[:held] = buffer[start:end]
             start, end = self._start, self._end = 0, held
-        wanted = max(self._bytes_needed(), self._size)
+        # Grown for a busier stream, or to hold all of a frame larger than the
+        # buffer (so that its payload is still sliced out in one copy); but
+        # only as the frame's bytes arrive, doubling while they fill the
+        # buffer, never to the size its length field claims: a 10-byte header
+        # announcing 64 MiB costs nothing until 64 MiB have come.
+        needed = self._bytes_needed()
+        wanted = max(min(needed, 2 * end), self._size)
         if wanted > len(buffer):
-            # Grown for a busier stream, or to hold all of a frame larger than
-            # the buffer, so that its payload can still be sliced out in one copy.
             self._view.release()
-            buffer.extend(bytes(wanted - len(buffer)))
+            grown = bytearray(wanted)
+            grown[:end] = buffer[:end]
+            self._buffer = buffer = grown
             self._view = memoryview(buffer)
         elif not held and len(buffer) > self._size:
             # Back to the normal size once a large frame has been handed out.
@@ -154,7 +168,9 @@ class FrameReader:
             raise websocket.WebSocketConnectionClosedException(
                 "Connection to remote host was lost."
             )
-        if got == free and self._size < MAX_READ_SIZE:
+        # Reads into a buffer grown for one large frame say nothing about the
+        # stream's pace: only full reads of the normal buffer double it.
+        if got == free and self._size < MAX_READ_SIZE and needed <= self._size:
             self._size = min(self._size * 2, MAX_READ_SIZE)
         self._end = end + got
         return got
@@ -277,6 +293,10 @@ class FrameReader:
             elif opcode == OP_CONT:
                 if not self._message_op:
                     raise _ProtocolError("a continuation frame outside a fragmented message")
+                if len(self._fragments) >= MAX_FRAGMENTS:
+                    raise _ProtocolError(
+                        f"a fragmented message of more than {MAX_FRAGMENTS} frames"
+                    )
                 self._fragments.append(payload)
                 self._message_size += length
                 if first & 0x80:

@@ -1444,8 +1444,13 @@ def connect(
     if client._api_key:
         headers.append(f"Authorization: Bearer {client._api_key}")
     plan = network_plan(client._http, client._ws_url)
+    # One deadline for all of connect: TCP, proxy, TLS, upgrade and ready.
     ws = open_websocket(
-        client._ws_url, plan=plan, headers=headers, timeout=min(timeout, client._timeout)
+        client._ws_url,
+        plan=plan,
+        headers=headers,
+        timeout=min(timeout, client._timeout),
+        deadline=deadline,
     )
     core = _Core(
         ws,

@@ -1,7 +1,8 @@
 """WebSocket framing after the handshake: server frames in, masked client frames out.
 
-websocket-client opens the connection (handshake, TLS, proxies) and closes it;
-once it is open, the session reads and writes frames on that socket itself.
+:mod:`sayna._wsconnect` opens the connection (with websocket-client's upgrade
+request) and websocket-client closes it; once it is open, the session reads
+and writes frames on that socket itself.
 websocket-client's frame reader costs two or three ``recv`` calls, an object and
 several copies per frame, and its pure-Python mask is slow; both dominated the
 session's time on event bursts, audio downloads and uploads.
@@ -10,7 +11,9 @@ session's time on event bursts, audio downloads and uploads.
 it exactly once. It enforces what RFC 6455 asks a client to check: no reserved
 bits (no extension is ever negotiated), known opcodes, unmasked server frames,
 control frames unfragmented and at most 125 bytes, continuation frames only
-inside a fragmented message, valid close payloads. A violation raises
+inside a fragmented message, valid close payloads; and two limits of ours:
+:data:`MAX_MESSAGE_SIZE` per message, :data:`MAX_FRAGMENTS` frames per
+fragmented message. A violation raises
 ``websocket.WebSocketProtocolException``, which the session answers with a
 Close 1002 and ends on, as it did when websocket-client parsed the frames.
 """

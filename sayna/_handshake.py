@@ -42,6 +42,7 @@ ERROR_EXCERPT_CHARS = 1024
 _READ_SIZE = 65536
 _STATUS_LINE = re.compile(rb"HTTP/1\.[01] ([1-5][0-9][0-9])(?: ([^\r\n]*))?")
 _HEADER_LINE = re.compile(rb"([!#$%&'*+.^_`|~0-9A-Za-z-]+):[ \t]*([^\r\n]*?)[ \t]*")
+_DIGITS = re.compile(r"[0-9]{1,18}")
 _SECRET_HEADER = re.compile(r"(?im)^((?:proxy-)?authorization:[ \t]*)([^\r\n]*)")
 
 
@@ -190,10 +191,12 @@ def read_error_body(sock: socket.socket, answer: Answer, *, deadline: float) -> 
 
 
 def _content_length(headers: Mapping[str, str]) -> int | None:
-    value = headers.get("content-length")
-    if value is None or not value.strip().isdigit():
+    # ASCII digits only (str.isdigit also accepts "²"), and few enough of them
+    # for int() and for any size a body could have.
+    value = headers.get("content-length", "").strip()
+    if not _DIGITS.fullmatch(value):
         return None
-    return int(value.strip())
+    return int(value)
 
 
 def _dechunk(data: bytes) -> bytes:

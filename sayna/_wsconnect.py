@@ -3,13 +3,20 @@
 One configuration serves REST and realtime: the proxies, ``verify`` and ``cert``
 of ``Sayna._http``, merged with the environment exactly as ``requests`` merges
 them for a request (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ...).
-``requests`` decides; websocket-client only executes that decision, so it must
-not consult the environment a second time (its own rules differ in places).
+``requests`` decides; nothing here consults the environment a second time
+(websocket-client's own rules differ in places).
+
+Opening takes one deadline for all of its steps: TCP, an HTTP proxy's
+``CONNECT`` tunnel (ours), TLS, the upgrade. websocket-client writes the upgrade
+request, checks the 101 answer and opens SOCKS tunnels; the answers themselves
+are read by :mod:`sayna._handshake`, within the deadline and the size limits.
 
 Every failure is a :class:`~sayna.SaynaError`: a refused upgrade becomes the
-exception for its HTTP status (built from the server's body), everything else
-:class:`~sayna.SaynaConnectionError` or :class:`~sayna.SaynaTimeoutError`, with
-the websocket-client or socket exception as ``__cause__``.
+exception for its HTTP status (built from an excerpt of the server's body), an
+answer that breaks HTTP, WebSocket or our limits :class:`~sayna.SaynaProtocolError`,
+everything else :class:`~sayna.SaynaConnectionError` or
+:class:`~sayna.SaynaTimeoutError`, with the websocket-client or socket
+exception as ``__cause__``.
 """
 
 from __future__ import annotations
@@ -361,12 +368,19 @@ def _refusal(sock: Any, answer: Answer, ws_url: str, deadline: float) -> SaynaEr
             endpoint=_endpoint(ws_url),
         )
     body = read_error_body(sock, answer, deadline=deadline)
-    where = {"method": "GET", "endpoint": _endpoint(ws_url), "headers": answer.headers}
     try:
-        return error_from_response(answer.status, body, **where)  # type: ignore[arg-type]
+        return error_from_response(
+            answer.status, body, method="GET", endpoint=_endpoint(ws_url), headers=answer.headers
+        )
     except RecursionError:
         # JSON nested past the parser's recursion limit: shown as text instead.
-        return error_from_response(answer.status, f"(nested too deep to parse) {body}", **where)  # type: ignore[arg-type]
+        return error_from_response(
+            answer.status,
+            f"(nested too deep to parse) {body}",
+            method="GET",
+            endpoint=_endpoint(ws_url),
+            headers=answer.headers,
+        )
 
 
 def _endpoint(ws_url: str) -> str:

@@ -342,7 +342,9 @@ def _lenient_hook(wire_type: str) -> tuple[type[Event], Callable[[Any, Any], Any
 # json's scanner recurses once per nesting level and raises RecursionError
 # near the interpreter's recursion limit (about 1,000 levels): a 2 kB frame of
 # brackets. Such a frame is malformed input like any other, not a failure of
-# the connection.
+# the connection. The scanner's C recursion needs its stack: the reader
+# thread decoding such a frame crashed the process with a 128 KiB stack and
+# did not with 256 KiB (threading.stack_size, Python 3.11, x86-64).
 _TOO_DEEP = "JSON nested too deep"
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _loads = json.loads

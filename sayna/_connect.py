@@ -160,7 +160,7 @@ def connect(
         config["loading_audio"] = to_wire(loading_audio)
 
     deadline = time.monotonic() + timeout
-    ws = settings.open_websocket(timeout)
+    ws = settings.open_websocket(timeout, deadline)
     core = SessionCore(
         without_audio=without_audio,
         livekit=livekit_config is not None,

@@ -85,11 +85,19 @@ class RealtimeSettings:
     #: The client's registry of open sessions (so that ``Sayna.close()`` ends them).
     sessions: weakref.WeakSet[Any] = attrs.field(repr=False, eq=False)
 
-    def open_websocket(self, timeout: float) -> Any:
-        """Connect and upgrade (proxy, TLS as the REST calls); raise a SaynaError."""
+    def open_websocket(self, timeout: float, deadline: float) -> Any:
+        """Connect and upgrade (proxy, TLS as the REST calls) by ``deadline``; raise a SaynaError.
+
+        ``deadline`` is the one of the whole connect (TCP, proxy, TLS, upgrade,
+        and the wait for ``ready`` after this returns).
+        """
         plan = network_plan(self.http, self.ws_url)
         return open_websocket(
-            self.ws_url, plan=plan, headers=list(self.headers), timeout=min(timeout, self.timeout)
+            self.ws_url,
+            plan=plan,
+            headers=list(self.headers),
+            timeout=min(timeout, self.timeout),
+            deadline=deadline,
         )
 
 
@@ -329,8 +337,8 @@ class Connection:
     # --- the reader thread -------------------------------------------------------
 
     def _read_loop(self) -> None:
-        # websocket-client did the handshake (and TLS, and the proxy); from here
-        # the frames are parsed by _frames.FrameReader straight off the socket.
+        # The handshake is done (sayna._handshake read the answers, websocket-client
+        # opened TLS and the proxy tunnel); from here the frames are parsed by _frames.FrameReader straight off the socket.
         # Its blocking recv_into works for plain and TLS sockets alike: the
         # socket has no timeout, and a TLS record decrypted but not yet read
         # (SSLSocket.pending()) is returned by the next read without waiting,

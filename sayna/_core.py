@@ -478,7 +478,7 @@ class SessionCore:
         timeout = self.connect_timeout
         deadline = time.monotonic() + timeout
         try:
-            ws = settings.open_websocket(timeout)
+            ws = settings.open_websocket(timeout, deadline)
         except SaynaHttpError as exc:
             return Attempt(failure=describe(exc), refused=exc.status_code in (401, 403))
         except SaynaError as exc:

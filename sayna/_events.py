@@ -19,6 +19,7 @@ have no wire type). Decoding goes through the converter pair of
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
@@ -357,8 +358,12 @@ def event_class(wire_type: str) -> type[Event] | None:
 
 
 def _problem(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return _TOO_DEEP
     if isinstance(exc, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(exc))
+        # A description must never be what ends the session.
+        with contextlib.suppress(Exception):
+            return "; ".join(cattrs.transform_error(exc))
     return str(exc) or type(exc).__name__
 
 
@@ -378,6 +383,13 @@ def _lenient_hook(wire_type: str) -> tuple[type[Event], Callable[[Any, Any], Any
 # so the scanner alone parses it. Anything else (surrounding whitespace, a BOM,
 # trailing data, invalid JSON) goes through json.loads for its exact result or
 # error. The scanner is json.loads's own configuration (JSONDecoder()).
+# json's scanner recurses once per nesting level and raises RecursionError
+# near the interpreter's recursion limit (about 1,000 levels): a 2 kB frame of
+# brackets. Such a frame is malformed input like any other, not a failure of
+# the connection. The scanner's C recursion needs its stack: the reader
+# thread decoding such a frame crashed the process with a 128 KiB stack and
+# did not with 256 KiB (threading.stack_size, Python 3.11, x86-64).
+_TOO_DEEP = "JSON nested too deep"
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _loads = json.loads
 
@@ -409,6 +421,10 @@ def decode_text(raw: str | bytes, *, strict: bool = False) -> Event:
             raise
         # Keep the frame as text when it was text, as bytes when it was not UTF-8.
         return MalformedEvent(raw=text, error=f"not a JSON text frame: {exc}")
+    except RecursionError:
+        if strict:
+            raise ValueError(_TOO_DEEP) from None
+        return MalformedEvent(raw=text, error=f"not a JSON text frame: {_TOO_DEEP}")
     if not isinstance(data, dict):
         error = f"expected a JSON object, got {type(data).__name__}"
     elif not isinstance(data.get("type"), str):

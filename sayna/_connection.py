@@ -338,7 +338,8 @@ class Connection:
 
     def _read_loop(self) -> None:
         # The handshake is done (sayna._handshake read the answers, websocket-client
-        # opened TLS and the proxy tunnel); from here the frames are parsed by _frames.FrameReader straight off the socket.
+        # opened TLS and the proxy tunnel); from here the frames are parsed by
+        # _frames.FrameReader straight off the socket.
         # Its blocking recv_into works for plain and TLS sockets alike: the
         # socket has no timeout, and a TLS record decrypted but not yet read
         # (SSLSocket.pending()) is returned by the next read without waiting,

@@ -320,10 +320,17 @@ class SessionCore:
             connection.release()
         if finished:
             return
+        # Decided before the close event goes in: a wait that returns with it
+        # releases its cursor, and it is still the consumer that reports it.
+        watched = self.log.has_consumer() or self.dispatcher.watches(close)
         self.log.append(close, force=True)
         self.log.finish()
         if close.error is not None:
-            logger.warning("session %d ended: %s", self.id, close.error)
+            # One report per failure: an open iterator or a waiting call raises
+            # the error and a close callback receives it, so the log only speaks
+            # up (WARNING) when no consumer would.
+            level = logging.INFO if watched else logging.WARNING
+            logger.log(level, "session %d ended: %s", self.id, close.error)
 
     def close(self, timeout: float = 2.0, *, raise_errors: bool = True) -> None:
         self.check_process()
@@ -524,7 +531,6 @@ class SessionCore:
         message = (
             f"the connection to the Sayna server was lost ({reason}) and reconnecting failed: {why}"
         )
-        logger.warning("session %d: %s", self.id, message)
         close = CloseEvent(
             code=ended.code,
             reason=f"{reason}; {why}",

@@ -150,6 +150,10 @@ class Dispatcher:
                     return True
             return False
 
+    def watches(self, event: Event) -> bool:
+        """Whether a registered callback would receive ``event``."""
+        return any(handler.matches(event) for handler in self._registry[0])
+
     def note_user_send(self) -> None:
         """The user sends for the first time: the session's setup is over."""
         if not self.user_sent:

@@ -400,6 +400,11 @@ class EventLog:
             self._cursors.append(cursor)
             return cursor
 
+    def has_consumer(self) -> bool:
+        """Whether an iterator is open or a wait (``wait_for``, ``next_event``) is running."""
+        with self._lock:
+            return any(cursor.iterator for cursor in self._cursors)
+
     def _iterator_start(self) -> int:
         start = self._mark
         for cursor in self._cursors:

@@ -44,6 +44,8 @@ from sayna._events import (
     ParticipantConnectedEvent,
     ParticipantDisconnectedEvent,
     ReadyEvent,
+    ReconnectedEvent,
+    ReconnectingEvent,
     SessionParticipant,
     SIPTransferErrorEvent,
     STTResultEvent,
@@ -81,7 +83,9 @@ from sayna._models import (
     VADConfigUpdate,
     VoiceDescriptor,
 )
+from sayna._reconnect import ReconnectPolicy
 from sayna._session import Session
+from sayna._stats import SessionStats, SpeechTiming
 from sayna._version import __version__
 from sayna._wav import WavAudio, read_wav, write_wav
 from sayna._webhooks import (
@@ -126,6 +130,9 @@ __all__ = [
     "ProviderAuth",
     "RateLimitError",
     "ReadyEvent",
+    "ReconnectPolicy",
+    "ReconnectedEvent",
+    "ReconnectingEvent",
     "RemoveParticipantResponse",
     "SIPTransferErrorEvent",
     "STTConfig",
@@ -145,11 +152,13 @@ __all__ = [
     "SaynaValidationError",
     "Session",
     "SessionParticipant",
+    "SessionStats",
     "SipCallConfig",
     "SipCallResponse",
     "SipHook",
     "SipHooksResponse",
     "SipTransferResponse",
+    "SpeechTiming",
     "SubscribedTrack",
     "TTSAudioEvent",
     "TTSConfig",

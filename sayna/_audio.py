@@ -9,25 +9,29 @@ import os
 import pathlib
 import wave
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, BinaryIO, overload
 
 from requests.structures import CaseInsensitiveDict
 
-__all__ = ["AudioResult"]
+from sayna._errors import SaynaValidationError
+
+__all__ = ["DEFAULT_SAMPLE_RATE", "AudioResult"]
 
 # Formats whose bytes are headerless 16-bit little-endian PCM (PROTOCOL.md §2.3).
 _PCM_FORMATS = frozenset({"linear16", "pcm", "pcm_s16le"})
 _PCM_CONTENT_TYPES = frozenset({"audio/pcm", "audio/l16"})
-# The server's sample rate when a request named none; used only if the header is missing.
-_DEFAULT_SAMPLE_RATE = 24000
+#: The server's sample rate when a request named none; used only if the header is missing.
+DEFAULT_SAMPLE_RATE = 24000
 
 
 class AudioResult:
     """Audio bytes with the response headers that describe them.
 
     Unpacks like the async SDK's tuple (``audio, headers = client.speak_rest(...)``),
-    and offers ``save(path)`` (a playable WAV for raw PCM) and an inline
-    player in notebooks. ``len()`` is the byte length.
+    and offers ``to_wav()`` and ``save(path_or_file)`` (a playable WAV for raw
+    PCM) and an inline player in notebooks. ``len()`` is the byte length.
+    :meth:`Session.transcribe` and :meth:`Session.on_audio_input` take it as
+    audio input.
     """
 
     __slots__ = ("_data", "_headers")
@@ -80,19 +84,47 @@ class AudioResult:
         with wave.open(buffer, "wb") as writer:
             writer.setnchannels(1)
             writer.setsampwidth(2)
-            writer.setframerate(self.sample_rate or _DEFAULT_SAMPLE_RATE)
+            writer.setframerate(self.sample_rate or DEFAULT_SAMPLE_RATE)
             writer.writeframes(frames)
         return buffer.getvalue()
 
-    def save(self, path: str | os.PathLike[str]) -> pathlib.Path:
-        """Write the audio to ``path`` and return it as a ``Path``.
+    def to_wav(self) -> bytes:
+        """The audio as a WAV file's bytes (mono, 16-bit, at ``sample_rate``).
+
+        For a response body or an upload. Only raw PCM can be wrapped; other
+        formats (``mp3``, ``ogg``...) raise :class:`~sayna.SaynaValidationError`.
+        """
+        if not self.is_pcm:
+            kind = self.audio_format or self.content_type or "not PCM"
+            raise SaynaValidationError(
+                f"only raw PCM can be wrapped as WAV; this audio is {kind}", field="audio"
+            )
+        return self._wav_bytes()
+
+    @overload
+    def save(self, path: str | os.PathLike[str]) -> pathlib.Path: ...
+    @overload
+    def save(self, path: BinaryIO) -> BinaryIO: ...
+    def save(self, path: str | os.PathLike[str] | BinaryIO) -> pathlib.Path | BinaryIO:
+        """Write the audio to a path or a binary file object; return the ``Path`` or the object.
 
         Raw PCM is wrapped in a WAV header (mono, 16-bit, at ``sample_rate``)
         so any player opens it; other formats are written byte for byte.
         """
-        target = pathlib.Path(path)
-        target.write_bytes(self._wav_bytes() if self.is_pcm else self._data)
-        return target
+        payload = self._wav_bytes() if self.is_pcm else self._data
+        if isinstance(path, (str, os.PathLike)):
+            target = pathlib.Path(path)
+            target.write_bytes(payload)
+            return target
+        given: object = path  # typed BinaryIO, but a text file or anything else may come
+        if not callable(getattr(given, "write", None)) or isinstance(given, io.TextIOBase):
+            raise SaynaValidationError(
+                "save() takes a path or a file object opened in binary mode, not "
+                f"{type(path).__name__}",
+                field="path",
+            )
+        path.write(payload)
+        return path
 
     def __iter__(self) -> Iterator[Any]:
         # Two items, so ``audio, headers = result`` works as with the async SDK.

@@ -2,32 +2,28 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
+import pathlib
+import tempfile
 import threading
-import time
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 from urllib.parse import quote
 
 import attrs
-import cattrs
 import requests
 
+from sayna import _connect
+from sayna._answers import decode_json, structure_answer
 from sayna._audio import AudioResult
-from sayna._converter import from_wire, to_wire
-from sayna._errors import (
-    SaynaConnectionError,
-    SaynaError,
-    SaynaNotConnectedError,
-    SaynaProtocolError,
-    SaynaTimeoutError,
-    SaynaValidationError,
-    error_from_response,
-)
-from sayna._eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
+from sayna._connection import RealtimeSettings
+from sayna._converter import to_wire
+from sayna._errors import SaynaNotConnectedError, SaynaValidationError
 from sayna._forksafe import ForkAware, reset_connection_pools
 from sayna._models import (
     HealthResponse,
@@ -44,6 +40,7 @@ from sayna._models import (
     TTSConfig,
     VoiceDescriptor,
 )
+from sayna._transport import MAX_AUDIO_BYTES, MAX_JSON_BYTES, RestTransport
 from sayna._urls import rest_base_url, ws_url
 from sayna._validation import (
     normalize_phone_number,
@@ -55,8 +52,7 @@ from sayna._validation import (
 from sayna._version import __version__
 
 if TYPE_CHECKING:
-    from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig
-    from sayna._session import Session
+    pass
 
 __all__ = ["Sayna"]
 
@@ -67,10 +63,6 @@ M = TypeVar("M")
 
 URL_ENV_VAR = "SAYNA_URL"
 API_KEY_ENV_VAR = "SAYNA_API_KEY"
-
-# Gateway answers that mean "try again": a proxy or load balancer in front of
-# the server, or the auth service being briefly unreachable (PROTOCOL.md §1.3).
-_RETRY_STATUSES = frozenset({502, 503, 504})
 
 
 def _clean_api_key(value: Any, *, from_env: bool) -> str | None:
@@ -179,10 +171,16 @@ class Sayna:
       :class:`SaynaValidationError` naming the field (blank names, malformed
       phone numbers, a ``muted`` that is not a bool...).
     - Every request has a timeout (``timeout`` seconds to connect and between
-      bytes received); :class:`SaynaTimeoutError` when it expires.
+      bytes received, body included); :class:`SaynaTimeoutError` when it
+      expires, never retried once the request was sent.
     - ``GET`` requests (and only those: they are idempotent) are retried up
-      to ``max_retries`` times, with exponential backoff, when the connection
-      fails or a gateway answers 502/503/504.
+      to ``max_retries`` times when the connection fails or the answer is
+      429/502/503/504: after exponential backoff, or after the answer's
+      ``Retry-After`` when it is at most 10 s (longer: raised at once, the
+      delay in the exception's ``retry_after``).
+    - Answers are bounded: JSON at 8 MiB, audio at 256 MiB
+      (:meth:`save_recording` streams recordings of any size); anything
+      malformed raises :class:`SaynaProtocolError`.
     - A non-2xx answer raises a :class:`SaynaHttpError` subclass chosen by
       status (``NotFoundError``, ``SaynaServerError``...) carrying the
       server's message, its error code when it sends one, and the endpoint.
@@ -205,10 +203,6 @@ class Sayna:
     ``ping_interval`` / ``ping_timeout`` configure WebSocket keep-alive for
     realtime sessions (``ping_interval=None`` disables pings).
     """
-
-    #: Backoff before retry n (0-based) is ``min(base * 2**n, max)`` seconds.
-    _retry_base_delay: float = 0.25
-    _retry_max_delay: float = 4.0
 
     def __init__(
         self,
@@ -273,8 +267,14 @@ class Sayna:
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
         self._fork_guard = ForkAware(self._after_fork)
-        # Test seam: the pause between retries.
-        self._sleep: Callable[[float], None] = time.sleep
+        self._transport = RestTransport(
+            base_url=self._rest_base,
+            http=self._http,
+            auth=self._auth,
+            user_agent=self._user_agent,
+            timeout=self._timeout,
+            max_retries=self._max_retries,
+        )
         self._closed = False
 
     # --- lifecycle -------------------------------------------------------------
@@ -345,203 +345,54 @@ class Sayna:
 
     # --- realtime ------------------------------------------------------------------
 
-    def connect(
-        self,
-        stt_config: STTConfig | None = None,
-        tts_config: TTSConfig | None = None,
-        livekit_config: LiveKitConfig | None = None,
-        without_audio: bool = False,
-        stream_id: str | None = None,
-        loading_audio: LoadingAudioConfig | None = None,
-        *,
-        timeout: float = 60.0,
-        max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
-        max_buffered_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES,
-    ) -> Session:
-        """Open a realtime session; return it once the server has sent ``ready``.
+    #: Open a realtime session (declared in :mod:`sayna._connect`, bound here).
+    connect = _connect.connect
 
-        ::
-
-            with client.connect(stt_config=stt, tts_config=tts) as session:
-                session.speak("Hello!")
-                for event in session.events():
-                    ...
-
-        **What happens.** The WebSocket upgrade carries the API key as
-        ``Authorization: Bearer``; it goes through the same proxy, CA bundle and
-        client certificate as the REST calls (the ``requests.Session``
-        settings merged with ``HTTPS_PROXY``, ``NO_PROXY``,
-        ``REQUESTS_CA_BUNDLE``...). Then the ``config`` message is sent (``audio``
-        is ``not without_audio``; options left as ``None`` are omitted) and the
-        call blocks until the server answers ``ready``, for at most ``timeout``
-        seconds (starting providers and joining a LiveKit room takes seconds).
-
-        **Arguments.** ``stt_config`` and ``tts_config`` are required unless
-        ``without_audio=True``; ``loading_audio`` needs audio and a
-        ``livekit_config``. ``max_buffered_events`` bounds the session's event
-        buffer (see :class:`Session`: backpressure for active consumers, newest
-        events kept for later iterators); ``max_buffered_audio_bytes`` bounds the
-        TTS audio among the events kept only for later iterators (4 MiB, about
-        87 s of 24 kHz speech).
-
-        **Errors** — all :class:`SaynaError`, never a websocket-client exception:
-        :class:`SaynaValidationError` before connecting for arguments that cannot
-        be valid; :class:`AuthenticationError` (401) or another
-        :class:`SaynaHttpError` when the upgrade is refused, built from the
-        server's answer; :class:`SaynaConnectionError` when the server cannot be
-        reached; :class:`SaynaConfigError` (with ``server_message``) when the
-        server answers the configuration with an ``error`` — the first error
-        before ``ready`` means the configuration failed, except the server's
-        advisory ``loading_audio`` errors, after which it still sends ``ready``;
-        :class:`SaynaConnectionClosedError` when the connection closes before
-        ``ready``; :class:`SaynaTimeoutError` when ``ready`` does not come in
-        time. On every error the socket is closed and no thread is left behind.
-
-        **Threads.** The session reads the socket on its own daemon thread, runs
-        callbacks on a second one (started with the first callback), and shares
-        one keep-alive thread with every other session of the process: a
-        WebSocket ping every ``ping_interval`` seconds of silence, and the
-        session ends with :class:`SaynaConnectionClosedError` when the server
-        does not answer within ``ping_timeout``. ``Sayna.close()`` closes every
-        session opened from this client.
-        """
-        from sayna._session import connect
-
-        return connect(
-            self,
-            stt_config,
-            tts_config,
-            livekit_config,
-            without_audio,
-            stream_id,
-            loading_audio,
-            timeout=timeout,
-            max_buffered_events=max_buffered_events,
-            max_buffered_audio_bytes=max_buffered_audio_bytes,
+    def _realtime_settings(self) -> RealtimeSettings:
+        """Everything a realtime session takes from this client, at once."""
+        self._ensure_open()
+        headers = [f"User-Agent: {self._user_agent}"]
+        if self._api_key:
+            headers.append(f"Authorization: Bearer {self._api_key}")
+        return RealtimeSettings(
+            ws_url=self._ws_url,
+            headers=tuple(headers),
+            http=self._http,
+            timeout=self._timeout,
+            ping_interval=self._ping_interval,
+            ping_timeout=self._ping_timeout,
+            sessions=self._sessions,
         )
 
     # --- transport ---------------------------------------------------------------
 
-    def _headers(self, *, json_body: bool) -> dict[str, str]:
-        headers = {"User-Agent": self._user_agent}
-        if json_body:
-            headers["Content-Type"] = "application/json"
-        return headers
+    @property
+    def _sleep(self) -> Callable[[float], None]:
+        # Test seam: the pause between retries.
+        return self._transport.sleep
 
-    def _backoff(self, attempt: int) -> float:
-        return float(min(self._retry_base_delay * 2**attempt, self._retry_max_delay))
+    @_sleep.setter
+    def _sleep(self, sleep: Callable[[float], None]) -> None:
+        self._transport.sleep = sleep
 
-    def _request(self, method: str, path: str, *, body: Any = None) -> requests.Response:
-        """Send one request (retrying idempotent GETs) and return a 2xx response.
-
-        ``path`` is the endpoint path; it never carries a query string, so it
-        is safe to put in exceptions and logs.
-        """
+    def _open(
+        self, method: str, path: str, body: Any = None, *, compressed: bool = True
+    ) -> requests.Response:
         self._ensure_open()
         self._fork_guard.check_pid()
-        url = self._rest_base + path
-        retries = self._max_retries if method == "GET" else 0
-        attempt = 0
-        while True:
-            error: SaynaError | None = None
-            transient = False
-            started = time.monotonic()
-            try:
-                response = self._http.request(
-                    method,
-                    url,
-                    json=body,
-                    headers=self._headers(json_body=body is not None),
-                    auth=self._auth,
-                    timeout=self._timeout,
-                    # A redirect would turn a POST into a GET and may drop the
-                    # Authorization header; follow them only for reads.
-                    allow_redirects=method == "GET",
-                )
-            except requests.exceptions.ConnectTimeout as exc:
-                error, transient = self._timeout_error(method, path, "connecting"), True
-                cause: BaseException = exc
-            except requests.exceptions.Timeout as exc:
-                # The server accepted the request and is slow: repeating it
-                # would only multiply the wait.
-                error, cause = self._timeout_error(method, path, "waiting for the answer"), exc
-            except requests.exceptions.SSLError as exc:
-                error, cause = self._transport_error(method, path, "TLS failure", exc), exc
-            except requests.exceptions.ConnectionError as exc:
-                error = self._transport_error(method, path, "connection failed", exc)
-                cause, transient = exc, True
-            except requests.exceptions.RequestException as exc:
-                error, cause = self._transport_error(method, path, "request failed", exc), exc
-            else:
-                _log.debug(
-                    "%s %s -> %s in %.3fs",
-                    method,
-                    path,
-                    response.status_code,
-                    time.monotonic() - started,
-                )
-                if response.status_code in _RETRY_STATUSES and attempt < retries:
-                    response.close()
-                elif 200 <= response.status_code < 300:
-                    return response
-                else:
-                    raise error_from_response(
-                        response.status_code,
-                        response.content,
-                        method=method,
-                        endpoint=path,
-                        headers=response.headers,
-                    )
-            if error is not None and not (transient and attempt < retries):
-                raise error from cause
-            delay = self._backoff(attempt)
-            attempt += 1
-            _log.info("%s %s: retry %d of %d in %.2fs", method, path, attempt, retries, delay)
-            self._sleep(delay)
-
-    def _timeout_error(self, method: str, path: str, doing: str) -> SaynaTimeoutError:
-        return SaynaTimeoutError(
-            f"{method} {path}: timed out after {self._timeout:g}s {doing} ({self._rest_base})"
-        )
-
-    def _transport_error(
-        self, method: str, path: str, what: str, exc: BaseException
-    ) -> SaynaConnectionError:
-        # requests nests the useful reason (refused, DNS, reset) a level or two down.
-        reason: BaseException = exc
-        for _ in range(3):
-            inner = reason.args[0] if reason.args else None
-            inner = getattr(inner, "reason", inner)
-            if not isinstance(inner, BaseException):
-                break
-            reason = inner
-        return SaynaConnectionError(
-            f"{method} {path}: {what} ({self._rest_base}): {type(reason).__name__}: {reason}"
-        )
-
-    def _decode(self, response: requests.Response, cls: Any, method: str, path: str) -> Any:
-        def wrong(problem: str) -> SaynaProtocolError:
-            body = response.content.decode("utf-8", "replace")
-            return SaynaProtocolError(
-                f"{method} {path}: {problem}", method=method, endpoint=path, body=body
-            )
-
-        try:
-            data = response.json()
-        except ValueError as exc:
-            raise wrong("the server's answer is not valid JSON") from exc
-        try:
-            return from_wire(data, cls)
-        except cattrs.BaseValidationError as exc:
-            details = "; ".join(cattrs.transform_error(exc))
-            raise wrong(f"unexpected answer: {details}") from exc
-        except (TypeError, ValueError, SaynaError) as exc:
-            raise wrong(f"unexpected answer: {exc}") from exc
+        return self._transport.open(method, path, body, compressed=compressed)
 
     def _call(self, method: str, path: str, cls: type[T], body: Any = None) -> T:
-        response = self._request(method, path, body=body)
-        result: T = self._decode(response, cls, method, path)
+        response = self._open(method, path, body)
+        raw = self._transport.read(response, method, path, limit=MAX_JSON_BYTES)
+        data = decode_json(raw, method=method, endpoint=path)
+        result: T = structure_answer(data, cls, method=method, endpoint=path, body=raw)
         return result
+
+    def _audio(self, method: str, path: str, body: Any = None) -> AudioResult:
+        response = self._open(method, path, body, compressed=False)
+        data = self._transport.read(response, method, path, limit=MAX_AUDIO_BYTES)
+        return AudioResult(data, response.headers)
 
     # --- REST endpoints ------------------------------------------------------------
 
@@ -569,10 +420,7 @@ class Sayna:
         """
         require_text(text, "text")
         config = _coerce_model(tts_config, TTSConfig, "tts_config")
-        response = self._request(
-            "POST", "/speak", body={"text": text, "tts_config": to_wire(config)}
-        )
-        return AudioResult(response.content, response.headers)
+        return self._audio("POST", "/speak", {"text": text, "tts_config": to_wire(config)})
 
     def get_livekit_token(
         self, room_name: str, participant_name: str, participant_identity: str
@@ -629,13 +477,56 @@ class Sayna:
         """``GET /recording/{stream_id}``: the OGG recording of a finished session.
 
         ``stream_id`` is the session's id (from its ``ready`` message); the
-        session must have had ``LiveKitConfig(enable_recording=True)``.
+        session must have had ``LiveKitConfig(enable_recording=True)``. The
+        whole recording is held in memory, up to 256 MiB
+        (:class:`SaynaProtocolError` beyond); :meth:`save_recording` streams
+        it to a file instead, in bounded memory.
         """
+        return self._audio("GET", self._recording_path(stream_id))
+
+    @staticmethod
+    def _recording_path(stream_id: str) -> str:
         require_text(stream_id, "stream_id")
         if "/" in stream_id or ".." in stream_id:
             raise SaynaValidationError("stream_id must not contain '/' or '..'", field="stream_id")
-        response = self._request("GET", f"/recording/{_path_segment(stream_id)}")
-        return AudioResult(response.content, response.headers)
+        return f"/recording/{_path_segment(stream_id)}"
+
+    def save_recording(self, stream_id: str, destination: str | os.PathLike[str] | BinaryIO) -> int:
+        """``GET /recording/{stream_id}``, streamed to ``destination``; return the byte count.
+
+        Memory stays bounded whatever the recording's size: the body goes to
+        ``destination`` in pieces of at most 64 KiB as it arrives (no size
+        cap, unlike :meth:`get_recording`). ``destination`` is a path or a
+        file object open for binary writing. A path is written to a temporary
+        file beside it and renamed into place once the whole recording has
+        arrived, so a failed download leaves no partial file; a file object
+        receives whatever arrived before a failure.
+        """
+        path = self._recording_path(stream_id)
+        if isinstance(destination, (str, os.PathLike)):
+            target = pathlib.Path(destination)
+            part = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed, not just closed
+                dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
+            )
+            try:
+                with part:
+                    response = self._open("GET", path, compressed=False)
+                    size = self._transport.copy(response, "GET", path, part.write)
+                os.replace(part.name, target)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(part.name)
+                raise
+            return size
+        writer: object = destination  # typed loosely: callers pass anything
+        if isinstance(writer, io.TextIOBase) or not callable(getattr(writer, "write", None)):
+            raise SaynaValidationError(
+                "destination must be a path or a file object open for binary writing, "
+                f"not {type(destination).__name__}",
+                field="destination",
+            )
+        response = self._open("GET", path, compressed=False)
+        return self._transport.copy(response, "GET", path, destination.write)
 
     def get_sip_hooks(self) -> SipHooksResponse:
         """``GET /sip/hooks``: the SIP webhook routing table (empty without SIP)."""

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
-from sayna._audio import AudioResult
+from sayna._audio import DEFAULT_SAMPLE_RATE, AudioResult
 from sayna._errors import (
     SaynaError,
     SaynaNotConnectedError,
@@ -38,7 +38,7 @@ from sayna._events import (
     TTSPlaybackCompleteEvent,
 )
 from sayna._models import STTConfig, TTSConfig
-from sayna._validation import require_positive_seconds, require_text
+from sayna._validation import is_finite_number, require_positive_seconds, require_text
 from sayna._wav import WavAudio, bytes_per_second, pace, read_wav, split_pcm
 
 if TYPE_CHECKING:
@@ -47,15 +47,27 @@ if TYPE_CHECKING:
 __all__ = [
     "AudioSource",
     "ProgressCallback",
+    "input_pcm",
     "say",
+    "stall_note",
     "stream_audio",
     "transcribe",
 ]
 
 #: ``progress(bytes_sent, total_bytes)``; ``total_bytes`` is None for an iterable of chunks.
 ProgressCallback = Callable[[int, int | None], None]
-#: A WAV path, a read :class:`WavAudio`, raw PCM bytes, or an iterable of PCM chunks.
-AudioSource = str | os.PathLike[str] | WavAudio | bytes | bytearray | memoryview | Iterable[bytes]
+#: A WAV path, a read :class:`WavAudio`, an :class:`AudioResult` (``say()``,
+#: ``speak_rest()``), raw PCM bytes, or an iterable of PCM chunks.
+AudioSource = (
+    str
+    | os.PathLike[str]
+    | WavAudio
+    | AudioResult
+    | bytes
+    | bytearray
+    | memoryview
+    | Iterable[bytes]
+)
 
 C = TypeVar("C", STTConfig, TTSConfig)
 
@@ -96,14 +108,24 @@ def _closed(event: CloseEvent, doing: str) -> SaynaError:
     return SaynaNotConnectedError(f"the session closed while {doing}")
 
 
-def _skip_unconsumed(session: Session) -> None:
-    """Consume what arrived before the call, so that only new events count."""
-    while True:
-        event = session.next_event(timeout=0)
-        if event is None:
-            return
+def stall_note(session: Session) -> str:
+    """For a timeout message: the consumer that holds the session's reader, if one does."""
+    held_by = session._core.log.held_by  # the session's own event log (backpressure)
+    return f"; {held_by}" if held_by else ""
+
+
+def _skip_unconsumed(session: Session, call: str) -> None:
+    """Pass over what arrived before the call, so that only new events count.
+
+    That is the documented contract, so nothing is logged for events that were
+    dropped meanwhile; a session that already ended says so.
+    """
+    core = session._core  # the session's own event log and closing error
+    for event in core.log.skip():
         if isinstance(event, CloseEvent):
-            raise _closed(event, "starting")
+            if event.error is not None:
+                raise core.closed_error()
+            raise SaynaNotConnectedError(f"{call} needs an open session; this one is closed")
 
 
 def say(
@@ -125,7 +147,7 @@ def say(
     require_text(text, "text")  # the server answers blank text with nothing at all
     require_positive_seconds(timeout, "timeout")
     config = _audio_config(session.tts_config)
-    _skip_unconsumed(session)
+    _skip_unconsumed(session, "say()")
     session.speak(text)
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []
@@ -137,6 +159,7 @@ def say(
             received = sum(map(len, chunks))
             raise SaynaTimeoutError(
                 f"speech not complete within {timeout:g} s ({received} bytes of audio so far)"
+                + stall_note(session)
             )
         if isinstance(event, TTSAudioEvent):
             chunks.append(event.data)
@@ -158,17 +181,62 @@ def say(
     return AudioResult(b"".join(chunks), headers)
 
 
+def _from_result(result: AudioResult) -> WavAudio:
+    """The PCM of an :class:`AudioResult`, described by its headers (always mono)."""
+    if not result.is_pcm:
+        kind = result.audio_format or result.content_type or "not PCM"
+        raise SaynaValidationError(
+            f"the AudioResult holds {kind} audio; only 16-bit linear PCM can be sent for"
+            " speech-to-text (ask for audio_format='linear16')",
+            field="audio",
+        )
+    return WavAudio(
+        pcm=result.data[: len(result.data) - len(result.data) % 2],
+        sample_rate=result.sample_rate or DEFAULT_SAMPLE_RATE,
+        channels=1,
+        sample_width=2,
+        name="the AudioResult",
+    )
+
+
+def _fit(audio: WavAudio, config: STTConfig) -> WavAudio:
+    """``audio`` in the session's format: several channels are mixed down for a mono config."""
+    if audio.channels > 1 and config.channels == 1:
+        audio = audio.to_mono()
+    audio.check(config)
+    if not audio.pcm:
+        raise SaynaValidationError(f"{audio.name} holds no audio (0 frames)", field="audio")
+    return audio
+
+
+def input_pcm(audio: AudioResult | WavAudio, config: STTConfig | None) -> bytes:
+    """The bytes ``on_audio_input`` sends for audio our own API returned."""
+    if config is None:
+        raise SaynaValidationError(
+            "on_audio_input() cannot send audio: this session was opened with without_audio=True",
+            field="without_audio",
+        )
+    if isinstance(audio, AudioResult):
+        audio = _from_result(audio)
+    return _fit(audio, config).pcm
+
+
 def _chunks(
     source: AudioSource, config: STTConfig, chunk_ms: int
 ) -> tuple[Iterable[bytes], int | None]:
-    """The chunks to send and their total size (None when unknown)."""
+    """The chunks to send and their total size (None when unknown); empty audio is refused."""
     if isinstance(source, (str, os.PathLike)):
-        source = read_wav(source, stt_config=config)
+        source = read_wav(source)
+    elif isinstance(source, AudioResult):
+        # Before the iterable case: an AudioResult unpacks as (bytes, headers).
+        source = _from_result(source)
     if isinstance(source, WavAudio):
-        source.check(config)
+        source = _fit(source, config)
         return source.chunks(chunk_ms), len(source.pcm)
     if isinstance(source, (bytes, bytearray, memoryview)):
         pcm = bytes(source)
+        if not pcm:
+            raise SaynaValidationError("audio must not be empty", field="audio")
         chunks = split_pcm(
             pcm, chunk_ms=chunk_ms, sample_rate=config.sample_rate, channels=config.channels
         )
@@ -176,8 +244,8 @@ def _chunks(
     if isinstance(source, Iterable):
         return source, None
     raise SaynaValidationError(
-        f"audio must be a WAV path, PCM bytes or an iterable of chunks, not "
-        f"{type(source).__name__}",
+        f"audio must be a WAV path, a WavAudio or AudioResult, PCM bytes or an iterable of"
+        f" chunks, not {type(source).__name__}",
         field="audio",
     )
 
@@ -194,6 +262,8 @@ def _frames(
 ) -> tuple[Iterable[bytes], int | None]:
     """Check the source and plan its frames (nothing is sent yet)."""
     chunks, total = _chunks(source, config, chunk_ms)
+    if not is_finite_number(speed) or speed <= 0:
+        raise SaynaValidationError("speed must be a positive number", field="speed")
     if realtime:
         rate = bytes_per_second(config.sample_rate, config.channels)
         chunks = pace(chunks, bytes_per_second=rate, speed=speed, clock=clock, sleep=sleep)
@@ -217,6 +287,8 @@ def _send(
             progress(sent, total)
         if after_each is not None:
             after_each()
+    if not sent:
+        raise SaynaValidationError("audio must not be empty (no chunk held a byte)", field="audio")
     return sent
 
 
@@ -289,32 +361,37 @@ def transcribe(
     source: AudioSource,
     *,
     timeout: float = 30.0,
-    realtime: bool = True,
+    realtime: bool = False,
     speed: float = 1.0,
     chunk_ms: int = 100,
     progress: ProgressCallback | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> str:
-    """Stream ``source`` (as :func:`stream_audio`) and return its final transcript.
+    """Send ``source`` (as :func:`stream_audio`) and return its final transcript.
+
+    By default the audio goes as fast as the server reads it. The protocol's
+    flow control is TCP itself: the server reads one frame at a time and reads
+    the next only when the previous one is handled (PROTOCOL.md §3.3), so a
+    blocking send waits for it; results are consumed between frames, so the
+    server's outgoing queue never fills. ``realtime=True`` paces frames like a
+    microphone (``speed`` times faster), for live sources and for servers
+    whose recogniser must hear audio at its own pace.
 
     The text is assembled from the ``is_final`` results (the end-of-turn
     marker may carry no text); several turns are joined with spaces. It is
     complete at an end-of-turn marker (``is_speech_final``) received after the
     last frame and followed by 0.3 s without results, or, if the turn had
     already ended when the audio did, one quiet second after the audio.
-    Sending much faster than real time (``realtime=False``) to a server that
-    processes at real-time pace, with long pauses between turns, can still end
-    early: keep ``realtime=True`` for such recordings. ``timeout`` bounds the
-    wait after the last frame (:class:`SaynaTimeoutError`, whose message holds
-    the text so far).
+    ``timeout`` bounds the wait after the last frame (:class:`SaynaTimeoutError`,
+    whose message holds the text so far).
     """
     require_positive_seconds(timeout, "timeout")
     config = _audio_config(session.stt_config)
     frames, total = _frames(
         source, config, chunk_ms=chunk_ms, realtime=realtime, speed=speed, clock=clock, sleep=sleep
     )
-    _skip_unconsumed(session)
+    _skip_unconsumed(session, "transcribe()")
     turn = _Turn()
 
     def collect(wait: float, *, audio_done: bool) -> None:
@@ -340,7 +417,7 @@ def transcribe(
         if now >= deadline:
             raise SaynaTimeoutError(
                 f"no end of turn within {timeout:g} s after the audio ended"
-                f" (text so far: {turn.text!r})"
+                f" (text so far: {turn.text!r})" + stall_note(session)
             )
         until = min(deadline, complete_at) if closed else deadline
         collect(until - now, audio_done=True)

@@ -43,7 +43,10 @@ ever carries an API key or a secret.
 
 from __future__ import annotations
 
+import email.utils
 import json
+import math
+import time
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
@@ -72,6 +75,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "WebhookVerificationError",
     "error_from_response",
+    "parse_retry_after",
 ]
 
 
@@ -328,6 +332,9 @@ _BY_STATUS: dict[int, type[SaynaHttpError]] = {
     429: RateLimitError,
 }
 
+# The part of a server's message repeated in str(exc), which ends up in logs.
+_MESSAGE_DETAIL_LIMIT = 1000
+
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid")
 
 
@@ -345,8 +352,10 @@ def _parse_body(status: int, text: str) -> tuple[str, str | None]:
         return "", None
     try:
         data = json.loads(stripped)
-    except ValueError:
-        return stripped, None  # the framework's plain-text rejections
+    except (ValueError, RecursionError):
+        # The framework's plain-text rejections; or a hostile body nested
+        # too deep for the decoder, reported as text like any other.
+        return stripped, None
     if not isinstance(data, dict):
         return stripped, None
     error = data.get("error")
@@ -361,6 +370,31 @@ def _parse_body(status: int, text: str) -> tuple[str, str | None]:
     return stripped, None
 
 
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` value (seconds or an HTTP date), else None.
+
+    A malformed value is ignored rather than raised: it is advice, and the
+    answer it came with is what matters. A date in the past means 0.
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            return None  # not an HTTP date (those are always GMT)
+        seconds = when.timestamp() - (time.time() if now is None else now)
+        return max(0.0, seconds)
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
 def error_from_response(
     status_code: int,
     body: bytes | str,
@@ -371,11 +405,14 @@ def error_from_response(
 ) -> SaynaHttpError:
     """Build the exception for a non-success answer, whatever shape its body has."""
     text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = text[: SaynaHttpError.BODY_LIMIT]
     server_message, code = _parse_body(status_code, text)
     request_id = None
+    retry_after = None
     if headers:
         lowered = {k.lower(): v for k, v in headers.items()}
         request_id = next((lowered[h] for h in _REQUEST_ID_HEADERS if h in lowered), None)
+        retry_after = parse_retry_after(lowered.get("retry-after"))
     if status_code >= 500:
         cls: type[SaynaHttpError] = SaynaServerError
     else:
@@ -383,6 +420,9 @@ def error_from_response(
     where = f" on {method} {endpoint}" if method and endpoint else ""
     head = f"{status_code} {_reason_phrase(status_code)}".rstrip()
     detail = server_message or "(empty body)"
+    if len(detail) > _MESSAGE_DETAIL_LIMIT:
+        # The whole text stays on the exception (server_message, body).
+        detail = detail[:_MESSAGE_DETAIL_LIMIT] + "..."
     if code and code not in detail:
         detail = f"{detail} [{code}]"
     return cls(
@@ -394,4 +434,5 @@ def error_from_response(
         endpoint=endpoint,
         body=text,
         request_id=request_id,
+        retry_after=retry_after,
     )

@@ -28,10 +28,12 @@ notifies only when someone waits, which keeps the per-event cost small.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
 from collections.abc import Callable
+from types import FrameType
 from typing import NoReturn
 
 from sayna._errors import SaynaTimeoutError
@@ -55,6 +57,33 @@ DEFAULT_MAX_AUDIO_BYTES = 4 * 1024 * 1024
 _COMPACT_AFTER = 4096
 # The position of a cursor whose owner was collected (see EventLog.abandon).
 _ABANDONED = sys.maxsize
+# After the reader has waited this long for one consumer, one WARNING names it.
+STALL_WARNING_SECONDS = 5.0
+# Frames in here are ours; the first frame outside is the user's code.
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _user_site(frame: FrameType | None) -> str | None:
+    """``file:line`` of the innermost frame, from ``frame`` outwards, outside this package."""
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIR):
+            return f"{filename}:{frame.f_lineno}"
+        frame = frame.f_back
+    return None
+
+
+def _callback_site(frame: FrameType | None) -> str | None:
+    """``file:line`` of the outermost user frame called from this package: the callback."""
+    outside: FrameType | None = None
+    while frame is not None:
+        if os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+            if outside is not None:
+                return f"{outside.f_code.co_filename}:{outside.f_lineno}"
+        else:
+            outside = frame
+        frame = frame.f_back
+    return None
 
 
 class Cursor:
@@ -65,12 +94,28 @@ class Cursor:
     but never handed out are not skipped by a later iterator.
     """
 
-    __slots__ = ("iterator", "pos", "yielded")
+    __slots__ = ("iterator", "owner", "pos", "thread", "woken", "yielded")
 
     def __init__(self, pos: int, *, iterator: bool) -> None:
         self.pos = pos
         self.yielded = pos
         self.iterator = iterator
+        self.woken = False  # see EventLog.wake
+        #: Who reads through it, for the backpressure warning ("" if unnamed).
+        self.owner = ""
+        #: The thread that last fetched through it.
+        self.thread = 0
+
+    def describe(self) -> str:
+        """The consumer, as the backpressure warning names it."""
+        if self.owner:
+            return self.owner
+        if not self.iterator:
+            # The dispatcher: the callback that has not returned holds it.
+            site = _callback_site(sys._current_frames().get(self.thread))
+            where = f" (it is at {site})" if site else ""
+            return f"a callback that has not returned{where}"
+        return "a wait_for()/next_event() call"
 
 
 class EventLog:
@@ -100,6 +145,9 @@ class EventLog:
         self.paused = False
         #: ``time.monotonic()`` when the last such wait ended.
         self.resumed_at = 0.0
+        #: While the reader has waited ``STALL_WARNING_SECONDS`` or more: the
+        #: consumer it waits for, in words (for timeout errors); else None.
+        self.held_by: str | None = None
 
     @property
     def max_events(self) -> int:
@@ -208,6 +256,14 @@ class EventLog:
 
     def _make_room(self, never_wait: bool) -> None:
         self._purge_abandoned()
+        try:
+            self._wait_for_room(never_wait)
+        finally:
+            self.held_by = None
+
+    def _wait_for_room(self, never_wait: bool) -> None:
+        stalled_since: float | None = None
+        warned = False
         while True:
             floor = self._pinned_from()
             needed = self._end - self._head - self._max + 1
@@ -225,14 +281,38 @@ class EventLog:
                 self._readable.notify_all()
             self._writer_waiting = True
             self.paused = True
+            if stalled_since is None:
+                stalled_since = time.monotonic()
             try:
-                # Woken by consumers; the timeout only matters for a cursor
-                # abandoned by a finalizer that could not take the lock.
-                self._writable.wait(1.0)
+                # Woken by consumers; the timeout matters for a cursor abandoned
+                # by a finalizer that could not take the lock, and for the warning.
+                warn_in = stalled_since + STALL_WARNING_SECONDS - time.monotonic()
+                self._writable.wait(1.0 if warned else max(0.0, min(1.0, warn_in)))
             finally:
                 self._writer_waiting = False
                 self.paused = False
                 self.resumed_at = time.monotonic()
+            if not warned and self.resumed_at - stalled_since >= STALL_WARNING_SECONDS:
+                warned = True
+                self._warn_stalled(self.resumed_at - stalled_since)
+
+    def _warn_stalled(self, waited: float) -> None:
+        # Called with the lock held; logs without it, so that a logging handler
+        # that touches the session cannot deadlock the reader.
+        floor = self._pinned_from()
+        holder = next((c for c in self._cursors if c.pos == floor), None)
+        if holder is None:
+            return
+        self.held_by = (
+            f"the session's reader has waited {waited:.1f} s for {holder.describe()}, which holds"
+            f" {self._end - floor} unread events (max_buffered_events={self._max})"
+        )
+        message = self.held_by
+        self._lock.release()
+        try:
+            logger.warning("%s: read it, close it or let it go", message)
+        finally:
+            self._lock.acquire()
 
     def _drop(self, count: int) -> None:
         if count <= 0:
@@ -290,6 +370,23 @@ class EventLog:
         )
         return EventsDiscardedEvent(count=count)
 
+    def skip(self) -> list[Event]:
+        """Start the next iterator or poll at the end; return the kept entries it passes over.
+
+        For callers whose contract is to ignore what arrived before them
+        (``say``, ``transcribe``): entries dropped earlier are passed over
+        silently, without the discarded-events warning.
+        """
+        with self._lock:
+            start = max(self._iterator_start(), self._head)
+            index = start - self._head + self._offset
+            skipped: list[Event] = self._items[index:]  # type: ignore[assignment]
+            self._mark = self._end
+            self._dropping_unseen = False
+            if not self._keeping:
+                self._release_consumed()
+            return skipped
+
     def open(self, *, iterator: bool, start: int | None = None) -> Cursor:
         """Register an active cursor.
 
@@ -302,6 +399,11 @@ class EventLog:
             cursor = Cursor(start, iterator=iterator)
             self._cursors.append(cursor)
             return cursor
+
+    def has_consumer(self) -> bool:
+        """Whether an iterator is open or a wait (``wait_for``, ``next_event``) is running."""
+        with self._lock:
+            return any(cursor.iterator for cursor in self._cursors)
 
     def _iterator_start(self) -> int:
         start = self._mark
@@ -337,6 +439,17 @@ class EventLog:
         else:
             cursor.pos = _ABANDONED
 
+    def wake(self, cursor: Cursor) -> None:
+        """Make a ``fetch`` waiting on ``cursor`` (or the next one) return ``None`` at once.
+
+        The dispatcher waits for the next entry; a callback registered during
+        setup must be replayed what already arrived without waiting for it.
+        """
+        with self._lock:
+            cursor.woken = True
+            if self._readers_waiting:
+                self._readable.notify_all()
+
     def fetch(
         self, cursor: Cursor, timeout: float | None = None, limit: int = BATCH
     ) -> tuple[int, int, list[Event]] | None:
@@ -346,8 +459,10 @@ class EventLog:
         before the cursor reached them (the cursor then moves to the oldest
         kept one and ``events`` is empty); ``first`` is the number of
         ``events[0]``. An empty list with ``missed == 0`` means the log is
-        finished and drained. ``None`` means ``timeout`` passed first.
+        finished and drained. ``None`` means ``timeout`` passed first, or
+        :meth:`wake` was called.
         """
+        cursor.thread = threading.get_ident()
         with self._lock:
             if cursor.pos < self._head:
                 missed = self._head - cursor.pos
@@ -356,9 +471,11 @@ class EventLog:
             if (
                 cursor.pos >= self._end
                 and not self._finished
-                and not self._wait_readable(cursor, timeout)
+                and (cursor.woken or not self._wait_readable(cursor, timeout))
             ):
+                cursor.woken = False
                 return None
+            cursor.woken = False
             start = cursor.pos
             stop = min(self._end, start + limit)
             index = start - self._head + self._offset
@@ -373,6 +490,8 @@ class EventLog:
         self._readers_waiting += 1
         try:
             while cursor.pos >= self._end and not self._finished:
+                if cursor.woken:
+                    return False
                 if deadline is None:
                     self._readable.wait()
                     continue
@@ -413,6 +532,8 @@ class EventIterator:
         self._at_end = at_end
         self._timeout = timeout
         self._cursor: Cursor | None = log.open(iterator=True)
+        site = _user_site(sys._getframe(1))
+        self._cursor.owner = f"the events() iterator created at {site or 'an unknown place'}"
         self._batch: list[Event] = []
         self._first = 0
         self._i = 0

@@ -19,6 +19,7 @@ have no wire type). Decoding goes through the converter pair of
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
@@ -28,6 +29,7 @@ import cattrs
 
 from sayna import _converter
 from sayna._errors import SaynaConnectionClosedError
+from sayna._jsondata import WireData, json_data
 
 __all__ = [
     "CallbackErrorEvent",
@@ -41,6 +43,8 @@ __all__ = [
     "ParticipantConnectedEvent",
     "ParticipantDisconnectedEvent",
     "ReadyEvent",
+    "ReconnectedEvent",
+    "ReconnectingEvent",
     "SIPTransferErrorEvent",
     "STTResultEvent",
     "SessionParticipant",
@@ -66,11 +70,21 @@ def _raw_repr(value: str | bytes) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
-class Event:
+class Event(WireData):
     """Base class of every session event; ``type`` is the wire type string."""
 
     __slots__ = ()
     type: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The event as JSON-ready data: ``type`` and the wire's field names.
+
+        For a server message this is the message as it came (binary data as
+        base64); an unknown message is its payload unchanged.
+        """
+        if isinstance(self, UnknownEvent):
+            return json_data(self.payload)  # type: ignore[no-any-return]
+        return {"type": self.type, **super().to_dict()}
 
 
 # --- server messages ------------------------------------------------------------
@@ -104,7 +118,7 @@ class STTResultEvent(Event):
 
 
 @attrs.frozen(kw_only=True)
-class DataPacket:
+class DataPacket(WireData):
     """A LiveKit data packet: ``message`` when it was UTF-8 text, else ``data``."""
 
     identity: str
@@ -124,7 +138,7 @@ class MessageEvent(Event):
 
 
 @attrs.frozen(kw_only=True)
-class SessionParticipant:
+class SessionParticipant(WireData):
     """A remote participant of the session's room; ``timestamp`` in Unix ms."""
 
     identity: str
@@ -150,7 +164,7 @@ class ParticipantDisconnectedEvent(Event):
 
 
 @attrs.frozen(kw_only=True)
-class SubscribedTrack:
+class SubscribedTrack(WireData):
     """A participant's track the agent subscribed to; ``track_kind`` audio/video."""
 
     identity: str
@@ -285,6 +299,37 @@ class EventsDiscardedEvent(Event):
     count: int
 
 
+@attrs.frozen
+class ReconnectingEvent(Event):
+    """The connection was lost; reconnect attempt ``attempt`` starts in ``delay`` seconds.
+
+    Only in sessions opened with ``reconnect=``. ``reason`` says how the
+    connection ended (for attempt 1) or why the previous attempt failed.
+    """
+
+    type: ClassVar[str] = "reconnecting"
+    attempt: int
+    delay: float
+    reason: str
+
+
+@attrs.frozen
+class ReconnectedEvent(Event):
+    """The session is ready again on a new connection, after ``attempt`` attempts.
+
+    ``lost_speech``: texts given to ``speak()`` whose ``tts_playback_complete``
+    had not arrived before the drop (speak them again if they matter).
+    ``dropped_audio_bytes``: audio given to ``on_audio_input()`` while
+    reconnecting, dropped rather than sent late.
+    """
+
+    type: ClassVar[str] = "reconnected"
+    attempt: int
+    stream_id: str
+    lost_speech: tuple[str, ...]
+    dropped_audio_bytes: int
+
+
 # --- decoding -------------------------------------------------------------------
 
 _SERVER_EVENTS: tuple[type[Event], ...] = (
@@ -313,8 +358,12 @@ def event_class(wire_type: str) -> type[Event] | None:
 
 
 def _problem(exc: BaseException) -> str:
+    if isinstance(exc, RecursionError):
+        return _TOO_DEEP
     if isinstance(exc, cattrs.BaseValidationError):
-        return "; ".join(cattrs.transform_error(exc))
+        # A description must never be what ends the session.
+        with contextlib.suppress(Exception):
+            return "; ".join(cattrs.transform_error(exc))
     return str(exc) or type(exc).__name__
 
 
@@ -334,6 +383,13 @@ def _lenient_hook(wire_type: str) -> tuple[type[Event], Callable[[Any, Any], Any
 # so the scanner alone parses it. Anything else (surrounding whitespace, a BOM,
 # trailing data, invalid JSON) goes through json.loads for its exact result or
 # error. The scanner is json.loads's own configuration (JSONDecoder()).
+# json's scanner recurses once per nesting level and raises RecursionError
+# near the interpreter's recursion limit (about 1,000 levels): a 2 kB frame of
+# brackets. Such a frame is malformed input like any other, not a failure of
+# the connection. The scanner's C recursion needs its stack: the reader
+# thread decoding such a frame crashed the process with a 128 KiB stack and
+# did not with 256 KiB (threading.stack_size, Python 3.11, x86-64).
+_TOO_DEEP = "JSON nested too deep"
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _loads = json.loads
 
@@ -365,6 +421,10 @@ def decode_text(raw: str | bytes, *, strict: bool = False) -> Event:
             raise
         # Keep the frame as text when it was text, as bytes when it was not UTF-8.
         return MalformedEvent(raw=text, error=f"not a JSON text frame: {exc}")
+    except RecursionError:
+        if strict:
+            raise ValueError(_TOO_DEEP) from None
+        return MalformedEvent(raw=text, error=f"not a JSON text frame: {_TOO_DEEP}")
     if not isinstance(data, dict):
         error = f"expected a JSON object, got {type(data).__name__}"
     elif not isinstance(data.get("type"), str):

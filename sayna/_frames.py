@@ -1,7 +1,8 @@
 """WebSocket framing after the handshake: server frames in, masked client frames out.
 
-websocket-client opens the connection (handshake, TLS, proxies) and closes it;
-once it is open, the session reads and writes frames on that socket itself.
+:mod:`sayna._wsconnect` opens the connection (with websocket-client's upgrade
+request) and websocket-client closes it; once it is open, the session reads
+and writes frames on that socket itself.
 websocket-client's frame reader costs two or three ``recv`` calls, an object and
 several copies per frame, and its pure-Python mask is slow; both dominated the
 session's time on event bursts, audio downloads and uploads.
@@ -10,7 +11,9 @@ session's time on event bursts, audio downloads and uploads.
 it exactly once. It enforces what RFC 6455 asks a client to check: no reserved
 bits (no extension is ever negotiated), known opcodes, unmasked server frames,
 control frames unfragmented and at most 125 bytes, continuation frames only
-inside a fragmented message, valid close payloads. A violation raises
+inside a fragmented message, valid close payloads; and two limits of ours:
+:data:`MAX_MESSAGE_SIZE` per message, :data:`MAX_FRAGMENTS` frames per
+fragmented message. A violation raises
 ``websocket.WebSocketProtocolException``, which the session answers with a
 Close 1002 and ends on, as it did when websocket-client parsed the frames.
 """
@@ -27,6 +30,8 @@ from typing import cast
 import websocket
 
 __all__ = [
+    "MAX_FRAGMENTS",
+    "MAX_MESSAGE_SIZE",
     "OP_BINARY",
     "OP_CLOSE",
     "OP_CONT",
@@ -57,6 +62,12 @@ MAX_READ_SIZE = 1024 * 1024
 # assembled message announcing more is a broken or hostile peer; refusing it
 # before reading keeps the reader from trying to allocate whatever it claims.
 MAX_MESSAGE_SIZE = 64 * 1024 * 1024
+# A fragmented message may have at most this many frames (the first included).
+# The server never fragments its messages; 4096 fragments still carry a 64 MiB
+# message in 16 KiB pieces. Without a bound, empty continuation frames (two
+# bytes each on the wire) would pile up in the reader for as long as the
+# server sends them.
+MAX_FRAGMENTS = 4096
 
 _ProtocolError = websocket.WebSocketProtocolException
 _unpack_from = struct.unpack_from
@@ -84,7 +95,9 @@ if hasattr(os, "register_at_fork"):
 
 # RFC 6455 §7.4: the codes a peer may send (1005, 1006 and 1015 are reserved
 # for reporting, never for the wire), plus the ranges for libraries and apps.
-_VALID_CLOSE_CODES = frozenset({1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013})
+_VALID_CLOSE_CODES = frozenset(
+    {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014}
+)
 _CONTROL = frozenset({OP_CLOSE, OP_PING, OP_PONG})
 
 
@@ -136,12 +149,18 @@ class FrameReader:
             if held:
                 buffer[:held] = buffer[start:end]
             start, end = self._start, self._end = 0, held
-        wanted = max(self._bytes_needed(), self._size)
+        # Grown for a busier stream, or to hold all of a frame larger than the
+        # buffer (so that its payload is still sliced out in one copy); but
+        # only as the frame's bytes arrive, doubling while they fill the
+        # buffer, never to the size its length field claims: a 10-byte header
+        # announcing 64 MiB costs nothing until 64 MiB have come.
+        needed = self._bytes_needed()
+        wanted = max(min(needed, 2 * end), self._size)
         if wanted > len(buffer):
-            # Grown for a busier stream, or to hold all of a frame larger than
-            # the buffer, so that its payload can still be sliced out in one copy.
             self._view.release()
-            buffer.extend(bytes(wanted - len(buffer)))
+            grown = bytearray(wanted)
+            grown[:end] = buffer[:end]
+            self._buffer = buffer = grown
             self._view = memoryview(buffer)
         elif not held and len(buffer) > self._size:
             # Back to the normal size once a large frame has been handed out.
@@ -154,7 +173,9 @@ class FrameReader:
             raise websocket.WebSocketConnectionClosedException(
                 "Connection to remote host was lost."
             )
-        if got == free and self._size < MAX_READ_SIZE:
+        # Reads into a buffer grown for one large frame say nothing about the
+        # stream's pace: only full reads of the normal buffer double it.
+        if got == free and self._size < MAX_READ_SIZE and needed <= self._size:
             self._size = min(self._size * 2, MAX_READ_SIZE)
         self._end = end + got
         return got
@@ -277,6 +298,10 @@ class FrameReader:
             elif opcode == OP_CONT:
                 if not self._message_op:
                     raise _ProtocolError("a continuation frame outside a fragmented message")
+                if len(self._fragments) >= MAX_FRAGMENTS:
+                    raise _ProtocolError(
+                        f"a fragmented message of more than {MAX_FRAGMENTS} frames"
+                    )
                 self._fragments.append(payload)
                 self._message_size += length
                 if first & 0x80:

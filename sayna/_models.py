@@ -20,6 +20,7 @@ from typing import Any
 import attrs
 
 from sayna._errors import SaynaValidationError
+from sayna._jsondata import WireData
 from sayna._validation import is_finite_number, require_bool, require_str, require_text
 
 __all__ = [
@@ -148,7 +149,7 @@ def _number(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
 
 
 @attrs.frozen(kw_only=True)
-class ApiKeyAuth:
+class ApiKeyAuth(WireData):
     """Request-scoped credentials for Deepgram, ElevenLabs or Cartesia.
 
     Goes in ``STTConfig.auth`` / ``TTSConfig.auth``; without ``auth`` the
@@ -159,7 +160,7 @@ class ApiKeyAuth:
 
 
 @attrs.frozen(kw_only=True)
-class AzureAuth:
+class AzureAuth(WireData):
     """Request-scoped Azure Speech credentials: both key and region are required."""
 
     api_key: str = attrs.field(validator=_text, repr=_secret_repr)
@@ -183,7 +184,7 @@ def _dict_or_str(value: Any) -> Any:
 
 
 @attrs.frozen(kw_only=True)
-class GoogleAuth:
+class GoogleAuth(WireData):
     """Request-scoped Google Cloud credentials.
 
     ``credentials`` is the service-account JSON as a dict (or as JSON text),
@@ -221,7 +222,7 @@ def _auth(value: Any) -> AuthInput | None:
 
 
 @attrs.frozen(kw_only=True)
-class STTConfig:
+class STTConfig(WireData):
     """Speech-to-text settings for a realtime session.
 
     The server needs every field but ``auth``; all but ``provider`` and
@@ -242,7 +243,7 @@ class STTConfig:
 
 
 @attrs.frozen(kw_only=True)
-class Pronunciation:
+class Pronunciation(WireData):
     """Say ``word`` as ``pronunciation`` (case-sensitive whole-word replacement)."""
 
     word: str = attrs.field(validator=_text)
@@ -273,7 +274,7 @@ def _pronunciations(value: Any) -> tuple[Pronunciation, ...]:
 
 
 @attrs.frozen(kw_only=True)
-class TTSConfig:
+class TTSConfig(WireData):
     """Text-to-speech settings, for a realtime session and for ``speak_rest``.
 
     ``provider`` and ``model`` are required (``model`` may be ``""``); every
@@ -311,7 +312,7 @@ def _str_tuple(value: Any) -> tuple[str, ...]:
 
 
 @attrs.frozen(kw_only=True)
-class LiveKitConfig:
+class LiveKitConfig(WireData):
     """Join a LiveKit room with the session's agent.
 
     ``listen_participants`` restricts whose audio and data the session hears
@@ -358,7 +359,7 @@ _LOADING_MIN_MS, _LOADING_MAX_MS = 250, 10_000
 
 
 @attrs.frozen(kw_only=True)
-class LoadingAudioConfig:
+class LoadingAudioConfig(WireData):
     """A short clip the server loops into the LiveKit room on ``loading_start``.
 
     ``data`` is a whole WAV file or raw 16-bit little-endian PCM (``bytes``;
@@ -412,14 +413,14 @@ class LoadingAudioConfig:
 
 
 @attrs.frozen(kw_only=True)
-class VADConfigUpdate:
+class VADConfigUpdate(WireData):
     """Voice-activity settings for ``update_config`` (accepted, ignored by the server)."""
 
     silence_duration_ms: int | None = attrs.field(default=None, validator=_non_negative_int)
 
 
 @attrs.frozen(kw_only=True)
-class TurnDetectConfigUpdate:
+class TurnDetectConfigUpdate(WireData):
     """Turn-detection threshold for ``update_config``: a probability in 0.0-1.0.
 
     Only servers built with turn detection act on it, and the change applies
@@ -433,7 +434,7 @@ class TurnDetectConfigUpdate:
 
 
 @attrs.frozen(kw_only=True)
-class SipHook:
+class SipHook(WireData):
     """Route inbound calls for SIP ``host`` to webhook ``url`` for tenant ``auth_id``.
 
     ``auth_id`` is always sent; it may be ``""`` only on servers without auth.
@@ -447,7 +448,7 @@ class SipHook:
 
 
 @attrs.frozen(kw_only=True)
-class SipCallConfig:
+class SipCallConfig(WireData):
     """Per-call overrides of the server's outbound SIP trunk settings.
 
     ``outbound_address`` is ``host`` or ``host:port``; unset fields use the
@@ -467,14 +468,14 @@ class SipCallConfig:
 
 
 @attrs.frozen(kw_only=True)
-class HealthResponse:
+class HealthResponse(WireData):
     """``GET /``: ``status`` is ``"OK"`` when the server is up."""
 
     status: str
 
 
 @attrs.frozen(kw_only=True)
-class VoiceDescriptor:
+class VoiceDescriptor(WireData):
     """One voice of ``GET /voices``; put ``id`` in ``TTSConfig.voice_id``.
 
     ``sample`` is a preview URL or ``""``; unknown accents/genders read ``"Unknown"``.
@@ -489,7 +490,7 @@ class VoiceDescriptor:
 
 
 @attrs.frozen(kw_only=True)
-class LiveKitTokenResponse:
+class LiveKitTokenResponse(WireData):
     """A LiveKit access token and the URL to use it with (the token is hidden in reprs)."""
 
     token: str = attrs.field(repr=_secret_repr)
@@ -499,7 +500,7 @@ class LiveKitTokenResponse:
 
 
 @attrs.frozen(kw_only=True)
-class LiveKitRoomSummary:
+class LiveKitRoomSummary(WireData):
     """One room of ``GET /livekit/rooms``; ``creation_time`` is Unix seconds."""
 
     name: str
@@ -508,14 +509,14 @@ class LiveKitRoomSummary:
 
 
 @attrs.frozen(kw_only=True)
-class LiveKitRoomsResponse:
+class LiveKitRoomsResponse(WireData):
     """The rooms visible to the caller's tenant (all rooms when auth is off)."""
 
     rooms: tuple[LiveKitRoomSummary, ...]
 
 
 @attrs.frozen(kw_only=True)
-class LiveKitParticipantInfo:
+class LiveKitParticipantInfo(WireData):
     """A participant of :class:`LiveKitRoomDetails`.
 
     ``state`` is ``JOINING``/``JOINED``/``ACTIVE``/``DISCONNECTED``/``UNKNOWN``;
@@ -535,7 +536,7 @@ class LiveKitParticipantInfo:
 
 
 @attrs.frozen(kw_only=True)
-class LiveKitRoomDetails:
+class LiveKitRoomDetails(WireData):
     """``GET /livekit/rooms/{name}``; ``max_participants`` 0 means unlimited.
 
     ``metadata`` is opaque JSON text: do not base access decisions on it.
@@ -552,7 +553,7 @@ class LiveKitRoomDetails:
 
 
 @attrs.frozen(kw_only=True)
-class RemoveParticipantResponse:
+class RemoveParticipantResponse(WireData):
     """The participant was removed (``status`` is ``"removed"``); its token stays valid."""
 
     status: str
@@ -561,7 +562,7 @@ class RemoveParticipantResponse:
 
 
 @attrs.frozen(kw_only=True)
-class MuteParticipantResponse:
+class MuteParticipantResponse(WireData):
     """``muted`` is the track state LiveKit reports after the change."""
 
     room_name: str
@@ -571,14 +572,14 @@ class MuteParticipantResponse:
 
 
 @attrs.frozen(kw_only=True)
-class SipHooksResponse:
+class SipHooksResponse(WireData):
     """The server's whole effective hook table, in no defined order."""
 
     hooks: tuple[SipHook, ...]
 
 
 @attrs.frozen(kw_only=True)
-class SipTransferResponse:
+class SipTransferResponse(WireData):
     """``status`` is ``"completed"`` (confirmed) or ``"initiated"`` (not yet confirmed).
 
     ``transfer_to`` is the normalised ``tel:`` URI.
@@ -591,7 +592,7 @@ class SipTransferResponse:
 
 
 @attrs.frozen(kw_only=True)
-class SipCallResponse:
+class SipCallResponse(WireData):
     """The call was placed (``status`` ``"initiated"``), not necessarily answered."""
 
     status: str

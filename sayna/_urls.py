@@ -19,7 +19,11 @@ _TO_WS = {"http": "ws", "https": "wss", "ws": "ws", "wss": "wss"}
 
 
 def _split(url: str) -> tuple[str, str, str]:
-    if not isinstance(url, str) or not url.strip():
+    if not isinstance(url, str):
+        raise SaynaValidationError(
+            f"the Sayna URL must be a string, not {type(url).__name__}", field="url"
+        )
+    if not url.strip():
         raise SaynaValidationError("the Sayna URL is empty", field="url")
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()

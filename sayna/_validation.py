@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal, overload
 
 from sayna._errors import SaynaValidationError
 
 __all__ = [
+    "MAX_TIMEOUT",
     "is_finite_number",
     "normalize_phone_number",
     "phone_number_problem",
@@ -22,7 +23,13 @@ __all__ = [
     "require_str",
     "require_text",
     "require_text_list",
+    "require_wait",
 ]
+
+#: The longest timeout any call accepts, in seconds (about 11.6 days). Longer
+#: ones overflow the operating system's waits (``poll`` takes milliseconds in
+#: a C int); ``None`` waits without limit where a call allows it.
+MAX_TIMEOUT = 1_000_000.0
 
 
 def _type_name(value: Any) -> str:
@@ -67,11 +74,41 @@ def is_finite_number(value: Any) -> bool:
     )
 
 
-def require_positive_seconds(value: Any, field: str) -> float:
-    """A timeout or interval: a finite number of seconds above zero."""
-    if not is_finite_number(value) or value <= 0:
-        raise SaynaValidationError(f"{field} must be a positive number of seconds", field=field)
+def _seconds(value: Any, field: str, *, zero_ok: bool) -> float:
+    # The one timeout check: REST, connect, the consumers and the conveniences.
+    if not is_finite_number(value):
+        raise SaynaValidationError(
+            f"{field} must be a number of seconds, not {_type_name(value)}"
+            if not isinstance(value, (int, float)) or isinstance(value, bool)
+            else f"{field} must be a finite number of seconds",
+            field=field,
+        )
+    if value < 0 or (value == 0 and not zero_ok):
+        least = "zero or more" if zero_ok else "above zero"
+        raise SaynaValidationError(f"{field} must be {least} seconds", field=field)
+    if value > MAX_TIMEOUT:
+        raise SaynaValidationError(
+            f"{field} must be at most {MAX_TIMEOUT:,.0f} seconds", field=field
+        )
     return float(value)
+
+
+def require_positive_seconds(value: Any, field: str) -> float:
+    """A timeout or interval: a finite number of seconds above zero, at most ``MAX_TIMEOUT``."""
+    return _seconds(value, field, zero_ok=False)
+
+
+@overload
+def require_wait(
+    value: Any, field: str = ..., *, allow_none: Literal[True] = ...
+) -> float | None: ...
+@overload
+def require_wait(value: Any, field: str = ..., *, allow_none: Literal[False]) -> float: ...
+def require_wait(value: Any, field: str = "timeout", *, allow_none: bool = True) -> float | None:
+    """A wait: ``None`` (no limit, where allowed), or 0 (do not wait) up to ``MAX_TIMEOUT``."""
+    if value is None and allow_none:
+        return None
+    return _seconds(value, field, zero_ok=True)
 
 
 def require_text_list(value: Any, field: str, *, allow_empty: bool = False) -> list[str]:

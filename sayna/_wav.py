@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 import time
 import wave
+from array import array
 from collections.abc import Callable, Iterable, Iterator
 from typing import BinaryIO, Union
 
@@ -68,6 +70,25 @@ class WavAudio:
             sample_width=self.sample_width,
             name=self.name,
         )
+
+    def to_mono(self) -> WavAudio:
+        """This audio with its channels averaged into one (16-bit PCM; itself if mono).
+
+        The server never mixes channels for a mono ``stt_config``, and a
+        recogniser fed interleaved stereo as mono hears noise at half speed.
+        """
+        if self.channels == 1 or self.sample_width != 2:
+            return self  # check() names what still does not fit
+        samples = array("h")
+        samples.frombytes(self.pcm[: len(self.pcm) - len(self.pcm) % self.frame_size])
+        if sys.byteorder == "big":
+            samples.byteswap()
+        n = self.channels
+        channels = (samples[c::n] for c in range(n))
+        mixed = array("h", [sum(frame) // n for frame in zip(*channels, strict=True)])
+        if sys.byteorder == "big":
+            mixed.byteswap()
+        return attrs.evolve(self, pcm=mixed.tobytes(), channels=1)
 
     def chunks(self, chunk_ms: int = 100) -> Iterator[bytes]:
         """Frame-aligned chunks of ``chunk_ms`` milliseconds (the last may be shorter)."""
@@ -244,8 +265,10 @@ def pace(
     played out. Deadlines are computed from the start, not chunk to chunk, so
     slow consumers and sleep overshoot do not accumulate drift.
     """
-    if bytes_per_second <= 0 or speed <= 0:
-        raise SaynaValidationError("bytes_per_second and speed must be positive")
+    if speed <= 0:
+        raise SaynaValidationError("speed must be a positive number", field="speed")
+    if bytes_per_second <= 0:  # comes from the STT config, which refuses such rates
+        raise SaynaValidationError("the audio's byte rate must be positive")
     rate = bytes_per_second * speed
     start: float | None = None
     sent = 0

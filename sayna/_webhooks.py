@@ -277,7 +277,7 @@ class WebhookReceiver:
                 f"X-Sayna-Timestamp must be whole Unix seconds; got {timestamp[:40]!r}.",
                 "bad_timestamp",
             ) from None
-        current = math.floor(self._clock() if now is None else now)
+        current = _whole_seconds(*(("clock", self._clock()) if now is None else ("now", now)))
         skew = current - sent_at
         if abs(skew) > self._tolerance:
             direction = "old" if skew > 0 else "in the future"
@@ -338,6 +338,17 @@ class WebhookReceiver:
         if len(raw) > limit:
             raise _too_large(limit)
         return raw
+
+
+def _whole_seconds(name: str, value: object) -> int:
+    """``value`` (Unix seconds) floored; SaynaValidationError is a caller's bug, not a webhook's."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SaynaValidationError(
+            f"{name} must be Unix seconds (int or float), not {type(value).__name__}.", field=name
+        )
+    if not math.isfinite(value):
+        raise SaynaValidationError(f"{name} must be a finite number, got {value!r}.", field=name)
+    return math.floor(value)
 
 
 def _check_count(name: str, value: object, *, minimum: int) -> None:
@@ -411,16 +422,20 @@ def _required_header(found: Mapping[str, list[object]], key: str) -> str:
         parts = list(value) if isinstance(value, (list, tuple)) else [value]
         for part in parts:
             text = _header_text(name, part)
-            if text:
+            if text is not None:
                 texts.add(text)
     if len(texts) > 1:
+        # Two spellings (X-Sayna-Signature / x-sayna-signature / HTTP_X_SAYNA_...)
+        # with different values, an empty one included: which one a proxy or
+        # framework would have used is unknowable, so neither is trusted.
         raise _reject(
             f"Header {name} was given more than once, with different values.",
             "duplicate_header",
         )
-    if not texts:
+    text = texts.pop() if texts else ""
+    if not text:
         raise _reject(f"Header {name} is missing or empty.", "missing_header")
-    return texts.pop()
+    return text
 
 
 # The payload is structured by this small explicit validator rather than the

@@ -3,32 +3,49 @@
 One configuration serves REST and realtime: the proxies, ``verify`` and ``cert``
 of ``Sayna._http``, merged with the environment exactly as ``requests`` merges
 them for a request (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ...).
-``requests`` decides; websocket-client only executes that decision, so it must
-not consult the environment a second time (its own rules differ in places).
+``requests`` decides; nothing here consults the environment a second time
+(websocket-client's own rules differ in places).
+
+Opening takes one deadline for all of its steps: TCP, an HTTP proxy's
+``CONNECT`` tunnel (ours), TLS, the upgrade. websocket-client writes the upgrade
+request, checks the 101 answer and opens SOCKS tunnels; the answers themselves
+are read by :mod:`sayna._handshake`, within the deadline and the size limits.
 
 Every failure is a :class:`~sayna.SaynaError`: a refused upgrade becomes the
-exception for its HTTP status (built from the server's body), everything else
-:class:`~sayna.SaynaConnectionError` or :class:`~sayna.SaynaTimeoutError`, with
-the websocket-client or socket exception as ``__cause__``.
+exception for its HTTP status (built from an excerpt of the server's body), an
+answer that breaks HTTP, WebSocket or our limits :class:`~sayna.SaynaProtocolError`,
+everything else :class:`~sayna.SaynaConnectionError` or
+:class:`~sayna.SaynaTimeoutError`, with the websocket-client or socket
+exception as ``__cause__``.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import os
 import socket
 import ssl
+import time
+import types
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
 import requests
 import requests.utils
 import websocket
+from websocket import _handshake as websocket_handshake
+from websocket import _http as websocket_http
+from websocket._url import parse_url
 
 from sayna._errors import (
     SaynaConnectionError,
+    SaynaError,
+    SaynaProtocolError,
     SaynaTimeoutError,
     error_from_response,
 )
+from sayna._handshake import Answer, read_answer, read_error_body, redact, remaining
 
 __all__ = ["NetworkPlan", "network_plan", "open_websocket"]
 
@@ -118,21 +135,161 @@ def network_plan(http: requests.Session, ws_url: str) -> NetworkPlan:
     return NetworkPlan(proxy, context)
 
 
-def _direct_socket(ws_url: str, plan: NetworkPlan, timeout: float) -> socket.socket:
-    parts = urlsplit(ws_url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "wss" else 80)
-    sock = socket.create_connection((host, port), timeout=timeout)
-    try:
+def _tcp_connect(host: str, port: int, deadline: float, url: str, timeout: float) -> socket.socket:
+    """A TCP connection to the first address that accepts, within the deadline."""
+    # Name resolution is the one step no socket timeout reaches: the system
+    # resolver applies its own.
+    infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
+    failure: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.settimeout(remaining(deadline, "opening the TCP connection", url, timeout))
+            sock.connect(address)
+        except TimeoutError as exc:
+            sock.close()
+            raise SaynaTimeoutError(
+                f"connecting to {url} timed out after {timeout:g} s (opening the TCP connection)"
+            ) from exc
+        except BaseException as exc:
+            sock.close()
+            if not isinstance(exc, OSError):
+                raise
+            failure = exc
+            continue
         # Voice frames are small and latency-bound.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+        return sock
+    raise failure or OSError(f"no address found for {host}")
+
+
+def _host_port(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _tunnel(
+    sock: socket.socket,
+    host: str,
+    port: int,
+    proxy: dict[str, Any],
+    *,
+    deadline: float,
+    url: str,
+    timeout: float,
+) -> None:
+    """Ask an HTTP proxy for a tunnel to ``host:port`` (``CONNECT``); raise unless granted."""
+    target = _host_port(host, port)
+    lines = [f"CONNECT {target} HTTP/1.1", f"Host: {target}"]
+    auth = proxy.get("http_proxy_auth")
+    if auth:
+        token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode("ascii")
+        lines.append(f"Proxy-Authorization: Basic {token}")
+    request = "\r\n".join([*lines, "", ""])
+    _trace("proxy request", request)
+    sock.settimeout(remaining(deadline, "asking the proxy for a tunnel", url, timeout))
+    sock.sendall(request.encode("latin-1"))
+    answer = read_answer(sock, deadline=deadline, url=url, timeout=timeout, who="proxy")
+    if answer.status != 200:
+        raise SaynaConnectionError(
+            f"the proxy refused a tunnel to {target}: {answer.status} {answer.reason}".rstrip()
+        )
+    if answer.leftover:
+        raise SaynaProtocolError(
+            "the proxy sent data through the tunnel before the server could have spoken",
+            method="CONNECT",
+            endpoint=target,
+        )
+
+
+def _socks_socket(ws_url: str, plan: NetworkPlan, deadline: float, timeout: float) -> Any:
+    # SOCKS is websocket-client's (through python-socks), TLS included. Its
+    # replies have a fixed, small size; each step waits at most the time left.
+    proxy = websocket_http.proxy_info(  # type: ignore[no-untyped-call]
+        **plan.proxy or {},
+        http_proxy_timeout=remaining(deadline, "connecting through the proxy", ws_url, timeout),
+    )
+    options = types.SimpleNamespace(
+        sslopt={"context": plan.ssl_context} if plan.ssl_context is not None else {},
+        sockopt=(),
+        timeout=remaining(deadline, "connecting through the proxy", ws_url, timeout),
+    )
+    sock, _ = websocket_http.connect(ws_url, options, proxy, None)
+    return sock
+
+
+def _open_socket(ws_url: str, plan: NetworkPlan, deadline: float, timeout: float) -> Any:
+    """TCP, then the proxy's tunnel, then TLS: a socket ready for the upgrade request."""
+    host, port, _, _ = parse_url(ws_url)
+    proxy = plan.proxy
+    if proxy is not None and proxy["proxy_type"] != "http":
+        return _socks_socket(ws_url, plan, deadline, timeout)
+    if proxy is None:
+        sock = _tcp_connect(host, port, deadline, ws_url, timeout)
+    else:
+        sock = _tcp_connect(
+            proxy["http_proxy_host"], proxy["http_proxy_port"], deadline, ws_url, timeout
+        )
+    try:
+        if proxy is not None:
+            _tunnel(sock, host, port, proxy, deadline=deadline, url=ws_url, timeout=timeout)
         if plan.ssl_context is not None:
-            sock = plan.ssl_context.wrap_socket(sock, server_hostname=host)
+            tls = plan.ssl_context.wrap_socket(
+                sock, server_hostname=host, do_handshake_on_connect=False
+            )
+            sock = tls
+            # The socket's timeout bounds the whole TLS handshake, not each read.
+            tls.settimeout(remaining(deadline, "the TLS handshake", ws_url, timeout))
+            try:
+                tls.do_handshake()
+            except TimeoutError as exc:
+                raise SaynaTimeoutError(
+                    f"connecting to {ws_url} timed out after {timeout:g} s (the TLS handshake)"
+                ) from exc
     except BaseException:
         sock.close()
         raise
     return sock
+
+
+class _Replay:
+    """The connected socket, with bytes already read past the upgrade answer served first.
+
+    Only used when the server sent frames in the same packet as its 101
+    answer; the session's frame reader then reads those before the socket.
+    """
+
+    __slots__ = ("_pending", "_sock")
+
+    def __init__(self, sock: socket.socket, pending: bytes) -> None:
+        self._sock = sock
+        self._pending = pending
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        pending = self._pending
+        if not pending:
+            return self._sock.recv_into(buffer, nbytes, flags)
+        count = min(nbytes or len(buffer), len(pending))
+        buffer[:count] = pending[:count]
+        self._pending = pending[count:]
+        return count
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        pending = self._pending
+        if not pending:
+            return self._sock.recv(bufsize, flags)
+        self._pending = pending[bufsize:]
+        return pending[:bufsize]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+def _trace(title: str, text: str) -> None:
+    # websocket.enableTrace(True) shows the handshakes websocket-client makes;
+    # ours are shown the same way, with the credentials hidden.
+    if websocket.isEnabledForTrace():
+        websocket.dump(title, redact(text))
 
 
 def open_websocket(
@@ -141,63 +298,99 @@ def open_websocket(
     plan: NetworkPlan,
     headers: list[str],
     timeout: float,
+    deadline: float | None = None,
 ) -> websocket.WebSocket:
-    """Connect and upgrade; the returned socket blocks without a timeout."""
-    # The session keeps its own send lock and has a single reader, so the
-    # library's locks would only add cost; UTF-8 is checked when decoding JSON.
-    ws: Any = websocket.WebSocket(enable_multithread=False, skip_utf8_validation=True)
-    options: dict[str, Any] = {"header": headers, "timeout": timeout, "redirect_limit": 0}
-    raw: socket.socket | None = None
+    """Connect and upgrade within ``timeout`` seconds in all (and by ``deadline``, if given).
+
+    The returned WebSocket's socket blocks without a timeout; frames the server
+    sent along with its 101 answer are read from it first.
+    """
+    started = time.monotonic()
+    own_deadline = started + timeout
+    if deadline is not None:
+        own_deadline = min(own_deadline, deadline)
+    sock: Any = None
     try:
-        if plan.proxy is None:
-            # Open the TCP (and TLS) connection ourselves, so that websocket-client
-            # never falls back to proxies from the environment.
-            raw = options["socket"] = _direct_socket(ws_url, plan, timeout)
-        else:
-            options.update(plan.proxy)
-            if plan.ssl_context is not None:
-                ws.sock_opt.sslopt = {"context": plan.ssl_context}
-        ws.connect(ws_url, **options)
-    except websocket.WebSocketBadStatusException as exc:
-        _discard(ws, raw)
-        if exc.status_code in (301, 302, 303, 307, 308):
-            raise SaynaConnectionError(
-                f"the server answered the WebSocket upgrade at {ws_url} with a redirect"
-                f" ({exc.status_code}); use the final URL"
-            ) from exc
-        raise error_from_response(
-            exc.status_code,
-            exc.resp_body or b"",
-            method="GET",
-            endpoint=urlsplit(ws_url).path or "/",
-            headers=exc.resp_headers or {},
-        ) from exc
+        sock = _open_socket(ws_url, plan, own_deadline, timeout)
+        host, port, resource, _ = parse_url(ws_url)
+        request_lines, key = websocket_handshake._get_handshake_headers(
+            resource, ws_url, host, port, {"header": headers}
+        )
+        request = "\r\n".join(request_lines)
+        _trace("request header", request)
+        sock.settimeout(remaining(own_deadline, "sending the upgrade request", ws_url, timeout))
+        sock.sendall(request.encode("utf-8"))
+        answer = read_answer(sock, deadline=own_deadline, url=ws_url, timeout=timeout)
+        _trace("response header", f"HTTP/1.1 {answer.status} {answer.reason}")
+        if answer.status != 101:
+            raise _refusal(sock, answer, ws_url, own_deadline)
+        accepted, _ = websocket_handshake._validate(answer.headers, key, None)
+        if not accepted:
+            raise SaynaProtocolError(
+                "the server's 101 answer is not a valid WebSocket upgrade"
+                " (Upgrade, Connection or Sec-WebSocket-Accept is wrong)",
+                method="GET",
+                endpoint=_endpoint(ws_url),
+            )
+        sock.settimeout(None)
+    except SaynaError:
+        _close(sock)
+        raise
     except (TimeoutError, websocket.WebSocketTimeoutException) as exc:
-        _discard(ws, raw)
+        _close(sock)
         raise SaynaTimeoutError(f"connecting to {ws_url} timed out after {timeout:g} s") from exc
     except ssl.SSLError as exc:
-        _discard(ws, raw)
+        _close(sock)
         raise SaynaConnectionError(f"TLS failed while connecting to {ws_url}: {exc}") from exc
     except (OSError, websocket.WebSocketException) as exc:
-        _discard(ws, raw)
-        if _is_redirect_limit(exc):
-            raise SaynaConnectionError(
-                f"the server answered the WebSocket upgrade at {ws_url} with a redirect;"
-                " use the final URL"
-            ) from exc
+        _close(sock)
         raise SaynaConnectionError(f"cannot connect to {ws_url}: {_describe(exc)}") from exc
-    ws.settimeout(None)
+    except BaseException:
+        _close(sock)
+        raise
+    ws: Any = websocket.WebSocket(enable_multithread=False, skip_utf8_validation=True)
+    ws.sock = _Replay(sock, answer.leftover) if answer.leftover else sock
+    ws.connected = True
     return cast(websocket.WebSocket, ws)
 
 
-def _discard(ws: Any, raw: socket.socket | None) -> None:
-    ws.shutdown()
-    if raw is not None:
-        raw.close()
+def _refusal(sock: Any, answer: Answer, ws_url: str, deadline: float) -> SaynaError:
+    """The exception for an upgrade answered with anything but 101."""
+    if answer.status in (301, 302, 303, 307, 308):
+        return SaynaConnectionError(
+            f"the server answered the WebSocket upgrade at {ws_url} with a redirect"
+            f" ({answer.status}); use the final URL"
+        )
+    if answer.status < 200:
+        return SaynaProtocolError(
+            f"the server answered the WebSocket upgrade with {answer.status}",
+            method="GET",
+            endpoint=_endpoint(ws_url),
+        )
+    body = read_error_body(sock, answer, deadline=deadline)
+    try:
+        return error_from_response(
+            answer.status, body, method="GET", endpoint=_endpoint(ws_url), headers=answer.headers
+        )
+    except RecursionError:
+        # JSON nested past the parser's recursion limit: shown as text instead.
+        return error_from_response(
+            answer.status,
+            f"(nested too deep to parse) {body}",
+            method="GET",
+            endpoint=_endpoint(ws_url),
+            headers=answer.headers,
+        )
 
 
-def _is_redirect_limit(exc: BaseException) -> bool:
-    return isinstance(exc, websocket.WebSocketException) and "Redirect" in str(exc)
+def _endpoint(ws_url: str) -> str:
+    return urlsplit(ws_url).path or "/"
+
+
+def _close(sock: Any) -> None:
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.close()
 
 
 def _describe(exc: BaseException) -> str:

@@ -3,17 +3,18 @@
 ``main(argv)`` returns the exit code: 0 success, 1 an error from the server or
 the connection (or a webhook that fails verification), 2 a usage error
 (bad arguments, missing URL, unreadable or unsuitable input). Errors are one
-line on stderr; ``--debug`` adds the traceback and the library's debug log.
+line on stderr; with ``--json`` also one ``{"error": {...}}`` object on
+stdout; ``--debug`` adds the traceback and the library's debug log.
 """
 
 from __future__ import annotations
 
-import importlib
+import json
 import logging
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from sayna._cli._common import (
     EXIT_BROKEN_PIPE,
@@ -25,7 +26,7 @@ from sayna._cli._common import (
     scrub,
     secrets_in,
 )
-from sayna._cli._parser import ArgumentError, build_parser
+from sayna._cli._parser import ArgumentError, Handler, build_parser
 from sayna._errors import (
     SaynaError,
     SaynaHttpError,
@@ -56,15 +57,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(args_list)
     except ArgumentError as exc:
         exc.parser.print_usage(sys.stderr)
-        print(f"{exc.parser.prog}: error: {scrub(exc.message, secrets)}", file=sys.stderr)
+        message = scrub(exc.message, secrets)
+        print(f"{exc.parser.prog}: error: {message}", file=sys.stderr)
+        if "--json" in args_list:
+            _print_json_error("UsageError", message, None)
         return EXIT_USAGE
     except SystemExit as exc:  # --help and --version
         return exc.code if isinstance(exc.code, int) else EXIT_OK
     if args.debug:
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
     ctx = Context(args)
+    handler: Handler = args.handler
     try:
-        code = _handler(args.handler)(ctx)
+        code = handler(ctx)
     except KeyboardInterrupt:
         print("sayna: interrupted", file=sys.stderr)
         return 130
@@ -78,21 +83,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, SaynaError) as exc:
         if args.debug:
             print(scrub(traceback.format_exc(), secrets), file=sys.stderr, end="")
-        message = str(exc) or type(exc).__name__
-        hint = _hint(exc, ctx)
-        print(f"sayna: error: {scrub(message + hint, secrets)}", file=sys.stderr)
+        message = scrub((str(exc) or type(exc).__name__) + _hint(exc, ctx), secrets)
+        print(f"sayna: error: {message}", file=sys.stderr)
+        if ctx.json:
+            _print_json_error(type(exc).__name__, message, getattr(exc, "status_code", None))
         if isinstance(exc, UsageError):
             return EXIT_USAGE
         return _exit_code(exc)
     return code
 
 
-def _handler(spec: str) -> Callable[[Context], int]:
-    """The function named ``"_module:function"`` in :mod:`sayna._cli`."""
-    module_name, _, function = spec.partition(":")
-    module = importlib.import_module(f"sayna._cli.{module_name}")
-    handler: Callable[[Context], int] = getattr(module, function)
-    return handler
+def _print_json_error(kind: str, message: str, status: int | None) -> None:
+    """The ``--json`` form of a failure: one object on stdout (``status`` null without one)."""
+    error = {"type": kind, "message": message, "status": status}
+    print(json.dumps({"error": error}, indent=2, ensure_ascii=False), flush=True)
 
 
 def _hint(exc: BaseException, ctx: Context) -> str:

@@ -115,3 +115,48 @@ def test_notebook_player_keeps_encoded_audio() -> None:
     markup = AudioResult(b"OggS", {"content-type": "audio/ogg"})._repr_html_()
     assert f"data:audio/ogg;base64,{base64.b64encode(b'OggS').decode()}" in markup
     assert "no audio" in AudioResult(b"", PCM_HEADERS)._repr_html_()
+
+
+def test_to_wav_returns_a_playable_wav() -> None:
+    """to_wav() gives WAV bytes: mono, 16-bit, at the header's rate, with the PCM as frames."""
+    import io
+
+    wav_bytes = AudioResult(PCM, PCM_HEADERS).to_wav()
+    with wave.open(io.BytesIO(wav_bytes), "rb") as reader:
+        assert (reader.getnchannels(), reader.getsampwidth(), reader.getframerate()) == (
+            1,
+            2,
+            16000,
+        )
+        assert reader.readframes(reader.getnframes()) == PCM
+
+
+def test_to_wav_refuses_compressed_audio() -> None:
+    """MP3 cannot be wrapped as WAV: to_wav() says so instead of writing a broken file."""
+    from sayna import SaynaValidationError
+
+    with pytest.raises(SaynaValidationError, match="mp3"):
+        AudioResult(b"ID3...", {"x-audio-format": "mp3"}).to_wav()
+
+
+def test_save_writes_into_a_binary_file_object() -> None:
+    """save() takes a binary file object (a Django response, BytesIO) and returns it."""
+    import io
+
+    buffer = io.BytesIO()
+    result = AudioResult(PCM, PCM_HEADERS)
+    assert result.save(buffer) is buffer
+    assert buffer.getvalue() == result.to_wav()
+    mp3 = io.BytesIO()
+    AudioResult(b"ID3...", {"x-audio-format": "mp3"}).save(mp3)
+    assert mp3.getvalue() == b"ID3..."
+
+
+def test_save_refuses_a_text_file(tmp_path: pathlib.Path) -> None:
+    """A file opened in text mode is refused with a clear error, not a TypeError mid-write."""
+    import io
+
+    from sayna import SaynaValidationError
+
+    with pytest.raises(SaynaValidationError, match="binary mode"):
+        AudioResult(PCM, PCM_HEADERS).save(io.StringIO())  # type: ignore[call-overload]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import pathlib
+import re
 import sys
 import wave
 from collections.abc import Iterator
@@ -405,12 +406,13 @@ def test_say_writes_the_utterance(
 ) -> None:
     """say (realtime) writes a WAV holding exactly the spoken text."""
     path = tmp_path / "said.wav"
-    code, out, _ = run(
+    code, out, err = run(
         capsys, "--url", server.url, "say", "Realtime hello", "-o", str(path),
         "--sample-rate", "16000",
     )  # fmt: skip
     assert code == 0
     assert out.startswith(f"wrote {path}")
+    assert re.fullmatch(r"first audio after \d+\.\d ms\n", err)
     assert decode_speech(read_wav(path).pcm, 16000) == "Realtime hello"
 
 

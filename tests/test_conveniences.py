@@ -67,7 +67,9 @@ def test_transcribe_paces_at_real_time(session: Session) -> None:
         slept.append(seconds)
         now[0] += seconds
 
-    text = transcribe(session, pcm, speed=2, chunk_ms=100, clock=lambda: now[0], sleep=sleep)
+    text = transcribe(
+        session, pcm, realtime=True, speed=2, chunk_ms=100, clock=lambda: now[0], sleep=sleep
+    )
     assert text == "pace me"
     duration = len(pcm) / 32000
     last_chunk = (len(pcm) % 3200 or 3200) / 32000
@@ -195,7 +197,7 @@ def test_transcribe_waits_briefly_when_the_turn_ended_before_the_audio(session: 
     """Trailing silence: the turn ends mid-stream, and the text comes one quiet second later."""
     pcm = encode_speech("hi", 16000) + b"\x00\x00" * 16000
     started = time.monotonic()
-    assert transcribe(session, pcm, speed=4) == "hi"
+    assert transcribe(session, pcm, realtime=True, speed=4) == "hi"
     assert time.monotonic() - started >= 1.0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pathlib
 import pickle
 
 import attrs
@@ -270,3 +271,51 @@ def test_events_pickle() -> None:
     """Decoded events survive pickling (they may cross process boundaries)."""
     event = decode_text(frame(type="ready", stream_id="s", livekit_url="u"))
     assert pickle.loads(pickle.dumps(event)) == event
+
+
+VECTORS = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "protocol" / "vectors"
+
+
+def _server_frames() -> list[tuple[str, dict[str, object]]]:
+    frames = []
+    for path in sorted((VECTORS / "ws_outgoing").glob("*.json")):
+        vector = json.loads(path.read_text(encoding="utf-8"))
+        if vector.get("kind") == "text":
+            frames.append((path.stem, vector["frame"]))
+    return frames
+
+
+@pytest.mark.parametrize(("name", "frame"), _server_frames(), ids=[n for n, _ in _server_frames()])
+def test_to_dict_gives_back_the_server_message(name: str, frame: dict[str, object]) -> None:
+    """event.to_dict() of every server message vector is the message as it was sent."""
+    event = decode_text(json.dumps(frame))
+    assert not isinstance(event, MalformedEvent), name
+    assert event.to_dict() == frame
+    assert json.loads(json.dumps(event.to_dict())) == frame
+
+
+def test_to_dict_of_our_own_events_is_json_ready() -> None:
+    """Audio becomes base64, errors {type, message}, a nested event its dict, callbacks a name."""
+    audio = TTSAudioEvent(data=b"\x00\x01")
+    assert audio.to_dict() == {"type": "tts_audio", "data": "AAE="}
+    close = CloseEvent(code=1006, initiator="server", error=SaynaConnectionClosedError("gone"))
+    failed = CallbackErrorEvent(error=ValueError("boom"), event=audio, callback=print)
+    assert json.loads(json.dumps([close.to_dict(), failed.to_dict()])) == [
+        {
+            "type": "close",
+            "code": 1006,
+            "initiator": "server",
+            "error": {"type": "SaynaConnectionClosedError", "message": "gone"},
+        },
+        {
+            "type": "callback_error",
+            "error": {"type": "ValueError", "message": "boom"},
+            "event": {"type": "tts_audio", "data": "AAE="},
+            "callback": "print",
+        },
+    ]
+    assert MalformedEvent(raw=b"\xff", error="bad").to_dict() == {
+        "type": "malformed",
+        "raw": "/w==",
+        "error": "bad",
+    }

@@ -161,8 +161,9 @@ def test_the_buffer_shrinks_back_after_a_large_frame() -> None:
     assert reader.next_message() is None
     reader.fill()
     assert reader.next_message() == (OP_TEXT, b"{}")
-    # Back to the normal size (which the full reads on the way doubled twice).
-    assert len(reader._buffer) == 256
+    # Back to the normal size (which the first, full read doubled; reads into
+    # the buffer grown for the large frame do not count).
+    assert len(reader._buffer) == 128
 
 
 def test_each_read_fills_the_whole_free_buffer() -> None:
@@ -406,3 +407,35 @@ def test_fragments_adding_up_past_the_limit_are_refused(monkeypatch: pytest.Monk
     assert parse(ok) == [(OP_BINARY, b"1234512345")]
     with pytest.raises(websocket.WebSocketProtocolException, match="message limit"):
         parse(server_frame(OP_BINARY, b"123456", fin=False) + server_frame(OP_CONT, b"12345"))
+
+
+def test_a_large_frame_grows_the_buffer_only_as_its_bytes_arrive() -> None:
+    """A header announcing 64 MiB keeps the buffer at its size; it doubles as data fills it."""
+    announced = frames_module.MAX_MESSAGE_SIZE - 10
+    header = b"\x82\x7f" + struct.pack("!Q", announced)
+    source = Chunks([header, b"x" * 1000, b"y" * 200_000])
+    reader = FrameReader(source, size=4096)
+    reader.fill()
+    assert reader.next_message() is None
+    reader.fill()
+    assert reader.next_message() is None
+    assert len(reader._buffer) == 4096
+    sizes = []
+    while source.chunks:
+        reader.fill()
+        sizes.append(len(reader._buffer))
+    assert reader.next_message() is None
+    # Never more than twice what arrived, whatever the header claimed.
+    assert max(sizes) <= 2 * (len(header) + 1000 + 200_000)
+    assert sizes == sorted(sizes)
+
+
+def test_the_fragment_count_is_bounded() -> None:
+    """A message of MAX_FRAGMENTS frames arrives; one more continuation frame is refused."""
+    limit = frames_module.MAX_FRAGMENTS
+    first = server_frame(OP_BINARY, b"a", fin=False)
+    empty = server_frame(OP_CONT, b"", fin=False)
+    last = server_frame(OP_CONT, b"z")
+    assert parse(first + empty * (limit - 2) + last) == [(OP_BINARY, b"az")]
+    with pytest.raises(websocket.WebSocketProtocolException, match=f"more than {limit} frames"):
+        parse(first + empty * (limit - 1) + last)

@@ -458,3 +458,48 @@ def test_voice_descriptor_fields() -> None:
         "language": "English",
     }
     assert to_wire(from_wire(voice, VoiceDescriptor, strict=True)) == voice
+
+
+def test_every_model_has_to_dict() -> None:
+    """Every public model class offers to_dict()."""
+    import sayna
+    from sayna import _models
+
+    missing = [
+        name
+        for name in _models.__all__
+        if attrs.has(getattr(sayna, name, object)) and not hasattr(getattr(sayna, name), "to_dict")
+    ]
+    assert missing == []
+
+
+def test_rest_answers_to_dict_are_json_with_wire_names(client: Any) -> None:
+    """The answers of the REST calls dump to JSON with the wire's names and read back equal."""
+    import json
+
+    from sayna._converter import from_wire
+
+    voices = client.get_voices()
+    data = {provider: [v.to_dict() for v in listed] for provider, listed in voices.items()}
+    assert json.loads(json.dumps(data)) == data
+    first = next(iter(data.values()))[0]
+    assert {"id", "name"} <= first.keys()
+    token = client.get_livekit_token("room-1", "Ada", "ada")
+    assert set(token.to_dict()) >= {"token", "room_name", "participant_identity", "livekit_url"}
+    for answer in (client.health(), token, client.get_sip_hooks(), *voices["deepgram"]):
+        dumped = json.loads(json.dumps(answer.to_dict()))
+        assert from_wire(dumped, type(answer)) == answer
+
+
+def test_config_to_dict_is_what_the_server_receives() -> None:
+    """A config's to_dict() is the JSON sent on the wire (bytes as base64, None left out)."""
+    config = TTSConfig(
+        provider="deepgram",
+        model="aura",
+        pronunciations=[Pronunciation(word="a", pronunciation="b")],
+    )
+    assert config.to_dict() == {
+        "provider": "deepgram",
+        "model": "aura",
+        "pronunciations": [{"word": "a", "pronunciation": "b"}],
+    }

@@ -345,3 +345,22 @@ def test_the_audio_bound_never_drops_what_an_active_consumer_still_needs() -> No
     got = log.fetch(dispatcher, 0)
     assert got is not None
     assert [e.data[0] for e in got[2]] == list(range(12, 21))  # type: ignore[attr-defined]
+
+
+def test_wake_ends_a_waiting_fetch_and_the_next_fetch_waits_again() -> None:
+    """wake() makes a blocked fetch return None at once; later fetches wait as before."""
+    log = EventLog(100)
+    log.append(ev(0))
+    cursor = log.open(iterator=False)
+    assert log.fetch(cursor) == (0, 0, [ev(0)])
+    results: list[object] = []
+    waiter = threading.Thread(target=lambda: results.append(log.fetch(cursor)))
+    waiter.start()
+    time.sleep(0.05)
+    log.wake(cursor)
+    waiter.join(5)
+    assert not waiter.is_alive()
+    assert results == [None]
+    assert log.fetch(cursor, timeout=0.05) is None  # the wake was used up: it timed out
+    log.append(ev(1))
+    assert log.fetch(cursor, timeout=1) == (0, 1, [ev(1)])

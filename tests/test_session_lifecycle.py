@@ -20,6 +20,7 @@ from sayna import (
     SaynaConnectionClosedError,
     SaynaNotConnectedError,
 )
+from sayna._core import close_all_at_exit
 from sayna._events import (
     CloseEvent,
     ErrorEvent,
@@ -27,7 +28,7 @@ from sayna._events import (
     ParticipantDisconnectedEvent,
     ReadyEvent,
 )
-from sayna._session import Session, _close_all_at_exit
+from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession
 
 
@@ -252,7 +253,7 @@ def test_sessions_left_open_are_closed_at_exit(pair: tuple[Session, FakeSession]
     """The atexit hook closes every live session without waiting."""
     session, fake = pair
     started = time.monotonic()
-    _close_all_at_exit()
+    close_all_at_exit()
     assert time.monotonic() - started < 0.5
     assert fake.closed.wait(5)
     assert not session.connected
@@ -303,7 +304,7 @@ def test_a_forked_child_cannot_use_the_session(pair: tuple[Session, FakeSession]
                 except SaynaNotConnectedError as exc:
                     if "forked child" not in str(exc):
                         outcome = b"unclear message"
-            _close_all_at_exit()  # must leave the parent's connection alone
+            close_all_at_exit()  # must leave the parent's connection alone
             del session
             gc.collect()
         except BaseException as exc:
@@ -402,7 +403,7 @@ def test_pings_and_close_work_on_descriptors_above_1024(sayna_server: FakeServer
         with Sayna(sayna_server.url, ping_interval=0.05, ping_timeout=0.3) as client:
             session = client.connect(STT, TTS)
             fake = sayna_server.wait_for_session()
-            assert session._core._ws.sock.fileno() > 1024
+            assert session._core.connection.sock.fileno() > 1024
             assert session.next_event(1.0) is not None  # ready
             assert session.next_event(0.6) is None  # pings answered meanwhile
             assert session.ready

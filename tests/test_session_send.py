@@ -151,9 +151,9 @@ def test_send_audio_is_an_alias(pair: tuple[Session, FakeSession]) -> None:
         (lambda s: s.update_config(), "vad"),
         (lambda s: s.update_config(vad={"silence_duration_ms": 1}), "vad"),
         (lambda s: s.update_config(turn_detect=0.5), "turn_detect"),
-        (lambda s: s.on_audio_input(b""), "audio"),
-        (lambda s: s.on_audio_input("pcm"), "audio"),
-        (lambda s: s.on_audio_input(12), "audio"),
+        (lambda s: s.on_audio_input(b""), "audio_data"),
+        (lambda s: s.on_audio_input("pcm"), "audio_data"),
+        (lambda s: s.on_audio_input(12), "audio_data"),
     ],
 )
 def test_bad_input_is_refused_before_sending(

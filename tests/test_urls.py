@@ -38,3 +38,11 @@ def test_bad_urls_are_refused(bad: str) -> None:
     with pytest.raises(SaynaValidationError) as info:
         rest_base_url(bad)
     assert "pw" not in str(info.value)
+
+
+@pytest.mark.parametrize("value", [123, b"http://h", None])
+def test_a_url_that_is_not_a_string_is_named_by_type(value: object) -> None:
+    """Sayna(123) says the URL must be a string (not that it is empty)."""
+    with pytest.raises(SaynaValidationError, match="must be a string, not") as info:
+        rest_base_url(value)  # type: ignore[arg-type]
+    assert info.value.field == "url"

@@ -345,6 +345,41 @@ def test_duplicate_header(receiver: WebhookReceiver) -> None:
     assert reject(receiver, listed, body).reason == "duplicate_header"
 
 
+def test_duplicate_spellings_of_a_security_header(receiver: WebhookReceiver) -> None:
+    """Two spellings of one security header with different values (even one empty) are refused."""
+    headers, body = signed()
+    for key, value in headers.items():
+        if not key.startswith("X-Sayna-") or key.endswith("-Version"):
+            continue
+        for spelling in (key.lower(), key.upper(), "HTTP_" + key.upper().replace("-", "_")):
+            for other in ("", value + "0", " " + value):
+                ambiguous = {**headers, spelling: other}
+                assert reject(receiver, ambiguous, body).reason == "duplicate_header", spelling
+            # The same value under two spellings is not ambiguous.
+            same = {**headers, spelling: value}
+            assert receiver.receive(same, body, now=NOW).event_id == headers["X-Sayna-Event-Id"]
+
+
+@pytest.mark.parametrize(
+    "now", [float("inf"), float("-inf"), float("nan"), True, "1700000000", None.__class__]
+)
+def test_now_must_be_finite_seconds(receiver: WebhookReceiver, now: Any) -> None:
+    """receive(now=inf/nan/non-number) is a SaynaValidationError naming now, not a crash."""
+    headers, body = signed()
+    with pytest.raises(SaynaValidationError) as info:
+        receiver.receive(headers, body, now=now)
+    assert not isinstance(info.value, WebhookVerificationError)
+    assert info.value.field == "now"
+
+
+def test_a_broken_clock_is_a_validation_error() -> None:
+    """A clock returning NaN is reported as a SaynaValidationError naming the clock."""
+    headers, body = signed()
+    with pytest.raises(SaynaValidationError) as info:
+        WebhookReceiver(SECRET, clock=lambda: float("nan")).receive(headers, body)
+    assert info.value.field == "clock"
+
+
 class _Exploding:
     def items(self) -> Any:
         raise RuntimeError("boom")

@@ -21,8 +21,16 @@ __all__ = [
     "Context",
     "StatusLine",
     "UsageError",
+    "required_keys",
     "scrub",
 ]
+
+# The provider settings of the commands that open sessions or synthesize.
+DEFAULT_TTS_PROVIDER = "deepgram"
+DEFAULT_TTS_MODEL = ""
+DEFAULT_STT_PROVIDER = "deepgram"
+DEFAULT_STT_MODEL = "nova-3"
+DEFAULT_LANGUAGE = "en-US"
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -37,6 +45,21 @@ SECRET_VARIABLES = ("SAYNA_API_KEY", "SAYNA_WEBHOOK_SECRET")
 
 class UsageError(Exception):
     """The command line or its input cannot work (exit code 2)."""
+
+
+def required_keys(items: Iterable[str]) -> dict[str, str]:
+    """``--require-key KEY[=TENANT]`` values as the local server's ``api_keys`` mapping.
+
+    Shared by ``sayna fake-server`` and ``python -m sayna.testing``; a key
+    without a tenant gets ``tenant-N`` (N counts from 1).
+    """
+    keys: dict[str, str] = {}
+    for index, item in enumerate(items, 1):
+        key, _, tenant = item.partition("=")
+        if not key.strip():
+            raise UsageError("--require-key needs a non-empty KEY")
+        keys[key.strip()] = tenant.strip() or f"tenant-{index}"
+    return keys
 
 
 def secrets_in(argv: Iterable[str], environ: Mapping[str, str]) -> list[str]:
@@ -138,11 +161,23 @@ class StatusLine:
         self._width = 0
         self.enabled = stream is not None
 
-    def show(self, text: str) -> None:
-        """Replace the line's content."""
+    def show(self, text: str, tail: str = "") -> None:
+        """Replace the line's content: ``text``, then as much of the end of ``tail`` as fits.
+
+        A live transcript grows at its end, so its newest words are the ones kept.
+        """
         if self._stream is None:
             return
-        text = text.replace("\n", " ")[: _columns()]
+        text = text.replace("\n", " ")
+        tail = tail.replace("\n", " ")
+        columns = _columns()
+        if tail:
+            gap = "  " if text else ""
+            room = columns - len(text) - len(gap)
+            if len(tail) > room:
+                tail = "..." + tail[len(tail) - room + 3 :] if room > 3 else ""
+            text = f"{text}{gap}{tail}" if tail else text
+        text = text[:columns]
         pad = max(0, self._width - len(text))
         self._stream.write("\r" + text + " " * pad)
         self._stream.flush()

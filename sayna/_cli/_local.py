@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 import time
@@ -9,7 +10,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sayna._cli._common import EXIT_ERROR, EXIT_OK, Context, UsageError
+from sayna._cli._common import EXIT_ERROR, EXIT_OK, Context, UsageError, required_keys
 from sayna._cli._realtime import describe_event
 from sayna._cli._rest import save_audio
 from sayna._client import Sayna
@@ -63,13 +64,14 @@ def running_fake_server(**options: Any) -> Iterator[FakeServer]:
 
 def fake_server(ctx: Context) -> int:
     """``sayna fake-server``: print the URL, serve until Ctrl-C."""
-    keys: dict[str, str] = {}
-    for index, item in enumerate(ctx.args.require_key, 1):
-        key, _, tenant = item.partition("=")
-        if not key.strip():
-            raise UsageError("--require-key needs a non-empty KEY")
-        keys[key.strip()] = tenant.strip() or f"tenant-{index}"
-    with running_fake_server(port=ctx.args.port, api_keys=keys or None) as server:
+    _refuse_url(ctx, "fake-server")
+    keys = required_keys(ctx.args.require_key)
+    cassette = ctx.args.cassette
+    if cassette is not None and not os.path.isfile(cassette):
+        raise UsageError(f"no cassette at {cassette!r}")
+    with running_fake_server(
+        port=ctx.args.port, api_keys=keys or None, cassette=cassette
+    ) as server:
         ctx.out(server.url)
         auth = f"auth on, {len(keys)} key(s)" if keys else "auth off"
         ctx.note(f"sayna: local server at {server.url} ({auth}); Ctrl-C stops it")
@@ -79,6 +81,15 @@ def fake_server(ctx: Context) -> int:
         except KeyboardInterrupt:
             ctx.note("sayna: stopped")
     return EXIT_OK
+
+
+def _refuse_url(ctx: Context, command: str) -> None:
+    # These commands run their own server: a --url would be silently ignored.
+    if ctx.args.url:
+        raise UsageError(
+            f"sayna {command} runs its own local server and takes no --url"
+            " (`sayna say` and `sayna transcribe` talk to a server you name)"
+        )
 
 
 def same_words(a: str, b: str) -> bool:
@@ -133,7 +144,9 @@ class _Printer:
 
 def demo(ctx: Context) -> int:
     """Say a sentence, stream the audio back, compare the transcript; write the WAV."""
+    _refuse_url(ctx, "demo")
     a = ctx.args
+    output = os.path.abspath(a.output)
     sentence: str = a.text or DEMO_SENTENCE
     stt = STTConfig(provider="deepgram", model="nova-3", sample_rate=SAMPLE_RATE)
     tts = TTSConfig(
@@ -169,9 +182,12 @@ def demo(ctx: Context) -> int:
             printer.wait("tts_playback_complete", 1)
             seconds = len(audio) / (2 * SAMPLE_RATE)
             out(f"-> audio  {seconds:.2f} s back for transcription, at {a.speed:g}x real time")
-            transcript = transcribe(session, audio.data, timeout=ctx.timeout or 10.0, speed=a.speed)
+            # Paced, so that the interim results scroll by as they would live.
+            transcript = transcribe(
+                session, audio, timeout=ctx.timeout or 10.0, realtime=True, speed=a.speed
+            )
             printer.wait("end_of_turn", 1)
-        summary = save_audio(a.output, audio)
+        summary = save_audio(output, audio)
     match = same_words(transcript, sentence)
     elapsed = time.monotonic() - started
     out(f"transcript: {transcript!r}")
@@ -184,7 +200,7 @@ def demo(ctx: Context) -> int:
                 "sentence": sentence,
                 "transcript": transcript,
                 "match": match,
-                "path": a.output,
+                "path": output,
                 "seconds": round(seconds, 3),
             }
         )

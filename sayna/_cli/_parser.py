@@ -1,19 +1,31 @@
-"""The argument parser: every subcommand, its options and its handler."""
+"""The argument parser: every subcommand, its options and its handler.
+
+One function per command group adds its commands; each command's handler is
+the function itself (``set_defaults(handler=_rest.health)``), so a renamed or
+mistyped handler fails the type check, not a user's run.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import Any, NoReturn
 
+from sayna._cli import _local, _realtime, _rest, _webhook
+from sayna._cli._common import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_STT_MODEL,
+    DEFAULT_STT_PROVIDER,
+    DEFAULT_TTS_MODEL,
+    DEFAULT_TTS_PROVIDER,
+    Context,
+)
 from sayna._version import __version__
 
-__all__ = ["ArgumentError", "build_parser"]
+__all__ = ["ArgumentError", "Handler", "build_parser"]
 
-DEFAULT_TTS_PROVIDER = "deepgram"
-DEFAULT_TTS_MODEL = ""
-DEFAULT_STT_PROVIDER = "deepgram"
-DEFAULT_STT_MODEL = "nova-3"
-DEFAULT_LANGUAGE = "en-US"
+#: What a command runs: takes the run's context, returns the exit code.
+Handler = Callable[[Context], int]
 
 EPILOG = """\
 environment:
@@ -161,13 +173,30 @@ def _add_stt_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--language", default=DEFAULT_LANGUAGE, help="language (default: %(default)s)")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line.
+class _Commands:
+    """Adds subcommands that share the global options, each with its handler."""
 
-    Each subcommand sets ``handler`` to ``"_module:function"`` in
-    :mod:`sayna._cli`, imported only when that command runs: ``--help`` and
-    REST commands never load the realtime session or the local server.
-    """
+    def __init__(self, sub: Any, common: argparse.ArgumentParser) -> None:
+        self._sub = sub
+        self.common = common
+
+    def add(self, name: str, help: str, handler: Handler, **kw: Any) -> argparse.ArgumentParser:
+        """A command that runs ``handler``."""
+        p: argparse.ArgumentParser = self._sub.add_parser(
+            name, help=help, description=kw.pop("description", help), parents=[self.common], **kw
+        )
+        p.set_defaults(handler=handler)
+        return p
+
+    def group(self, name: str, help: str) -> _Commands:
+        """A command whose actions are subcommands (``sayna hooks list``)."""
+        p = self._sub.add_parser(name, help=help, description=help, parents=[self.common])
+        actions = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+        return _Commands(actions, self.common)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line."""
     parser = _Parser(
         prog="sayna",
         description="Command line for the Sayna voice server.",
@@ -176,26 +205,39 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[_global_options(suppress=False)],
     )
     parser.add_argument("--version", action="version", version=f"sayna {__version__}")
-    common = _global_options(suppress=True)
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    commands = _Commands(sub, _global_options(suppress=True))
+    _add_speech_commands(commands)
+    _add_realtime_commands(commands)
+    _add_livekit_commands(commands)
+    _add_sip_commands(commands)
+    _add_webhook_commands(commands)
+    _add_fake_server(commands)
+    _add_demo(commands)
+    return parser
 
-    def add(name: str, help: str, handler: str | None, **kw: Any) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, parents=[common], **kw)
-        p.set_defaults(handler=handler)
-        return p
 
-    add("health", "check that the server answers", "_rest:health")
+def _add_speech_commands(commands: _Commands) -> None:
+    """REST: health, voices, speak, recording."""
+    commands.add("health", "check that the server answers", _rest.health)
 
-    p = add("voices", "list the TTS voices, by provider", "_rest:voices")
+    p = commands.add("voices", "list the TTS voices, by provider", _rest.voices)
     p.add_argument("--provider", help="only this provider's voices")
 
-    p = add("speak", "synthesize TEXT over REST and save the audio", "_rest:speak")
+    p = commands.add("speak", "synthesize TEXT over REST and save the audio", _rest.speak)
     _add_synthesis_arguments(p)
 
-    p = add("say", "speak TEXT over a realtime session and save the audio", "_realtime:say")
+    p = commands.add("recording", "download a session recording (OGG)", _rest.recording)
+    p.add_argument("stream_id", metavar="STREAM_ID")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="- for stdout")
+
+
+def _add_realtime_commands(commands: _Commands) -> None:
+    """One exchange over a realtime session: say, transcribe."""
+    p = commands.add("say", "speak TEXT over a realtime session and save the audio", _realtime.say)
     _add_synthesis_arguments(p)
 
-    p = add("transcribe", "stream a WAV file and print its transcript", "_realtime:transcribe")
+    p = commands.add("transcribe", "send a WAV file and print its transcript", _realtime.transcribe)
     p.add_argument("file", metavar="FILE.wav", help="16-bit PCM WAV file")
     _add_stt_options(p)
     p.add_argument(
@@ -207,55 +249,57 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pace = p.add_mutually_exclusive_group()
     pace.add_argument(
+        "--realtime",
+        action="store_true",
+        help="send at the pace the audio was spoken (default: as fast as the server reads)",
+    )
+    pace.add_argument(
         "--speed",
         type=_positive_float,
-        default=1.0,
+        default=None,
         metavar="X",
-        help="send X times faster than real time (default: %(default)s)",
+        help="send at X times the pace it was spoken",
     )
-    pace.add_argument("--fast", action="store_true", help="send as fast as possible")
+    pace.add_argument(
+        "--fast", action="store_true", help="send as fast as the server reads (the default)"
+    )
 
-    p = add("token", "issue a LiveKit token for ROOM", "_rest:token")
+
+def _add_livekit_commands(commands: _Commands) -> None:
+    """LiveKit: token, rooms, room, participant remove/mute."""
+    p = commands.add("token", "issue a LiveKit token for ROOM", _rest.token)
     p.add_argument("room", metavar="ROOM")
     p.add_argument("identity", metavar="IDENTITY", help="participant identity")
     p.add_argument("--name", help="display name (default: IDENTITY)")
 
-    add("rooms", "list LiveKit rooms", "_rest:rooms")
+    commands.add("rooms", "list LiveKit rooms", _rest.rooms)
 
-    p = add("room", "show one LiveKit room and its participants", "_rest:room")
+    p = commands.add("room", "show one LiveKit room and its participants", _rest.room)
     p.add_argument("name", metavar="NAME")
 
-    p = add("participant", "remove or mute a LiveKit participant", None)
-    psub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
-    q = psub.add_parser("remove", help="remove IDENTITY from ROOM", parents=[common])
-    q.set_defaults(handler="_rest:participant_remove")
-    q.add_argument("room", metavar="ROOM")
-    q.add_argument("identity", metavar="IDENTITY")
-    q = psub.add_parser("mute", help="mute (or --unmute) a published track", parents=[common])
-    q.set_defaults(handler="_rest:participant_mute")
-    q.add_argument("room", metavar="ROOM")
-    q.add_argument("identity", metavar="IDENTITY")
-    q.add_argument("track", metavar="TRACK_SID")
-    q.add_argument("--unmute", action="store_true", help="unmute instead")
+    participant = commands.group("participant", "remove or mute a LiveKit participant")
+    p = participant.add("remove", "remove IDENTITY from ROOM", _rest.participant_remove)
+    p.add_argument("room", metavar="ROOM")
+    p.add_argument("identity", metavar="IDENTITY")
+    p = participant.add("mute", "mute (or --unmute) a published track", _rest.participant_mute)
+    p.add_argument("room", metavar="ROOM")
+    p.add_argument("identity", metavar="IDENTITY")
+    p.add_argument("track", metavar="TRACK_SID")
+    p.add_argument("--unmute", action="store_true", help="unmute instead")
 
-    p = add("hooks", "list, set or delete SIP webhook hooks", None)
-    hsub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
-    q = hsub.add_parser("list", help="list the hooks", parents=[common])
-    q.set_defaults(handler="_rest:hooks_list")
-    q = hsub.add_parser("set", help="add or replace the hook for HOST", parents=[common])
-    q.set_defaults(handler="_rest:hooks_set")
-    q.add_argument("host", metavar="HOST", help="SIP domain")
-    q.add_argument("hook_url", metavar="URL", help="where the signed webhooks go")
-    q.add_argument("--auth-id", default="", help="tenant id that owns the calls' rooms")
-    q = hsub.add_parser("delete", help="delete the hooks for HOST...", parents=[common])
-    q.set_defaults(handler="_rest:hooks_delete")
-    q.add_argument("hosts", nargs="+", metavar="HOST")
 
-    p = add("recording", "download a session recording (OGG)", "_rest:recording")
-    p.add_argument("stream_id", metavar="STREAM_ID")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="- for stdout")
+def _add_sip_commands(commands: _Commands) -> None:
+    """SIP: hooks list/set/delete, call, transfer."""
+    hooks = commands.group("hooks", "list, set or delete SIP webhook hooks")
+    hooks.add("list", "list the hooks", _rest.hooks_list)
+    p = hooks.add("set", "add or replace the hook for HOST", _rest.hooks_set)
+    p.add_argument("host", metavar="HOST", help="SIP domain")
+    p.add_argument("hook_url", metavar="URL", help="where the signed webhooks go")
+    p.add_argument("--auth-id", default="", help="tenant id that owns the calls' rooms")
+    p = hooks.add("delete", "delete the hooks for HOST...", _rest.hooks_delete)
+    p.add_argument("hosts", nargs="+", metavar="HOST")
 
-    p = add("call", "place an outbound SIP call into a room", "_rest:call")
+    p = commands.add("call", "place an outbound SIP call into a room", _rest.call)
     p.add_argument("--room", required=True)
     p.add_argument("--to", required=True, dest="to_number", metavar="NUMBER")
     p.add_argument("--from", required=True, dest="from_number", metavar="NUMBER")
@@ -265,21 +309,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--auth-username", metavar="USER")
     p.add_argument("--auth-password", metavar="PASSWORD")
 
-    p = add("transfer", "transfer a SIP participant to another number", "_rest:transfer")
+    p = commands.add("transfer", "transfer a SIP participant to another number", _rest.transfer)
     p.add_argument("--room", required=True)
     p.add_argument("--identity", required=True, help="the SIP participant")
     p.add_argument("--to", required=True, dest="to_number", metavar="NUMBER")
 
-    p = add("webhook", "work with signed SIP webhooks", None)
-    wsub = p.add_subparsers(title="actions", metavar="ACTION", required=True)
-    q = wsub.add_parser(
+
+def _add_webhook_commands(commands: _Commands) -> None:
+    """Signed SIP webhooks: webhook verify."""
+    webhook = commands.group("webhook", "work with signed SIP webhooks")
+    p = webhook.add(
         "verify",
-        help="verify a webhook's signature and print its payload",
+        "verify a webhook's signature and print its payload",
+        _webhook.webhook_verify,
         description="Verify a signed SIP webhook (exit 0) or say why it fails (exit 1).",
-        parents=[common],
     )
-    q.set_defaults(handler="_webhook:webhook_verify")
-    q.add_argument(
+    p.add_argument(
         "-H",
         "--header",
         action="append",
@@ -287,13 +332,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="'NAME: VALUE'",
         help="a request header (repeatable)",
     )
-    q.add_argument("--headers-file", metavar="FILE.json", help="headers as a JSON object")
-    q.add_argument(
+    p.add_argument("--headers-file", metavar="FILE.json", help="headers as a JSON object")
+    p.add_argument(
         "--body", default="-", metavar="FILE", help="the raw body (default: - for stdin)"
     )
-    q.add_argument("--secret", help="signing secret (default: $SAYNA_WEBHOOK_SECRET)")
+    p.add_argument("--secret", help="signing secret (default: $SAYNA_WEBHOOK_SECRET)")
 
-    p = add("fake-server", "run a local stand-in Sayna server until Ctrl-C", "_local:fake_server")
+
+def _add_fake_server(commands: _Commands) -> None:
+    """The local server: fake-server."""
+    p = commands.add(
+        "fake-server", "run a local stand-in Sayna server until Ctrl-C", _local.fake_server
+    )
     p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
     p.add_argument(
         "--require-key",
@@ -302,8 +352,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY[=TENANT]",
         help="turn auth on and accept this key (repeatable)",
     )
+    p.add_argument("--cassette", metavar="FILE", help="replay this recorded session (a cassette)")
 
-    p = add("demo", "round trip offline: say a sentence, transcribe it back", "_local:demo")
+
+def _add_demo(commands: _Commands) -> None:
+    """The offline round trip: demo."""
+    p = commands.add("demo", "round trip offline: say a sentence, transcribe it back", _local.demo)
     p.add_argument(
         "-o",
         "--output",
@@ -317,6 +371,5 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_float,
         default=2.0,
         metavar="X",
-        help="stream the audio back X times faster than real time (default: %(default)s)",
+        help="send the audio back at X times the pace it was spoken (default: %(default)s)",
     )
-    return parser

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import threading
 
-from sayna._cli._common import EXIT_OK, Context, StatusLine, progress_bar
-from sayna._cli._parser import DEFAULT_STT_MODEL, DEFAULT_STT_PROVIDER
+from sayna._cli._common import (
+    DEFAULT_STT_MODEL,
+    DEFAULT_STT_PROVIDER,
+    EXIT_OK,
+    Context,
+    StatusLine,
+    UsageError,
+    progress_bar,
+)
 from sayna._cli._rest import check_output_format, report_audio, tts_config_from
 from sayna._conveniences import say as say_text
 from sayna._conveniences import transcribe as transcribe_audio
@@ -75,7 +82,10 @@ def say(ctx: Context) -> int:
         ) as session,
     ):
         result = say_text(session, a.text, timeout=ctx.timeout or WAIT_TIMEOUT)
+        first_audio = session.stats().speech[-1].first_audio
     report_audio(ctx, a.output, result)
+    if first_audio is not None:
+        ctx.note(f"first audio after {first_audio * 1000:.1f} ms")
     return EXIT_OK
 
 
@@ -104,24 +114,28 @@ class LiveLine:
             self._render()
 
     def _render(self) -> None:
-        text = self._heard
-        self._line.show(f"{self._progress}  {text}" if text else self._progress)
+        self._line.show(self._progress, self._heard)
 
 
 def transcribe(ctx: Context) -> int:
-    """``sayna transcribe FILE.wav``: stream the file, print its final transcript."""
+    """``sayna transcribe FILE.wav``: send the file, print its final transcript."""
     a = ctx.args
     audio = read_wav(a.file)
+    if not audio.pcm:
+        raise UsageError(f"{a.file} holds no audio (0 frames)")
+    # Several channels are mixed down to one: the server transcribes mono speech.
     stt = STTConfig(
         provider=a.stt_provider,
         model=a.stt_model,
         language=a.language,
         sample_rate=audio.sample_rate,
-        channels=audio.channels,
+        channels=1,
     )
+    audio = audio.to_mono()
     audio.check(stt)  # 16-bit PCM only, before any connection
     # The server needs a TTS config on every audio session, even one that only listens.
     tts = TTSConfig(provider=a.stt_provider, model="")
+    paced = a.realtime or a.speed is not None
     with (
         ctx.status() as status,
         ctx.client() as client,
@@ -137,8 +151,8 @@ def transcribe(ctx: Context) -> int:
             session,
             audio,
             timeout=ctx.timeout or WAIT_TIMEOUT,
-            realtime=not a.fast,
-            speed=a.speed,
+            realtime=paced,
+            speed=a.speed or 1.0,
             chunk_ms=a.chunk_ms,
             progress=live.progress if live is not None else None,
         )

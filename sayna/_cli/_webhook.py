@@ -63,7 +63,8 @@ def webhook_verify(ctx: Context) -> int:
         payload = receiver.receive(headers, body)
     except WebhookVerificationError as exc:
         if ctx.json:
-            ctx.emit_json({"valid": False, "reason": exc.reason, "error": str(exc)})
+            error = {"type": type(exc).__name__, "message": str(exc), "status": None}
+            ctx.emit_json({"valid": False, "reason": exc.reason, "error": error})
         ctx.note(f"sayna: webhook rejected: {exc}")
         return EXIT_ERROR
     data = to_wire(payload)

@@ -29,19 +29,27 @@ from sayna._webhooks import make_webhook_request, sip_webhook_payload
 from sayna.testing._audio import decode_speech, encode_speech, speech_duration
 
 if TYPE_CHECKING:
+    from sayna.testing._behaviour import Behaviour
+    from sayna.testing._proxy import RecordingProxy
+    from sayna.testing._pytest_plugin import SaynaCassette
+    from sayna.testing._replay import CassetteMismatch
     from sayna.testing._rest import RecordedRequest
     from sayna.testing._server import FakeServer
     from sayna.testing._state import Participant, Room, Track
     from sayna.testing._ws import FakeSession, PublishedData, ReceivedFrame
 
 __all__ = [
+    "Behaviour",
+    "CassetteMismatch",
     "FakeServer",
     "FakeSession",
     "Participant",
     "PublishedData",
     "ReceivedFrame",
     "RecordedRequest",
+    "RecordingProxy",
     "Room",
+    "SaynaCassette",
     "Track",
     "decode_speech",
     "encode_speech",
@@ -54,6 +62,10 @@ __all__ = [
 # Names that need h11/wsproto are imported on first use, so that importing this
 # package (and the pytest plugin) works without the ``testing`` extra.
 _LAZY = {
+    "Behaviour": "sayna.testing._behaviour",
+    "CassetteMismatch": "sayna.testing._replay",
+    "RecordingProxy": "sayna.testing._proxy",
+    "SaynaCassette": "sayna.testing._pytest_plugin",
     "FakeServer": "sayna.testing._server",
     "FakeSession": "sayna.testing._ws",
     "PublishedData": "sayna.testing._ws",

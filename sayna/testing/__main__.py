@@ -16,27 +16,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default: any free port)")
+    # The same spelling as `sayna fake-server` (where --api-key is the client's key).
     parser.add_argument(
-        "--api-key",
+        "--require-key",
         action="append",
         default=[],
         metavar="KEY[=TENANT]",
-        help="accept this API key (repeatable; auth is off when none is given)",
+        help="turn auth on and accept this key (repeatable)",
+    )
+    # The former spelling, still accepted so that existing scripts keep working.
+    parser.add_argument("--api-key", action="append", dest="require_key", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--cassette", metavar="FILE", help="replay this recorded session instead of the stand-ins"
     )
     args = parser.parse_args(argv)
 
+    from sayna._cli._common import UsageError, required_keys
     from sayna.testing._server import FakeServer
 
-    keys: dict[str, str] | None = None
-    if args.api_key:
-        keys = {}
-        for index, item in enumerate(args.api_key, 1):
-            key, _, tenant = item.partition("=")
-            keys[key] = tenant or f"tenant-{index}"
+    try:
+        keys = required_keys(args.require_key) or None
+    except UsageError as exc:
+        parser.error(str(exc))
     # A foreground server may run for hours: do not keep every request and frame.
-    server = FakeServer(host=args.host, port=args.port, api_keys=keys, record=False)
+    try:
+        server = FakeServer(
+            host=args.host, port=args.port, api_keys=keys, record=False, cassette=args.cassette
+        )
+    except (OSError, ValueError) as exc:
+        parser.error(str(exc))
     server.start()
     auth = f"auth on ({len(keys)} key(s))" if keys else "auth off"
+    if args.cassette:
+        auth += f", replaying {args.cassette}"
     print(
         f"Sayna fake server on {server.url} (WebSocket {server.ws_url}), {auth}. Ctrl-C stops it."
     )

@@ -104,7 +104,7 @@ def serve_connection(server: FakeServer, sock: socket.socket) -> None:
                 return
         request = _record(event, bytes(body))
         server._record_request(request)
-        result = dispatch(server, request)
+        result = dispatch(server._context, request)
         if isinstance(result, Upgrade):
             _upgrade(server, conn, sock, request, result)
             return

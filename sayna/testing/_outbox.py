@@ -10,7 +10,11 @@ import collections
 import threading
 from typing import Any
 
-__all__ = ["Outbox"]
+__all__ = ["BINARY", "CLOSE", "CLOSE_REPLY", "PAUSE", "PONG", "TEXT", "TEXTS", "Outbox"]
+
+# Operations: a text frame, a binary frame, a list of text frames, a pause (seconds),
+# a Close (code, reason), the reply to the client's Close (its code), a Pong (payload).
+TEXT, BINARY, TEXTS, PAUSE, CLOSE, CLOSE_REPLY, PONG = range(7)
 
 
 class Outbox:

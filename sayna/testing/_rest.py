@@ -38,7 +38,7 @@ from sayna.testing._state import (
 )
 
 if TYPE_CHECKING:
-    from sayna.testing._server import FakeServer
+    from sayna.testing._context import ServerContext
 
 __all__ = ["RecordedRequest", "Reply", "Upgrade", "dispatch"]
 
@@ -118,9 +118,9 @@ def _auth_error(status: int, code: str, message: str) -> Abort:
 # --- authentication (§1.3) -------------------------------------------------------------
 
 
-def authenticate(server: FakeServer, request: RecordedRequest) -> str | None:
+def authenticate(server: ServerContext, request: RecordedRequest) -> str | None:
     """The caller's tenant id (None when auth is off), or :class:`Abort` with a 401."""
-    keys = server.api_keys
+    keys = server.behaviour.api_keys
     if keys is None:
         return None
     header = request.headers.get("authorization")
@@ -148,10 +148,9 @@ def authenticate(server: FakeServer, request: RecordedRequest) -> str | None:
             "Invalid Authorization header format (expected 'Bearer {token}') "
             "and missing api_key query parameter",
         )
-    if server.auth_unavailable is not None:
-        raise _auth_error(
-            503, "auth_service_unavailable", f"HTTP request error: {server.auth_unavailable}"
-        )
+    unavailable = server.behaviour.auth_unavailable
+    if unavailable is not None:
+        raise _auth_error(503, "auth_service_unavailable", f"HTTP request error: {unavailable}")
     tenant: str | None = None
     for secret, tenant_id in keys.items():
         # Compare every secret in constant time, like the server does.
@@ -208,9 +207,9 @@ def _blank(value: str | None) -> bool:
 
 @attrs.frozen
 class Context:
-    """What a handler sees: the server, the request, the caller and path parameters."""
+    """What a handler sees: the server's narrow context, the request, caller and path parameter."""
 
-    server: FakeServer
+    server: ServerContext
     request: RecordedRequest
     tenant: str | None
     param: str = ""
@@ -221,7 +220,7 @@ def health(ctx: Context) -> Reply:
 
 
 def voices(ctx: Context) -> Reply:
-    creds = ctx.server.provider_credentials
+    creds = ctx.server.behaviour.provider_credentials
     return json_reply(
         200, {p: VOICES[p] for p in ("deepgram", "elevenlabs", "azure", "google") if p in creds}
     )
@@ -247,13 +246,13 @@ def speak(ctx: Context) -> Reply:
         raise error(400, "Text cannot be empty")
     try:
         provider = resolve_provider(
-            config["provider"], config.get("auth"), ctx.server.provider_credentials
+            config["provider"], config.get("auth"), ctx.server.behaviour.provider_credentials
         )
     except ProviderError as exc:
         message = str(exc)
         raise error(500 if message.startswith("Missing server auth") else 400, message) from None
     settings = tts_settings(config, provider)
-    failure = ctx.server.tts_error
+    failure = ctx.server.behaviour.tts_error
     if failure is not None:
         lowered = failure.lower()
         credential = any(word in lowered for word in _CREDENTIAL_WORDS)
@@ -275,7 +274,7 @@ def speak(ctx: Context) -> Reply:
 
 
 def _livekit_required(ctx: Context, code: str | None = None) -> None:
-    if not ctx.server.livekit_configured:
+    if not ctx.server.behaviour.livekit_configured:
         raise error(500, "LiveKit service not configured", code)
 
 
@@ -298,7 +297,7 @@ def token(ctx: Context) -> Reply:
             ),
             "room_name": room_name,
             "participant_identity": body["participant_identity"],
-            "livekit_url": server.livekit_url,
+            "livekit_url": server.behaviour.livekit_url,
         },
     )
 
@@ -355,10 +354,9 @@ def remove_participant(ctx: Context) -> Reply:
                 f"Participant '{identity}' not found in room '{room_name}'",
                 "PARTICIPANT_NOT_FOUND",
             )
-        if ctx.server.livekit_error is not None:
-            raise error(
-                500, f"Failed to remove participant: {ctx.server.livekit_error}", "REMOVAL_FAILED"
-            )
+        failure = ctx.server.behaviour.livekit_error
+        if failure is not None:
+            raise error(500, f"Failed to remove participant: {failure}", "REMOVAL_FAILED")
     state.remove_participant(room_name, identity)
     return json_reply(
         200, {"status": "removed", "room_name": room_name, "participant_identity": identity}
@@ -398,9 +396,10 @@ def mute(ctx: Context) -> Reply:
                 f"Track '{track_sid}' or participant '{identity}' not found in room '{room_name}'",
                 "PARTICIPANT_NOT_FOUND",
             )
-        if ctx.server.livekit_error is not None:
+        failure = ctx.server.behaviour.livekit_error
+        if failure is not None:
             # The server reuses the removal code on this route.
-            raise error(500, f"Failed to mute track: {ctx.server.livekit_error}", "REMOVAL_FAILED")
+            raise error(500, f"Failed to mute track: {failure}", "REMOVAL_FAILED")
         track.muted = body["muted"]
         muted = track.muted
     return json_reply(
@@ -419,7 +418,7 @@ def recording(ctx: Context) -> Reply:
     if not stream_id or ".." in stream_id or "/" in stream_id:
         raise error(400, "Invalid stream_id format")
     server = ctx.server
-    if not server.storage_configured:
+    if not server.behaviour.storage_configured:
         raise error(503, "Recording storage not configured")
     with server.state.lock:
         data = server.state.recordings.get(stream_id)
@@ -440,7 +439,7 @@ def _hooks_reply(ctx: Context) -> Reply:
 
 
 def get_hooks(ctx: Context) -> Reply:
-    if not ctx.server.sip_configured:
+    if not ctx.server.behaviour.sip_configured:
         return json_reply(200, {"hooks": []})
     with ctx.server.state.lock:
         return _hooks_reply(ctx)
@@ -463,13 +462,13 @@ _NO_CACHE = "No cache path configured. Cannot persist SIP hooks."
 def post_hooks(ctx: Context) -> Reply:
     body = json_body(ctx.request, schemas.SIP_HOOKS_REQUEST)
     server = ctx.server
-    if not server.sip_hooks_persistent:
+    if not server.behaviour.sip_hooks_persistent:
         raise error(500, _NO_CACHE)
     entries = [
         Hook(host=e["host"].strip().lower(), url=e["url"], auth_id=e["auth_id"].strip())
         for e in body.get("hooks") or []
     ]
-    if server.api_keys is not None:
+    if server.behaviour.api_keys is not None:
         for entry in entries:
             if not entry.auth_id:
                 raise error(
@@ -486,7 +485,7 @@ def post_hooks(ctx: Context) -> Reply:
             seen.add(entry.host)
         for entry in entries:
             server.state.stored_hooks[entry.host] = entry
-        if not server.sip_configured:
+        if not server.behaviour.sip_configured:
             return json_reply(
                 200, {"hooks": [h.to_json() for h in server.state.stored_hooks.values()]}
             )
@@ -499,13 +498,13 @@ def delete_hooks(ctx: Context) -> Reply:
     if not hosts:
         raise error(400, "No hosts provided to delete.")
     server = ctx.server
-    if not server.sip_hooks_persistent:
+    if not server.behaviour.sip_hooks_persistent:
         raise error(500, _NO_CACHE)
     with server.state.lock:
         _refuse_protected(ctx, hosts)
         for host in hosts:
             server.state.stored_hooks.pop(host, None)
-        if not server.sip_configured:
+        if not server.behaviour.sip_configured:
             return json_reply(
                 200, {"hooks": [h.to_json() for h in server.state.stored_hooks.values()]}
             )
@@ -522,7 +521,7 @@ def sip_transfer(ctx: Context) -> Reply:
     if _blank(room_name):
         raise error(400, "Room name cannot be empty", "INVALID_PHONE_NUMBER")
     server = ctx.server
-    if not server.livekit_configured:
+    if not server.behaviour.livekit_configured:
         raise error(500, "LiveKit SIP service not configured", "LIVEKIT_NOT_CONFIGURED")
     state = server.state
     with state.lock:
@@ -538,13 +537,14 @@ def sip_transfer(ctx: Context) -> Reply:
                 f"Participant '{identity}' not found or is not a SIP participant",
                 "PARTICIPANT_NOT_FOUND",
             )
-        if server.livekit_error is not None:
-            raise error(500, f"SIP transfer failed: {server.livekit_error}", "TRANSFER_FAILED")
-    server._transfer_leaves(room_name, identity)
+        failure = server.behaviour.livekit_error
+        if failure is not None:
+            raise error(500, f"SIP transfer failed: {failure}", "TRANSFER_FAILED")
+    server.transfer_leaves(room_name, identity)
     return json_reply(
         200,
         {
-            "status": server.sip_transfer_status,
+            "status": server.behaviour.sip_transfer_status,
             "room_name": room_name,
             "participant_identity": identity,
             "transfer_to": target,
@@ -568,17 +568,17 @@ def sip_call(ctx: Context) -> Reply:
             raise error(400, f"Invalid {field}: {exc}", "INVALID_PHONE_NUMBER") from None
     server = ctx.server
     overrides = body.get("sip") or {}
-    if not (overrides.get("outbound_address") or server.sip_outbound_address):
+    if not (overrides.get("outbound_address") or server.behaviour.sip_outbound_address):
         raise error(500, "Outbound address not configured", "OUTBOUND_ADDRESS_NOT_CONFIGURED")
-    if not server.livekit_configured:
+    if not server.behaviour.livekit_configured:
         raise error(500, "LiveKit SIP service not configured", "LIVEKIT_NOT_CONFIGURED")
     state, room_name = server.state, body["room_name"]
     with state.lock:
         room = state.rooms.get(room_name)
         if room is not None and ctx.tenant is not None and room.owner != ctx.tenant:
             raise error(404, "Room not found or not accessible", "ROOM_ACCESS_DENIED")
-        if server.livekit_error is not None:
-            raise error(500, f"SIP call failed: {server.livekit_error}", "CALL_FAILED")
+        if server.behaviour.livekit_error is not None:
+            raise error(500, f"SIP call failed: {server.behaviour.livekit_error}", "CALL_FAILED")
     to_number = body["to_phone_number"].strip()
     participant = Participant(
         identity=body["participant_identity"],
@@ -608,14 +608,14 @@ def sip_call(ctx: Context) -> Reply:
 
 def livekit_webhook(ctx: Context) -> Reply:
     server, request = ctx.server, ctx.request
-    if not server.livekit_configured:
+    if not server.behaviour.livekit_configured:
         return Reply(503)
     header = request.headers.get("authorization", "").strip()
     if header.startswith("Bearer "):
         header = header[7:].strip()
     if not header:
         return Reply(401)
-    claims = verify_jwt(header, server.livekit_api_secret)
+    claims = verify_jwt(header, server.behaviour.livekit_api_secret)
     digest = base64.b64encode(hashlib.sha256(request.body).digest()).decode("ascii")
     if claims is None or claims.get("sha256") != digest:
         return Reply(401)
@@ -693,7 +693,7 @@ def _allow(methods: dict[str, Handler]) -> str:
     return ",".join(names)
 
 
-def dispatch(server: FakeServer, request: RecordedRequest) -> Reply | Upgrade:
+def dispatch(server: ServerContext, request: RecordedRequest) -> Reply | Upgrade:
     """Route, authenticate and handle one request."""
     try:
         match = _match(request.path)
@@ -701,6 +701,11 @@ def dispatch(server: FakeServer, request: RecordedRequest) -> Reply | Upgrade:
         if match is None or not match[1]:
             # Unknown paths sit behind the auth layer too (§1.1).
             tenant = authenticate(server, request)
+        if server.replay is not None:
+            upgrade = match is not None and match[0].get("GET") is ws_route
+            answer = server.replay.answer(request, upgrade=upgrade and request.method == "GET")
+            if answer is not None:
+                return answer
         if match is None:
             return Reply(404)
         methods, _, param = match

@@ -8,6 +8,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import selectors
 import socket
 import threading
@@ -21,12 +22,13 @@ from typing import Any
 from wsproto.connection import Connection
 
 from sayna._signing import sign_webhook
+from sayna.testing._behaviour import Behaviour, behaviour_field, keyword_behaviour
+from sayna.testing._context import ServerContext
 from sayna.testing._http import serve_connection
 from sayna.testing._providers import ALL_PROVIDERS
+from sayna.testing._replay import CassetteMismatch, Replay
 from sayna.testing._rest import RecordedRequest
 from sayna.testing._state import (
-    LIVEKIT_API_KEY,
-    LIVEKIT_API_SECRET,
     Hook,
     Participant,
     Room,
@@ -83,12 +85,57 @@ class FakeServer:
       thresholds are checked, as with the ``stt-vad`` build).
     - ``record``: keep every request and received frame for inspection; turn it
       off for a server that runs for hours (``python -m sayna.testing`` does).
+    - ``cassette`` (a path) and ``pace`` (``"fast"`` or ``"recorded"``): replay
+      a recorded session instead of the stand-in providers (see :doc:`/cassettes`).
+    - ``behaviour``: all of the above but ``host``, ``port``, ``protected_hooks``
+      and ``recordings`` as one :class:`~sayna.testing.Behaviour` (instead of the
+      keywords, not beside them).
 
     Scripting (:meth:`fail_config`, :attr:`ready_delay`, :attr:`withhold_ready`,
     :meth:`script_transcripts`) applies to sessions opened after the change;
     fault switches (:attr:`tts_error`, :attr:`livekit_error`,
     :attr:`sip_transfer_status`, :attr:`auth_unavailable`) apply at once.
     """
+
+    api_keys = behaviour_field[dict[str, str] | None](
+        "Secret -> tenant id; None turns auth off (any or no key)."
+    )
+    livekit_url = behaviour_field[str]("The public LiveKit URL in ``ready`` and tokens.")
+    livekit_configured = behaviour_field[bool]("Whether the LiveKit routes work.")
+    livekit_api_key = behaviour_field[str]("The LiveKit API key tokens are issued with.")
+    livekit_api_secret = behaviour_field[str]("The LiveKit API secret tokens are signed with.")
+    sip_configured = behaviour_field[bool]("Whether SIP is configured.")
+    sip_room_prefix = behaviour_field[str]("Room-name prefix of inbound calls.")
+    sip_outbound_address = behaviour_field[str | None]("The SIP trunk address for calls.")
+    sip_hooks_persistent = behaviour_field[bool]("Whether runtime hook changes are allowed.")
+    webhook_secret = behaviour_field[str | None]("Signs webhooks of API-added hooks.")
+    storage_configured = behaviour_field[bool]("Whether recording storage is configured.")
+    provider_credentials = behaviour_field[frozenset[str]]("Providers the server holds keys for.")
+    tts_chunk_ms = behaviour_field[int]("Milliseconds of audio per TTS binary frame.")
+    tts_speedup = behaviour_field[float](
+        "How many times faster than real time the stand-in TTS produces audio (0: at once)."
+    )
+    stt_endpoint_ms = behaviour_field[int]("Pause that ends a turn of undecodable audio.")
+    turn_detection = behaviour_field[bool](
+        "Whether ``update_config`` thresholds are checked (a server built with ``stt-vad``)."
+    )
+    record = behaviour_field[bool](
+        "Keep every request and received frame (off for long-running demo servers)."
+    )
+    tts_error = behaviour_field[str | None](
+        "Every synthesis fails with this provider message (``/speak`` and ``speak``)."
+    )
+    livekit_error = behaviour_field[str | None](
+        "LiveKit actions (remove, mute, SIP call/transfer, send_message) fail with this."
+    )
+    sip_transfer_status = behaviour_field[str](
+        '``/sip/transfer`` success status: ``"completed"`` or ``"initiated"``.'
+    )
+    auth_unavailable = behaviour_field[str | None](
+        "When set, authenticated routes answer 503 as if the auth service were down."
+    )
+    ready_delay = behaviour_field[float]("Seconds new sessions wait before ``ready``.")
+    withhold_ready = behaviour_field[bool]("New sessions never send ``ready``.")
 
     def __init__(
         self,
@@ -112,43 +159,37 @@ class FakeServer:
         stt_endpoint_ms: int = 500,
         turn_detection: bool = True,
         record: bool = True,
+        cassette: str | os.PathLike[str] | None = None,
+        pace: str = "fast",
+        behaviour: Behaviour | None = None,
     ) -> None:
+        keywords = keyword_behaviour(
+            api_keys=api_keys,
+            livekit_url=livekit_url,
+            livekit_configured=livekit_configured,
+            sip_configured=sip_configured,
+            sip_room_prefix=sip_room_prefix,
+            sip_outbound_address=sip_outbound_address,
+            sip_hooks_persistent=sip_hooks_persistent,
+            webhook_secret=webhook_secret,
+            storage_configured=storage_configured,
+            provider_credentials=provider_credentials,
+            tts_chunk_ms=tts_chunk_ms,
+            tts_speedup=tts_speedup,
+            stt_endpoint_ms=stt_endpoint_ms,
+            turn_detection=turn_detection,
+            record=record,
+            cassette=cassette,
+            pace=pace,
+        )
+        if behaviour is not None and keywords != Behaviour():
+            raise TypeError("pass either behaviour= or the individual behaviour keywords, not both")
+        self._behaviour = keywords if behaviour is None else behaviour
         self._host = host
         self._port = port
-        self.api_keys: dict[str, str] | None = None if api_keys is None else dict(api_keys)
-        self.livekit_url = livekit_url
-        self.livekit_configured = livekit_configured
-        self.livekit_api_key = LIVEKIT_API_KEY
-        self.livekit_api_secret = LIVEKIT_API_SECRET
-        self.sip_configured = sip_configured
-        self.sip_room_prefix = sip_room_prefix
-        self.sip_outbound_address = sip_outbound_address
-        self.sip_hooks_persistent = sip_hooks_persistent
-        self.webhook_secret = webhook_secret
-        self.storage_configured = storage_configured
-        self.provider_credentials = frozenset(provider_credentials)
-        self.tts_chunk_ms = tts_chunk_ms
-        #: How many times faster than real time the stand-in TTS produces audio (0: at once).
-        self.tts_speedup = tts_speedup
-        self.stt_endpoint_ms = stt_endpoint_ms
-        #: Whether ``update_config`` thresholds are checked (a server built with ``stt-vad``).
-        self.turn_detection = turn_detection
-        #: Keep every request and received frame (off for long-running demo servers).
-        self.record = record
-        #: Every synthesis fails with this provider message (``/speak`` and ``speak``).
-        self.tts_error: str | None = None
-        #: LiveKit actions (remove, mute, SIP call/transfer, send_message) fail with this.
-        self.livekit_error: str | None = None
-        #: ``/sip/transfer`` success status: ``"completed"`` or ``"initiated"``.
-        self.sip_transfer_status = "completed"
-        #: When set, authenticated routes answer 503 as if the auth service were down.
-        self.auth_unavailable: str | None = None
-        #: Seconds new sessions wait before ``ready``.
-        self.ready_delay = 0.0
-        #: New sessions never send ``ready``.
-        self.withhold_ready = False
-        self._fail_config: str | None = None
-        self._script: list[str] = []
+        chosen = self._behaviour
+        replay = None if chosen.cassette is None else Replay(chosen.cassette, chosen.pace)
+        self._replay = replay
 
         self.state = State(
             protected_hooks=[
@@ -163,6 +204,14 @@ class FakeServer:
             recordings=recordings or {},
         )
         self.state.room_listener = self._room_event
+        self._context = ServerContext(
+            behaviour=self._behaviour,
+            state=self.state,
+            livekit_token=self.livekit_token,
+            handle_livekit_event=self.handle_livekit_event,
+            transfer_leaves=self._transfer_leaves,
+            replay=replay,
+        )
 
         self._lock = threading.Lock()
         self._session_cond = threading.Condition(self._lock)
@@ -176,6 +225,11 @@ class FakeServer:
         self._accept_thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._state_name = "new"
+
+    @property
+    def behaviour(self) -> Behaviour:
+        """Configuration and fault switches; the attributes of the same names read and write it."""
+        return self._behaviour
 
     def __repr__(self) -> str:
         where = self.url if self._listener is not None else "not started"
@@ -323,6 +377,15 @@ class FakeServer:
         with self._lock:
             return list(self._sessions)
 
+    @property
+    def cassette_mismatches(self) -> list[CassetteMismatch]:
+        """How clients differed from the replayed cassette (empty: as recorded, or no cassette).
+
+        Each :class:`~sayna.testing.CassetteMismatch` shows a diff in ``str()``.
+        Frames a client never sent are added when its session ends.
+        """
+        return [] if self._replay is None else self._replay.mismatches
+
     def wait_for_session(self, timeout: float = 5.0) -> FakeSession:
         """The next session not yet returned by this method (in connect order).
 
@@ -349,12 +412,13 @@ class FakeServer:
     ) -> FakeSession:
         with self._lock:
             session = FakeSession(
-                self,
+                self._context,
                 sock,
                 ws,
                 index=len(self._sessions) + 1,
                 tenant=tenant,
                 request_headers=headers,
+                handler=None if self._replay is None else self._replay.session_handler,
             )
             self._sessions.append(session)
             self._session_cond.notify_all()
@@ -364,11 +428,11 @@ class FakeServer:
 
     def fail_config(self, message: str | None) -> None:
         """Answer every config of new sessions with this error frame and no ready (None: stop)."""
-        self._fail_config = message
+        self.behaviour.fail_config = message
 
     def script_transcripts(self, transcripts: Iterable[str]) -> None:
         """Transcripts new sessions' STT gives, in order, for audio it cannot decode."""
-        self._script = list(transcripts)
+        self.behaviour.transcripts = list(transcripts)
 
     # --- the simulated LiveKit side -------------------------------------------------------
 

@@ -1,0 +1,189 @@
+"""Opening a realtime session: ``Sayna.connect``, declared here once.
+
+``Sayna.connect`` *is* :func:`connect` (the client binds it as a method), so
+its parameters, defaults and validation live in one place. The session takes
+what it needs from the client as one :class:`~sayna._connection.RealtimeSettings`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from sayna._connection import CLOSE_HANDSHAKE_TIMEOUT
+from sayna._converter import to_wire
+from sayna._core import SessionCore
+from sayna._errors import SaynaValidationError
+from sayna._eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
+from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig, TTSConfig
+from sayna._reconnect import ReconnectPolicy, resolve_policy
+from sayna._session import Session
+from sayna._validation import require_bool, require_positive_seconds
+
+if TYPE_CHECKING:
+    from sayna._client import Sayna
+
+__all__ = ["connect"]
+
+
+def _validated(value: Any, cls: type, field: str) -> None:
+    if value is not None and not isinstance(value, cls):
+        raise SaynaValidationError(
+            f"{field} must be a {cls.__name__}, not {type(value).__name__}", field=field
+        )
+
+
+def _require_positive_int(value: object, field: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise SaynaValidationError(f"{field} must be a positive integer", field=field)
+
+
+def connect(
+    self: Sayna,
+    stt_config: STTConfig | None = None,
+    tts_config: TTSConfig | None = None,
+    livekit_config: LiveKitConfig | None = None,
+    without_audio: bool = False,
+    stream_id: str | None = None,
+    loading_audio: LoadingAudioConfig | None = None,
+    *,
+    timeout: float = 60.0,
+    max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
+    max_buffered_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES,
+    reconnect: bool | ReconnectPolicy = False,
+) -> Session:
+    """Open a realtime session; return it once the server has sent ``ready``.
+
+
+    ::
+
+        with client.connect(stt_config=stt, tts_config=tts) as session:
+            session.speak("Hello!")
+            for event in session.events():
+                ...
+
+    **What happens.** The WebSocket upgrade carries the API key as
+    ``Authorization: Bearer``; it goes through the same proxy, CA bundle and
+    client certificate as the REST calls (the ``requests.Session``
+    settings merged with ``HTTPS_PROXY``, ``NO_PROXY``,
+    ``REQUESTS_CA_BUNDLE``...). Then the ``config`` message is sent (``audio``
+    is ``not without_audio``; options left as ``None`` are omitted) and the
+    call blocks until the server answers ``ready``, for at most ``timeout``
+    seconds (starting providers and joining a LiveKit room takes seconds).
+
+    **Arguments.** ``stt_config`` and ``tts_config`` are required unless
+    ``without_audio=True``; ``loading_audio`` needs audio and a
+    ``livekit_config``. ``max_buffered_events`` bounds the session's event
+    buffer (see :class:`Session`: backpressure for active consumers, newest
+    events kept for later iterators); ``max_buffered_audio_bytes`` bounds the
+    TTS audio among the events kept only for later iterators (4 MiB, about
+    87 s of 24 kHz speech).
+
+    **Reconnecting.** ``reconnect=True`` (the default :class:`ReconnectPolicy`)
+    or ``reconnect=ReconnectPolicy(...)`` keeps the session alive across a
+    lost connection: after a drop without a Close frame, an unanswered ping,
+    or a server Close with code 1001, 1006, 1011, 1012, 1013 or 1014, it opens
+    a new socket and sends the same config again (with the stream id of the
+    first ``ready``). Callbacks and iterators carry on and see a
+    :class:`ReconnectingEvent` per attempt, then a :class:`ReconnectedEvent`.
+    Meanwhile commands wait, audio is dropped and counted. A normal close
+    never reconnects; a 401/403 on the new handshake, or the last failed
+    attempt, ends the session with :class:`SaynaConnectionClosedError`. Not
+    with ``livekit_config`` (:class:`SaynaValidationError`): the server deletes
+    the room when a connection ends. See :doc:`long-lived-sessions`.
+
+    **Errors** — all :class:`SaynaError`, never a websocket-client exception:
+    :class:`SaynaValidationError` before connecting for arguments that cannot
+    be valid; :class:`AuthenticationError` (401) or another
+    :class:`SaynaHttpError` when the upgrade is refused, built from the
+    server's answer; :class:`SaynaConnectionError` when the server cannot be
+    reached; :class:`SaynaConfigError` (with ``server_message``) when the
+    server answers the configuration with an ``error`` — the first error
+    before ``ready`` means the configuration failed, except the server's
+    advisory ``loading_audio`` errors, after which it still sends ``ready``;
+    :class:`SaynaConnectionClosedError` when the connection closes before
+    ``ready``; :class:`SaynaTimeoutError` when ``ready`` does not come in
+    time. On every error the socket is closed and no thread is left behind.
+
+    **Threads.** The session reads the socket on its own daemon thread, runs
+    callbacks on a second one (started with the first callback), and shares
+    one keep-alive thread with every other session of the process: a
+    WebSocket ping every ``ping_interval`` seconds of silence, and the
+    session ends with :class:`SaynaConnectionClosedError` when the server
+    does not answer within ``ping_timeout``. ``Sayna.close()`` closes every
+    session opened from this client.
+    """
+    require_bool(without_audio, "without_audio")
+    _validated(stt_config, STTConfig, "stt_config")
+    _validated(tts_config, TTSConfig, "tts_config")
+    _validated(livekit_config, LiveKitConfig, "livekit_config")
+    _validated(loading_audio, LoadingAudioConfig, "loading_audio")
+    if not without_audio:
+        if stt_config is None:
+            raise SaynaValidationError(
+                "stt_config is required unless without_audio=True", field="stt_config"
+            )
+        if tts_config is None:
+            raise SaynaValidationError(
+                "tts_config is required unless without_audio=True", field="tts_config"
+            )
+    if loading_audio is not None and (without_audio or livekit_config is None):
+        raise SaynaValidationError(
+            "loading_audio needs audio and a livekit_config (the server ignores it otherwise)",
+            field="loading_audio",
+        )
+    if stream_id is not None and not isinstance(stream_id, str):
+        raise SaynaValidationError("stream_id must be a string", field="stream_id")
+    require_positive_seconds(timeout, "timeout")
+    _require_positive_int(max_buffered_events, "max_buffered_events")
+    _require_positive_int(max_buffered_audio_bytes, "max_buffered_audio_bytes")
+    policy = resolve_policy(reconnect)
+    if policy is not None and livekit_config is not None:
+        raise SaynaValidationError(
+            "reconnect cannot be used with livekit_config: the server deletes the LiveKit"
+            " room when a connection ends (PROTOCOL.md §3.2), so a new connection could"
+            " not resume the call",
+            field="reconnect",
+        )
+    settings = self._realtime_settings()
+
+    config: dict[str, Any] = {"type": "config", "audio": not without_audio}
+    if stream_id is not None:
+        config["stream_id"] = stream_id
+    if stt_config is not None:
+        config["stt_config"] = to_wire(stt_config)
+    if tts_config is not None:
+        config["tts_config"] = to_wire(tts_config)
+    if livekit_config is not None:
+        config["livekit"] = to_wire(livekit_config)
+    if loading_audio is not None:
+        config["loading_audio"] = to_wire(loading_audio)
+
+    deadline = time.monotonic() + timeout
+    ws = settings.open_websocket(timeout, deadline)
+    core = SessionCore(
+        without_audio=without_audio,
+        livekit=livekit_config is not None,
+        max_buffered_events=max_buffered_events,
+        max_buffered_audio_bytes=max_buffered_audio_bytes,
+    )
+    connection = core.attach(
+        ws, ping_interval=settings.ping_interval, ping_timeout=settings.ping_timeout
+    )
+    if not without_audio:
+        core.stt_config, core.tts_config = stt_config, tts_config
+    core.policy, core.settings, core.config = policy, settings, config
+    core.connect_timeout = timeout
+    session = Session(core)
+    # Registered before ready, so that closing the client also aborts a connect
+    # still waiting in another thread.
+    settings.sessions.add(session)
+    try:
+        connection.start()
+        connection.send_json(config)
+        core.wait_ready(deadline, timeout)
+    except BaseException:
+        core.close(CLOSE_HANDSHAKE_TIMEOUT, raise_errors=False)
+        settings.sessions.discard(session)
+        raise
+    return session

@@ -1,0 +1,626 @@
+"""A session minus its public face: state, event log, connection, dispatcher.
+
+Three kinds of threads touch a session: the connection's reader (one per
+connection, owns the receiving side of the socket), the dispatcher (one per
+session, started with the first callback, runs user callbacks) and the
+process-wide keep-alive thread (see :mod:`sayna._keepalive`). User threads
+send and consume. The threads hold the :class:`SessionCore`, never the public
+:class:`~sayna.Session`, so an abandoned session can be garbage-collected (and
+warned about).
+
+A session belongs to the process that opened it: :meth:`SessionCore.in_this_process`
+is the one fork check, used by every public method, the finalizer and the
+exit hook.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+from sayna import _reconnect
+from sayna._connection import (
+    CLOSE_HANDSHAKE_TIMEOUT,
+    Connection,
+    RealtimeSettings,
+    binary_frame,
+    text_frame,
+)
+from sayna._dispatch import Dispatcher
+from sayna._errors import (
+    SaynaConfigError,
+    SaynaConnectionClosedError,
+    SaynaError,
+    SaynaHttpError,
+    SaynaNotConnectedError,
+    SaynaTimeoutError,
+)
+from sayna._eventlog import EventLog
+from sayna._events import CloseEvent, ErrorEvent, Event, ReadyEvent, ReconnectedEvent
+from sayna._models import STTConfig, TTSConfig
+from sayna._stats import SessionStats, SpeechTracker
+from sayna._wsprotocol import LIVE_STATES, State, client_close, describe, describe_close
+
+__all__ = ["SessionCore", "close_all_at_exit"]
+
+logger = logging.getLogger("sayna")
+
+_ids = itertools.count(1)
+# Bumped in a forked child: a session belongs to the process that opened it.
+_fork_generation = 0
+# Live sessions, closed at interpreter exit. Weak: a collected session is gone.
+_live: weakref.WeakSet[SessionCore] = weakref.WeakSet()
+
+
+def _copy_error(error: SaynaConnectionClosedError) -> SaynaConnectionClosedError:
+    # Each raise gets a fresh instance: re-raising one object from several
+    # threads would tangle their tracebacks.
+    return SaynaConnectionClosedError(error.message, code=error.code, reason=error.reason)
+
+
+class Attempt:
+    """How one reconnect attempt went."""
+
+    __slots__ = ("done", "failure", "refused")
+
+    def __init__(self, *, done: bool = False, failure: str = "", refused: bool = False) -> None:
+        self.done = done  # ready again, or the session is closing: stop trying
+        self.failure = failure
+        self.refused = refused  # 401/403: trying again cannot help
+
+
+def is_advisory_config_error(message: str) -> bool:
+    """Whether a pre-``ready`` error is one the server sends without failing the config.
+
+    The loading clip is checked while configuring, but a bad clip only disables
+    the loading indicator (PROTOCOL.md §4.2 steps 3 and 6, §4.3.5): the server
+    goes on to ``ready``, so these must not fail ``connect()``.
+    """
+    return "loading_audio" in message or "loading audio" in message.lower()
+
+
+class SessionCore:
+    """Everything a session is, minus the public face (see :class:`~sayna.Session`)."""
+
+    def __init__(
+        self,
+        *,
+        without_audio: bool,
+        livekit: bool,
+        max_buffered_events: int,
+        max_buffered_audio_bytes: int,
+    ) -> None:
+        self.id = next(_ids)
+        self._fork_generation = _fork_generation
+        self.without_audio = without_audio
+        self.livekit = livekit
+        # Kept for the conveniences: the audio format to check and to describe.
+        self.stt_config: STTConfig | None = None
+        self.tts_config: TTSConfig | None = None
+        self.log = EventLog(max_buffered_events, max_buffered_audio_bytes)
+        self.dispatcher = Dispatcher(self.log, self.id)
+        self._cond = threading.Condition(threading.Lock())
+        self.state = State.CONNECTING
+        self.ready_event: ReadyEvent | None = None
+        self._config_error: ErrorEvent | None = None
+        self.close_event: CloseEvent | None = None
+        self.fatal: SaynaConnectionClosedError | None = None
+        self._user_closed = False
+        self.connection: Connection | None = None
+        self.speech = SpeechTracker()
+        # Reconnecting (see sayna._reconnect); set by connect() when asked for.
+        self.policy: _reconnect.ReconnectPolicy | None = None
+        self.settings: RealtimeSettings | None = None
+        self.config: dict[str, Any] = {}
+        self.connect_timeout = 60.0
+        self.reconnects = 0
+        self._reconnector: threading.Thread | None = None
+        self._lost_speech: tuple[str, ...] = ()
+        self._dropped_audio = 0
+        self._attempt_failure: str | None = None
+        self._attempt = 0
+        self._last_rtt: float | None = None
+        # Counters of the connections that ended: (messages in, audio in,
+        # messages out, audio out).
+        self._past = (0, 0, 0, 0)
+        _live.add(self)
+
+    # --- the process ------------------------------------------------------------
+
+    @property
+    def in_this_process(self) -> bool:
+        """False in a forked child: the connection belongs to the parent."""
+        return self._fork_generation == _fork_generation
+
+    def check_process(self) -> None:
+        if not self.in_this_process:
+            raise SaynaNotConnectedError(
+                "this session was opened in the parent process; a forked child cannot use"
+                " its connection. Open a new session in the child."
+            )
+
+    # --- connecting --------------------------------------------------------------
+
+    def attach(self, ws: Any, *, ping_interval: float | None, ping_timeout: float) -> Connection:
+        """Serve the session over ``ws`` (an upgraded WebSocket) from now on."""
+        connection = Connection(
+            ws,
+            self,
+            name=f"sayna-reader-{self.id}",
+            ping_interval=ping_interval,
+            ping_timeout=ping_timeout,
+        )
+        self.connection = connection
+        return connection
+
+    def wait_ready(self, deadline: float, timeout: float) -> None:
+        """Block until ``ready``; raise on a server error, a close or the deadline."""
+        with self._cond:
+            while True:
+                # The first error while waiting is the configuration failing
+                # (§3.2): the server sends no ready after it.
+                if self._config_error is not None:
+                    message = self._config_error.message
+                    raise SaynaConfigError(
+                        f"the server refused the session configuration: {message}",
+                        server_message=message,
+                    )
+                if self.state is State.READY:
+                    return
+                if self.state is not State.CONNECTING:
+                    close = self.close_event
+                    if close is None:
+                        raise SaynaNotConnectedError("the session was closed while connecting")
+                    raise SaynaConnectionClosedError(
+                        f"the connection closed before the session was ready"
+                        f" ({describe_close(close)})",
+                        code=close.code,
+                        reason=close.reason,
+                    )
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise SaynaTimeoutError(
+                        f"the server did not answer the configuration with ready"
+                        f" within {timeout:g} s"
+                    )
+                self._cond.wait(remaining)
+
+    def before_ready(self, connection: Connection, event: Event) -> bool:
+        """Called by a connection's reader for each event until its ``ready``.
+
+        Returns whether the event goes into the log: on the first connection
+        everything does; on a reconnect, the handshake's own events stay out
+        and ``ready`` becomes a :class:`ReconnectedEvent`.
+        """
+        if self.state is State.RECONNECTING:
+            self._before_ready_again(connection, event)
+            return False
+        if isinstance(event, ReadyEvent):
+            with self._cond:
+                if self.state is State.CONNECTING and self._config_error is None:
+                    self.ready_event = event
+                    self.state = State.READY
+                    connection.awaiting_ready = False
+                    if "stream_id" not in self.config:
+                        # A reconnect resumes this stream, not a new one the server picks.
+                        self.config["stream_id"] = event.stream_id
+                    self._cond.notify_all()
+                else:
+                    return True
+            connection.start_keepalive()
+        elif isinstance(event, ErrorEvent) and not is_advisory_config_error(event.message):
+            with self._cond:
+                if self._config_error is None:
+                    self._config_error = event
+                    self._cond.notify_all()
+        return True
+
+    def _before_ready_again(self, connection: Connection, event: Event) -> None:
+        if isinstance(event, ReadyEvent):
+            with self._cond:
+                if self.connection is not connection or self.state is not State.RECONNECTING:
+                    return
+                self.ready_event = event
+                self.state = State.READY
+                connection.awaiting_ready = False
+                self.reconnects += 1
+                lost, self._lost_speech = self._lost_speech, ()
+                dropped, self._dropped_audio = self._dropped_audio, 0
+                attempt = self._attempt
+                self._cond.notify_all()
+            # On the reader thread, before anything this connection reads next.
+            self.log.append(ReconnectedEvent(attempt, event.stream_id, lost, dropped), force=True)
+            connection.start_keepalive()
+        elif isinstance(event, ErrorEvent) and not is_advisory_config_error(event.message):
+            with self._cond:
+                if self.connection is connection and self._attempt_failure is None:
+                    self._attempt_failure = f"the server refused the config: {event.message}"
+                    self._cond.notify_all()
+
+    # --- the end -----------------------------------------------------------------
+
+    def connection_ended(self, connection: Connection, close: CloseEvent) -> None:
+        """A connection's reader stopped: the session ends with it, or reconnects."""
+        with self._cond:
+            current = connection is self.connection
+            attempt = current and self.state is State.RECONNECTING
+            if attempt and self._attempt_failure is None:
+                # A reconnect attempt's connection ended before its ready.
+                self._attempt_failure = (
+                    f"the connection ended ({close.reason or describe_close(close)})"
+                )
+                self._cond.notify_all()
+            policy = self.policy
+            resume = (
+                current
+                and policy is not None
+                and self.state is State.READY
+                and not self._user_closed
+                and _reconnect.is_resumable(close, protocol_violation=connection.protocol_violation)
+            )
+            if resume:
+                self.state = State.RECONNECTING
+                self._lost_speech = self.speech.take_lost()
+                # Audio refused since the send that found the drop counts too.
+                self._cond.notify_all()
+        if not current or attempt or resume:
+            self._retire(connection)
+            if resume:
+                assert policy is not None
+                logger.warning(
+                    "session %d lost its connection (%s); reconnecting",
+                    self.id,
+                    close.reason or describe_close(close),
+                )
+                self._reconnector = threading.Thread(
+                    target=_reconnect.reconnect,
+                    args=(self, policy, close),
+                    name=f"sayna-reconnect-{self.id}",
+                    daemon=True,
+                )
+                self._reconnector.start()
+            return
+        self._finish(connection, close)
+
+    def _retire(self, connection: Connection) -> None:
+        """Release a connection that is over and keep its counters."""
+        connection.release()
+        with self._cond:
+            if connection.counted:
+                return
+            connection.counted = True
+            received, audio_in, sent, audio_out = self._past
+            self._past = (
+                received + connection.received_messages,
+                audio_in + connection.received_audio,
+                sent + connection.sent_messages,
+                audio_out + connection.sent_audio,
+            )
+            if connection.pings.rtt is not None:
+                self._last_rtt = connection.pings.rtt
+
+    def _finish(self, connection: Connection | None, close: CloseEvent) -> None:
+        with self._cond:
+            if self.close_event is not None:
+                finished = True
+            else:
+                finished = False
+                self.state = State.CLOSED
+                self.close_event = close
+                self.fatal = close.error
+                self._cond.notify_all()
+        if connection is not None:
+            connection.release()
+        if finished:
+            return
+        # Decided before the close event goes in: a wait that returns with it
+        # releases its cursor, and it is still the consumer that reports it.
+        watched = self.log.has_consumer() or self.dispatcher.watches(close)
+        self.log.append(close, force=True)
+        self.log.finish()
+        if close.error is not None:
+            # One report per failure: an open iterator or a waiting call raises
+            # the error and a close callback receives it, so the log only speaks
+            # up (WARNING) when no consumer would.
+            level = logging.INFO if watched else logging.WARNING
+            logger.log(level, "session %d ended: %s", self.id, close.error)
+
+    def close(self, timeout: float = 2.0, *, raise_errors: bool = True) -> None:
+        self.check_process()
+        deadline = time.monotonic() + max(0.0, timeout)
+        me = threading.current_thread()
+        with self._cond:
+            self._user_closed = True
+            initiate = self.state in LIVE_STATES
+            if initiate:
+                self.state = State.CLOSING
+                self._cond.notify_all()
+            connection = self.connection
+        self.dispatcher.stop_starting()
+        if initiate:
+            # From now on nobody waits for consumers: close must not hang on them.
+            self.log.unbound()
+            if connection is None or connection.counted or connection.reader_done:
+                # Never connected, or between two reconnect attempts (the
+                # reconnect thread also records the end when it stops).
+                self._finish(None, client_close())
+            else:
+                connection.close(deadline)
+        if connection is not None:
+            connection.join(deadline)
+        reconnector = self._reconnector
+        if reconnector is not None and reconnector is not me:
+            reconnector.join(max(0.0, deadline - time.monotonic()))
+        dispatcher = self.dispatcher.thread
+        if dispatcher is not None:
+            if dispatcher is not me and dispatcher.ident is not None:
+                dispatcher.join(max(0.0, deadline - time.monotonic()))
+            if dispatcher.is_alive() and dispatcher is not me:
+                logger.debug("callbacks still running after close(); they finish on their own")
+        _live.discard(self)
+        if raise_errors and me is not dispatcher:
+            self.dispatcher.raise_errors()
+
+    def abandon(self) -> None:
+        """Close from ``__del__``: garbage collection may run while this very thread
+        holds one of the session's locks, so take none of them blockingly."""
+        self._user_closed = True
+        self.dispatcher.stop_starting()
+        if self.state in LIVE_STATES:
+            self.state = State.CLOSING
+        connection = self.connection
+        if connection is not None:
+            connection.abandon()
+        self.log.try_unbound()
+        _live.discard(self)
+
+    def closed_error(self) -> SaynaError:
+        fatal = self.fatal
+        if fatal is not None:
+            return _copy_error(fatal)
+        close = self.close_event
+        if close is not None and close.initiator == "server":
+            return SaynaNotConnectedError(f"the server ended the session ({describe_close(close)})")
+        return SaynaNotConnectedError("the session is closed")
+
+    def raise_if_fatal(self) -> None:
+        fatal = self.fatal
+        if fatal is not None:
+            raise _copy_error(fatal)
+
+    # --- sending -------------------------------------------------------------------
+
+    def send_json(self, payload: dict[str, Any]) -> None:
+        """A user's command: ends the setup (see the dispatcher), then goes out.
+
+        While reconnecting it waits for the new connection (or the end).
+        """
+        if not self.dispatcher.user_sent:
+            self.dispatcher.note_user_send()
+        frame = text_frame(payload)
+        if self.policy is None:
+            self._current().send_raw(frame)
+            return
+        while True:
+            connection = self.connection
+            if self.state is State.READY and connection is not None:
+                try:
+                    connection.send_raw(frame)
+                    return
+                except SaynaError:
+                    if self.state is not State.READY or self.connection is not connection:
+                        continue
+                    # The drop is not noticed yet: make the reader notice it.
+                    connection.shutdown_socket()
+            with self._cond:
+                while self.state is State.RECONNECTING or (
+                    self.state is State.READY and self.connection is connection
+                ):
+                    self._cond.wait()
+                if self.state is not State.READY:
+                    raise self.closed_error()
+
+    def speak(self, text: str, payload: dict[str, Any]) -> None:
+        """``speak()``: timed from now (see :mod:`sayna._stats`)."""
+        token = self.speech.spoke(text, time.monotonic())
+        try:
+            self.send_json(payload)
+        except BaseException:
+            self.speech.withdraw(token)
+            raise
+
+    def send_binary(self, data: bytes | bytearray | memoryview) -> None:
+        """User audio: ends the setup, then goes out; dropped (counted) while reconnecting."""
+        if not self.dispatcher.user_sent:
+            self.dispatcher.note_user_send()
+        size = len(data) if not isinstance(data, memoryview) else data.nbytes
+        if self.policy is None:
+            self._current().send_raw(binary_frame(data), size)
+            return
+        connection = self.connection
+        if self.state is State.READY and connection is not None:
+            try:
+                connection.send_raw(binary_frame(data), size)
+                return
+            except SaynaError:
+                if self.state in (State.CLOSING, State.CLOSED):
+                    raise
+                connection.shutdown_socket()  # the reader notices the drop
+        elif self.state is not State.RECONNECTING:
+            raise self.closed_error()
+        # Never sent late: audio is real time, a late frame would be heard late.
+        with self._cond:
+            self._dropped_audio += size
+
+    def _current(self) -> Connection:
+        connection = self.connection
+        if connection is None:
+            raise self.closed_error()
+        return connection
+
+    # --- reconnecting (driven by sayna._reconnect.reconnect) -------------------------
+
+    def sleep_while_reconnecting(self, delay: float) -> bool:
+        """Wait ``delay`` seconds; False if the session is closing meanwhile."""
+        deadline = time.monotonic() + delay
+        with self._cond:
+            while self.state is State.RECONNECTING:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return True
+                self._cond.wait(remaining)
+            return False
+
+    def try_reconnect(self, attempt: int) -> Attempt:
+        """Open a new connection and re-send the config; wait for its ready."""
+        settings = self.settings
+        assert settings is not None
+        timeout = self.connect_timeout
+        deadline = time.monotonic() + timeout
+        try:
+            ws = settings.open_websocket(timeout, deadline)
+        except SaynaHttpError as exc:
+            return Attempt(failure=describe(exc), refused=exc.status_code in (401, 403))
+        except SaynaError as exc:
+            return Attempt(failure=describe(exc))
+        with self._cond:
+            if self.state is not State.RECONNECTING:
+                ws.shutdown()
+                return Attempt(done=True)
+            connection = self.attach(
+                ws, ping_interval=settings.ping_interval, ping_timeout=settings.ping_timeout
+            )
+            self._attempt = attempt
+            self._attempt_failure = None
+        connection.start()
+        try:
+            connection.send_json(self.config)
+        except SaynaError as exc:
+            with self._cond:
+                if self._attempt_failure is None:
+                    self._attempt_failure = describe(exc)
+        with self._cond:
+            while self._reconnecting() and self._attempt_failure is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self._attempt_failure = f"no ready within {timeout:g} s"
+                    break
+                self._cond.wait(remaining)
+            if not self._reconnecting():
+                return Attempt(done=True)
+            failure = self._attempt_failure or "failed"
+        connection.close(time.monotonic() + CLOSE_HANDSHAKE_TIMEOUT)
+        connection.join(time.monotonic() + CLOSE_HANDSHAKE_TIMEOUT)
+        self._retire(connection)
+        return Attempt(failure=failure)
+
+    def _reconnecting(self) -> bool:
+        # A method, not an inline test: other threads change the state while
+        # this one waits, which a type checker's narrowing cannot know.
+        return self.state is State.RECONNECTING
+
+    def give_up(self, ended: CloseEvent, reason: str, why: str) -> None:
+        """End the session after the attempts failed (``ended``: the original drop)."""
+        message = (
+            f"the connection to the Sayna server was lost ({reason}) and reconnecting failed: {why}"
+        )
+        close = CloseEvent(
+            code=ended.code,
+            reason=f"{reason}; {why}",
+            initiator=ended.initiator,
+            error=SaynaConnectionClosedError(message, code=ended.code, reason=ended.reason),
+        )
+        with self._cond:
+            if self.state is not State.RECONNECTING:
+                close = client_close()
+        self._finish(None, close)
+
+    def finish_if_closing(self) -> None:
+        """The reconnect thread stops: if the user closed meanwhile, record the end."""
+        if self.state is State.CLOSING:
+            # An attempt's connection still closing reports the same end;
+            # whichever comes first is recorded.
+            self._finish(None, client_close())
+
+    # --- stats -----------------------------------------------------------------------
+
+    def stats(self) -> SessionStats:
+        with self._cond:
+            received, audio_in, sent, audio_out = self._past
+            connection = self.connection
+            rtt = self._last_rtt
+            reconnects = self.reconnects
+        if connection is not None and not connection.counted:
+            received += connection.received_messages
+            audio_in += connection.received_audio
+            sent += connection.sent_messages
+            audio_out += connection.sent_audio
+            if connection.pings.rtt is not None:
+                rtt = connection.pings.rtt
+        return SessionStats(
+            reconnects, received, sent, audio_in, audio_out, rtt, self.speech.timings()
+        )
+
+    # --- polling -------------------------------------------------------------------
+
+    def poll(self, match: Callable[[Event], bool], timeout: float | None) -> Event | None:
+        """The next event matching ``match``; ``None`` on timeout.
+
+        It consumes events as an iterator does: it starts where the previous
+        iterator or poll stopped, and concurrent polls from different threads
+        each see every event from their start, none steals from another.
+        """
+        log = self.log
+        cursor = log.open(iterator=True)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                got = log.fetch(cursor, wait)
+                if got is None:
+                    return None
+                missed, first, events = got
+                if missed:
+                    marker = log.discarded(missed)
+                    if match(marker):
+                        return marker
+                    continue
+                if not events:
+                    raise self.closed_error()
+                for index, event in enumerate(events):
+                    if match(event):
+                        cursor.yielded = first + index + 1
+                        return event
+                    if event.__class__ is CloseEvent:
+                        cursor.yielded = first + index + 1
+                        raise self.closed_error()
+                cursor.yielded = first + len(events)
+        finally:
+            log.release(cursor)
+
+
+def close_all_at_exit() -> None:
+    """Close every session of this process still open (registered with atexit)."""
+    for core in list(_live):
+        if core.in_this_process and core.state in LIVE_STATES:
+            try:
+                core.close(0.0, raise_errors=False)
+            except Exception:  # pragma: no cover - exit must go on
+                logger.debug("closing a session at exit failed", exc_info=True)
+
+
+def _after_fork_in_child() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+atexit.register(close_all_at_exit)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

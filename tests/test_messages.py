@@ -1,0 +1,106 @@
+"""Messages that read right (issue 15, point 7)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from polling import wait_until
+from speech_configs import STT
+
+from sayna import (
+    Sayna,
+    SaynaNotConnectedError,
+    SaynaValidationError,
+    Session,
+    TTSConfig,
+)
+from sayna._wav import pace
+from sayna.testing import FakeServer
+
+TTS = TTSConfig(provider="deepgram", model="", sample_rate=16000)
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    """A local server whose TTS runs 50 times faster than real time."""
+    with FakeServer(tts_speedup=50) as srv:
+        yield srv
+
+
+def test_audio_on_a_session_without_audio_names_the_method(server: FakeServer) -> None:
+    """on_audio_input on a without_audio session names the call, not 'audio needs audio'."""
+    with (
+        Sayna(server.url) as client,
+        client.connect(without_audio=True) as session,
+        pytest.raises(SaynaValidationError) as info,
+    ):
+        session.on_audio_input(b"\0\0")
+    message = str(info.value)
+    assert message.startswith("on_audio_input() ")
+    assert "audio needs audio" not in message
+
+
+def test_pace_names_speed_only() -> None:
+    """A bad speed is reported as speed; users never pass bytes_per_second."""
+    with pytest.raises(SaynaValidationError, match=r"^speed must be a positive number$"):
+        list(pace([b"x"], bytes_per_second=32000, speed=0))
+
+
+def test_transcribe_names_a_bad_speed(server: FakeServer) -> None:
+    """transcribe(speed='fast') is refused at the call, naming speed."""
+    with (
+        Sayna(server.url) as client,
+        client.connect(stt_config=STT, tts_config=TTS) as session,
+        pytest.raises(SaynaValidationError) as info,
+    ):
+        session.transcribe(b"\0\0" * 160, realtime=True, speed="fast")  # type: ignore[arg-type]
+    assert info.value.field == "speed"
+
+
+def test_say_after_close_says_the_session_is_closed(server: FakeServer) -> None:
+    """say() on a closed session says so, not 'the session closed while starting'."""
+    with Sayna(server.url) as client:
+        session: Session = client.connect(stt_config=STT, tts_config=TTS)
+        session.close()
+        with pytest.raises(SaynaNotConnectedError) as info:
+            session.say("hello")
+        assert "while starting" not in str(info.value)
+        assert "closed" in str(info.value)
+        with pytest.raises(SaynaNotConnectedError, match="closed"):
+            session.transcribe(b"\0\0" * 160)
+
+
+def test_say_after_the_server_closed_says_the_session_is_closed(server: FakeServer) -> None:
+    """say() after the server ended the session says it is closed, not 'while starting'."""
+    with Sayna(server.url) as client:
+        session = client.connect(stt_config=STT, tts_config=TTS)
+        server.wait_for_session().close(1000, "bye")
+        wait_until(lambda: not session.connected)
+        with pytest.raises(SaynaNotConnectedError) as info:
+            session.say("hello")
+        assert str(info.value) == "say() needs an open session; this one is closed"
+        session.close()
+
+
+def test_say_skips_earlier_events_without_a_warning(
+    server: FakeServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Events dropped before say() are skipped silently: skipping them is its documented job."""
+    with (
+        Sayna(server.url) as client,
+        client.connect(stt_config=STT, tts_config=TTS, max_buffered_events=16) as session,
+    ):
+        fake = server.wait_for_session()
+        fake.send_events([{"type": "error", "message": f"old {n}"} for n in range(60)])
+        session.wait_for(lambda e: getattr(e, "message", "") == "old 59", timeout=10)
+        # The wait consumed them; now let more pile up, unread, past the bound.
+        log = session._core.log
+        arrived = log.end + 60
+        fake.send_events([{"type": "error", "message": f"older {n}"} for n in range(60)])
+        wait_until(lambda: log.end >= arrived)
+        assert len(log) < 60  # the unread ones were dropped
+        with caplog.at_level(logging.WARNING, logger="sayna"):
+            assert len(session.say("fresh")) > 0
+    assert "discarded" not in caplog.text

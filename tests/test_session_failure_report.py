@@ -1,0 +1,99 @@
+"""A dropped session is reported once: to its consumer if it has one, else as one WARNING."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from polling import wait_until
+from speech_configs import STT, TTS
+
+from sayna import CloseEvent, ReadyEvent, ReconnectPolicy, Sayna, SaynaConnectionClosedError
+from sayna._session import Session
+from sayna.testing import FakeServer, FakeSession
+
+
+@pytest.fixture
+def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
+    with client.connect(STT, TTS) as session:
+        yield session, sayna_server.wait_for_session()
+
+
+def _ended_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "sayna" and r.levelno >= logging.WARNING and "ended" in r.getMessage()
+    ]
+
+
+def test_a_drop_nobody_consumes_is_logged_once_as_a_warning(
+    pair: tuple[Session, FakeSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    """With no iterator, wait or close callback, the log is the report: one WARNING."""
+    caplog.set_level(logging.INFO, logger="sayna")
+    session, fake = pair
+    fake.drop()
+    wait_until(lambda: not session.connected)
+    wait_until(lambda: len(_ended_warnings(caplog)) == 1)
+    assert "connection" in _ended_warnings(caplog)[0]
+
+
+def test_a_drop_an_iterator_raises_is_not_logged_as_a_warning(
+    pair: tuple[Session, FakeSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An open iterator raises the error, so the log records it at INFO only."""
+    caplog.set_level(logging.INFO, logger="sayna")
+    session, fake = pair
+    iterator = session.events(timeout=5)
+    assert isinstance(next(iterator), ReadyEvent)
+    fake.drop()
+    assert isinstance(next(iterator), CloseEvent)
+    with pytest.raises(SaynaConnectionClosedError):
+        next(iterator)
+    assert _ended_warnings(caplog) == []
+    assert any(
+        r.levelno == logging.INFO and "ended" in r.getMessage()
+        for r in caplog.records
+        if r.name == "sayna"
+    )
+
+
+def test_a_drop_a_close_callback_receives_is_not_logged_as_a_warning(
+    pair: tuple[Session, FakeSession], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A callback registered for the close event is its consumer: no WARNING on top."""
+    caplog.set_level(logging.INFO, logger="sayna")
+    session, fake = pair
+    seen: list[CloseEvent] = []
+    session.on(CloseEvent, seen.append)
+    fake.drop()
+    wait_until(lambda: len(seen) == 1)
+    assert isinstance(seen[0].error, SaynaConnectionClosedError)
+    assert _ended_warnings(caplog) == []
+
+
+def test_reconnect_giving_up_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
+    """When reconnecting fails, a session nobody consumes logs one failure WARNING, not two."""
+    caplog.set_level(logging.INFO, logger="sayna")
+    server = FakeServer().start()
+    try:
+        with Sayna(server.url) as gone_client:
+            policy = ReconnectPolicy(max_attempts=1, initial_delay=0.01, max_delay=0.01)
+            session = gone_client.connect(STT, TTS, reconnect=policy, timeout=2)
+            server.wait_for_session()
+            server.stop()
+            wait_until(lambda: session.close_event is not None, timeout=10)
+            failures = [
+                r.getMessage()
+                for r in caplog.records
+                if r.name == "sayna"
+                and r.levelno >= logging.WARNING
+                and "; reconnecting" not in r.getMessage()
+            ]
+            assert len(failures) == 1, failures
+            assert "reconnecting failed" in failures[0]
+            session.close()
+    finally:
+        server.stop()

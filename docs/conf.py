@@ -16,6 +16,9 @@ extensions = [
     "sphinx.ext.viewcode",
 ]
 autodoc_member_order = "bysource"
+# sayna.contrib.celery connects to Celery's signals at import; its pages need
+# nothing else from Celery, so a docs host does not install it.
+autodoc_mock_imports = ["celery"]
 autodoc_typehints = "description"
 html_theme = "furo"
 html_title = f"sayna {release}"

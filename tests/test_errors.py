@@ -245,7 +245,7 @@ def test_pickle_keeps_type_and_fields(cls: type[sayna.SaynaError]) -> None:
 @pytest.mark.parametrize("cls", _EXPORTED, ids=lambda cls: cls.__name__)
 def test_celery_json_result_backend_keeps_type_and_fields(cls: type[sayna.SaynaError]) -> None:
     """Celery's JSON result serialization rebuilds the same class with every field."""
-    celery = pytest.importorskip("celery")
+    import celery
     from celery.backends.base import Backend
 
     backend = Backend(app=celery.Celery(set_as_current=False), serializer="json")
@@ -258,7 +258,7 @@ def test_celery_json_result_backend_keeps_type_and_fields(cls: type[sayna.SaynaE
 
 def test_callback_errors_survive_celery_json_as_text() -> None:
     """Exception objects in SaynaCallbackError.errors come back from JSON as their text."""
-    celery = pytest.importorskip("celery")
+    import celery
     from celery.backends.base import Backend
 
     backend = Backend(app=celery.Celery(set_as_current=False), serializer="json")

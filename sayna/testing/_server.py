@@ -22,7 +22,7 @@ from typing import Any
 from wsproto.connection import Connection
 
 from sayna._signing import sign_webhook
-from sayna.testing._behaviour import Behaviour, behaviour_field, keyword_behaviour
+from sayna.testing._behaviour import Behaviour, behaviour_field
 from sayna.testing._context import ServerContext
 from sayna.testing._http import serve_connection
 from sayna.testing._providers import ALL_PROVIDERS
@@ -163,7 +163,7 @@ class FakeServer:
         pace: str = "fast",
         behaviour: Behaviour | None = None,
     ) -> None:
-        keywords = keyword_behaviour(
+        keywords = Behaviour(
             api_keys=api_keys,
             livekit_url=livekit_url,
             livekit_configured=livekit_configured,

@@ -295,11 +295,7 @@ class _Replayer:
             self._replay.mismatch(f"{self._where}: the cassette has no such session", None, "")
             self._session.close(1011, "no recorded session left in the cassette")
             return
-        self._thread = threading.Thread(
-            target=self._session._guard(self._play),
-            name=f"sayna-fake-ws-{self._session.index}-replay",
-            daemon=True,
-        )
+        self._thread = self._session._thread(self._play, "replay")
         self._thread.start()
 
     def _play(self) -> None:

@@ -557,11 +557,7 @@ class StandIn:
 
     def _start_tts(self) -> None:
         if self._tts_thread is None:
-            self._tts_thread = threading.Thread(
-                target=self._session._guard(self._tts_loop),
-                name=f"sayna-fake-ws-{self._session.index}-tts",
-                daemon=True,
-            )
+            self._tts_thread = self._session._thread(self._tts_loop, "tts")
             self._tts_thread.start()
 
     def _tts_loop(self) -> None:

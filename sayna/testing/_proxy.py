@@ -33,7 +33,7 @@ from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 from wsproto.events import Event as WsEvent
 from wsproto.frame_protocol import CloseReason
-from wsproto.utilities import LocalProtocolError, generate_accept_token
+from wsproto.utilities import LocalProtocolError
 
 from sayna.testing._cassette import (
     CassetteWriter,
@@ -41,6 +41,7 @@ from sayna.testing._cassette import (
     response_headers,
     safe_target,
 )
+from sayna.testing._http import accept_websocket, send_response
 
 __all__ = ["RecordingProxy"]
 
@@ -328,20 +329,10 @@ class RecordingProxy:
             self._sessions += 1
             number = self._sessions
         try:
-            key = dict(headers)["sec-websocket-key"].encode("latin-1")
-            accept = h11.InformationalResponse(
-                status_code=101,
-                headers=[
-                    (b"upgrade", b"websocket"),
-                    (b"connection", b"Upgrade"),
-                    (b"sec-websocket-accept", generate_accept_token(key)),
-                ],
-                reason=b"Switching Protocols",
-            )
+            key = dict(headers)["sec-websocket-key"]
             self._record({"kind": "ws_open", "session": number, "target": safe_target(target)})
-            sock.sendall(conn.send(accept))
-            trailing, _ = conn.trailing_data
-            _Pump(self, number, sock, upstream).run(bytes(trailing))
+            trailing = accept_websocket(conn, sock, key)
+            _Pump(self, number, sock, upstream).run(trailing)
         finally:
             with self._lock:
                 self._upstreams.discard(upstream)
@@ -537,16 +528,5 @@ def _send_response(
     body: bytes,
     head_only: bool,
 ) -> None:
-    kept = [
-        (name.encode("latin-1"), value.encode("latin-1"))
-        for name, value in headers
-        if name.lower() not in _HOP
-    ]
-    kept.append((b"content-length", str(len(body)).encode()))
-    data = conn.send(
-        h11.Response(status_code=status, headers=kept, reason=reason.encode("latin-1"))
-    )
-    if body and not head_only:
-        data += conn.send(h11.Data(data=body))
-    data += conn.send(h11.EndOfMessage())
-    sock.sendall(data)
+    kept = [(name, value) for name, value in headers if name.lower() not in _HOP]
+    send_response(conn, sock, status, kept, body, head_only=head_only, reason=reason)

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -42,6 +42,7 @@ from sayna.testing._cassette import (
     safe_target,
 )
 from sayna.testing._http import accept_websocket, send_response
+from sayna.testing._tasks import Tasks
 
 __all__ = ["RecordingProxy"]
 
@@ -103,7 +104,7 @@ class RecordingProxy:
         self._listener: socket.socket | None = None
         self._writer: CassetteWriter | None = None
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._tasks = Tasks("recording proxy")
         self._sockets: set[socket.socket] = set()
         self._upstreams: set[websocket.WebSocket] = set()
         self._stopping = threading.Event()
@@ -123,7 +124,7 @@ class RecordingProxy:
         self._writer = CassetteWriter(self.path, clock=time.monotonic)
         self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
         self._state = "running"
-        self._spawn(self._accept_loop, "sayna-proxy-accept")
+        self._tasks.spawn(self._accept_loop, "sayna-proxy-accept")
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -144,11 +145,7 @@ class RecordingProxy:
                 sock.shutdown(socket.SHUT_RDWR)
         for upstream in upstreams:
             _cut(upstream)
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self._tasks.join(time.monotonic() + timeout)
         assert self._writer is not None
         self._writer.close()
 
@@ -177,19 +174,6 @@ class RecordingProxy:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
-        def run() -> None:
-            try:
-                target()
-            except Exception:
-                log.exception("recording proxy task %s failed", name)
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
-        thread.start()
-
     def _record(self, event: dict[str, Any]) -> None:
         assert self._writer is not None
         self._writer.write(event)
@@ -206,7 +190,7 @@ class RecordingProxy:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._sockets.add(sock)
-            self._spawn(functools.partial(self._serve, sock), f"sayna-proxy-conn-{count}")
+            self._tasks.spawn(functools.partial(self._serve, sock), f"sayna-proxy-conn-{count}")
 
     def _serve(self, sock: socket.socket) -> None:
         try:

@@ -237,14 +237,8 @@ class _Replayer:
     # --- frames from the client ------------------------------------------------------
 
     def on_text(self, text: str) -> None:
-        try:
-            data: Any = json.loads(text)
-        except ValueError:
-            data = text
+        data = self._session._record_text(text)
         kind = data.get("type") if isinstance(data, dict) else None
-        self._session._record(
-            ReceivedFrame(kind="text", data=data, type=kind if isinstance(kind, str) else None)
-        )
         if kind == "config" and self._session.config is None:
             self._session.config = data
         with self._cond:

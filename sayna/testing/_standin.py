@@ -190,14 +190,7 @@ class StandIn:
         try:
             message = decode_incoming(text)
         except FrameError as exc:
-            try:
-                data: Any = json.loads(text)
-            except ValueError:
-                data = text
-            kind = data.get("type") if isinstance(data, dict) else None
-            self._session._record(
-                ReceivedFrame(kind="text", data=data, type=kind if isinstance(kind, str) else None)
-            )
+            self._session._record_text(text)
             self._error(f"Invalid message format: {exc}")
             return
         kind = message["type"]

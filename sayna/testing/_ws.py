@@ -500,6 +500,18 @@ class FakeSession:
             self.received.append(frame)
             self._frames_cond.notify_all()
 
+    def _record_text(self, text: str) -> Any:
+        """Record a text frame as its JSON (the text itself when not JSON); returns that."""
+        try:
+            data: Any = json.loads(text)
+        except ValueError:
+            data = text
+        kind = data.get("type") if isinstance(data, dict) else None
+        self._record(
+            ReceivedFrame(kind="text", data=data, type=kind if isinstance(kind, str) else None)
+        )
+        return data
+
     def _send(self, event: Mapping[str, Any]) -> None:
         self._outbox.put(TEXT, _dumps(event))
 

@@ -24,7 +24,7 @@ from sayna.testing._rest import RecordedRequest, Reply, Upgrade, dispatch
 if TYPE_CHECKING:
     from sayna.testing._server import FakeServer
 
-__all__ = ["accept_websocket", "send_response", "serve_connection"]
+__all__ = ["accept_websocket", "next_request", "send_response", "serve_connection"]
 
 log = logging.getLogger("sayna.testing")
 
@@ -75,6 +75,17 @@ def send_response(
 
 def _send_reply(conn: h11.Connection, sock: socket.socket, reply: Reply, head_only: bool) -> None:
     send_response(conn, sock, reply.status, reply.headers, reply.body, head_only=head_only)
+
+
+def next_request(conn: h11.Connection) -> bool:
+    """Get ``conn`` ready for the client's next request; False when it must close instead."""
+    if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+        return False
+    try:
+        conn.start_next_cycle()
+    except h11.LocalProtocolError:
+        return False
+    return True
 
 
 def accept_websocket(conn: h11.Connection, sock: socket.socket, key: str) -> bytes:
@@ -146,11 +157,7 @@ def serve_connection(server: FakeServer, sock: socket.socket) -> None:
             _upgrade(server, conn, sock, request, result)
             return
         _send_reply(conn, sock, result, head_only=request.method == "HEAD")
-        if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
-            return
-        try:
-            conn.start_next_cycle()
-        except h11.LocalProtocolError:
+        if not next_request(conn):
             return
 
 

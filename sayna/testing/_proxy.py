@@ -41,7 +41,7 @@ from sayna.testing._cassette import (
     response_headers,
     safe_target,
 )
-from sayna.testing._http import accept_websocket, send_response
+from sayna.testing._http import accept_websocket, next_request, send_response
 from sayna.testing._tasks import Tasks
 
 __all__ = ["RecordingProxy"]
@@ -221,11 +221,7 @@ class RecordingProxy:
                 return
             status, reason, answer_headers, answer = self._forward(method, target, headers, body)
             _send_response(conn, sock, status, reason, answer_headers, answer, method == "HEAD")
-            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
-                return
-            try:
-                conn.start_next_cycle()
-            except h11.LocalProtocolError:
+            if not next_request(conn):
                 return
 
     # --- REST ----------------------------------------------------------------------------

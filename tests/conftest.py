@@ -1,12 +1,16 @@
-"""Fixtures shared by the whole suite (the ``sayna_server`` fixture comes from our plugin)."""
+"""Fixtures shared by the whole suite (the ``sayna_server`` fixture comes from our plugin).
+
+A test module may define its own ``server`` or ``session``; it then replaces these.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from speech_configs import STT, TTS_16K
 
-from sayna import Sayna
+from sayna import Sayna, Session
 from sayna.testing import FakeServer
 
 
@@ -15,3 +19,17 @@ def client(sayna_server: FakeServer) -> Iterator[Sayna]:
     """A client for the local server, closed after the test."""
     with Sayna(sayna_server.url) as c:
         yield c
+
+
+@pytest.fixture
+def server() -> Iterator[FakeServer]:
+    """A local server (auth off) whose TTS runs 50 times faster than real time."""
+    with FakeServer(tts_speedup=50) as srv:
+        yield srv
+
+
+@pytest.fixture
+def session(server: FakeServer) -> Iterator[Session]:
+    """A ready session on ``server``: STT and TTS_16K of ``speech_configs``."""
+    with Sayna(server.url) as client, client.connect(stt_config=STT, tts_config=TTS_16K) as sess:
+        yield sess

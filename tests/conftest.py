@@ -22,6 +22,13 @@ def client(sayna_server: FakeServer) -> Iterator[Sayna]:
 
 
 @pytest.fixture
+def no_sayna_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own SAYNA_* variables must not leak into the test."""
+    for name in ("SAYNA_URL", "SAYNA_API_KEY", "SAYNA_WEBHOOK_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
 def server() -> Iterator[FakeServer]:
     """A local server (auth off) whose TTS runs 50 times faster than real time."""
     with FakeServer(tts_speedup=50) as srv:

@@ -15,19 +15,14 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+from cli_runs import run
 
 from sayna._cli import _parser
 from sayna._cli._common import StatusLine
 from sayna._wav import write_wav
-from sayna.cli import main
 from sayna.testing import FakeServer, encode_speech
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own SAYNA_* variables must not leak into these tests."""
-    for name in ("SAYNA_URL", "SAYNA_API_KEY", "SAYNA_WEBHOOK_SECRET"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_sayna_env")
 
 
 @pytest.fixture
@@ -35,13 +30,6 @@ def server() -> Iterator[FakeServer]:
     """A local server with auth off."""
     with FakeServer() as srv:
         yield srv
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the CLI; return (exit code, stdout, stderr)."""
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_json_failure_from_the_server_is_one_object(

@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from polling import wait_until
 from speech_configs import STT, TTS_16K
 
 from sayna import SaynaError, SaynaTimeoutError, SaynaValidationError
@@ -73,9 +74,7 @@ def test_stream_audio_reports_progress(server: FakeServer, session: Session) -> 
     assert seen[-1] == (len(pcm), len(pcm))
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     assert all(total == len(pcm) for _, total in seen)
-    deadline = time.monotonic() + 5
-    while sum(map(len, _binary_frames(server))) < len(pcm) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: sum(map(len, _binary_frames(server))) >= len(pcm), timeout=5)
     frames = _binary_frames(server)
     assert b"".join(frames) == pcm
     assert len(frames[0]) == 1600

@@ -10,7 +10,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from processes import started
+from child_processes import started
 
 from sayna._client import Sayna
 from sayna.testing import FakeServer

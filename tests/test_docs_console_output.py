@@ -17,7 +17,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from processes import started
+from child_processes import started
 from test_docs_examples import README, ROOT, WEBHOOK_SECRET, extract_blocks
 
 from sayna.testing import FakeServer

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 
-from processes import started
+from child_processes import started
 
 from sayna import Sayna, TTSConfig
 from sayna.testing import FakeServer, RecordingProxy

@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 import websocket
-from processes import started
+from child_processes import started
 from server_helpers import (
     audio_config,
     configure,

@@ -5,6 +5,7 @@ A test module may define its own ``server`` or ``session``; it then replaces the
 
 from __future__ import annotations
 
+import tracemalloc
 from collections.abc import Iterator
 
 import pytest
@@ -40,3 +41,13 @@ def session(server: FakeServer) -> Iterator[Session]:
     """A ready session on ``server``: STT and TTS_16K of ``speech_configs``."""
     with Sayna(server.url) as client, client.connect(stt_config=STT, tts_config=TTS_16K) as sess:
         yield sess
+
+
+@pytest.fixture
+def traced() -> Iterator[None]:
+    """Python allocations are traced (tracemalloc) for the length of the test."""
+    tracemalloc.start()
+    try:
+        yield
+    finally:
+        tracemalloc.stop()

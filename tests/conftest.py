@@ -1,6 +1,6 @@
 """Fixtures shared by the whole suite (the ``sayna_server`` fixture comes from our plugin).
 
-A test module may define its own ``server`` or ``session``; it then replaces these.
+A test module may define its own ``server``, ``session`` or ``pair``; it then replaces these.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
-from speech_configs import STT, TTS_16K
+from speech_configs import STT, TTS, TTS_16K
 
 from sayna import Sayna, Session
-from sayna.testing import FakeServer
+from sayna.testing import FakeServer, FakeSession
 
 
 @pytest.fixture
@@ -20,6 +20,13 @@ def client(sayna_server: FakeServer) -> Iterator[Sayna]:
     """A client for the local server, closed after the test."""
     with Sayna(sayna_server.url) as c:
         yield c
+
+
+@pytest.fixture
+def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
+    """A session (speech_configs' STT and TTS) and its server side, on ``sayna_server``."""
+    with client.connect(STT, TTS) as session:
+        yield session, sayna_server.wait_for_session()
 
 
 @pytest.fixture

@@ -35,12 +35,6 @@ from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession, decode_speech, encode_speech
 
 
-@pytest.fixture
-def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
-    with client.connect(STT, TTS) as session:
-        yield session, sayna_server.wait_for_session()
-
-
 def errors(count: int, start: int = 0) -> Iterator[dict[str, Any]]:
     return ({"type": "error", "message": str(n)} for n in range(start, start + count))
 

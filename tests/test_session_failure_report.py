@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from polling import wait_until
@@ -12,12 +11,6 @@ from speech_configs import STT, TTS
 from sayna import CloseEvent, ReadyEvent, ReconnectPolicy, Sayna, SaynaConnectionClosedError
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession
-
-
-@pytest.fixture
-def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
-    with client.connect(STT, TTS) as session:
-        yield session, sayna_server.wait_for_session()
 
 
 def _ended_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

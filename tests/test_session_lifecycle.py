@@ -10,7 +10,6 @@ import textwrap
 import threading
 import time
 import warnings
-from collections.abc import Iterator
 
 import pytest
 from polling import wait_until
@@ -37,12 +36,6 @@ def our_threads() -> list[threading.Thread]:
     return [
         t for t in threading.enumerate() if t.name.startswith("sayna-") and "fake" not in t.name
     ]
-
-
-@pytest.fixture
-def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
-    with client.connect(STT, TTS) as session:
-        yield session, sayna_server.wait_for_session()
 
 
 def test_close_is_prompt_and_idempotent(pair: tuple[Session, FakeSession]) -> None:

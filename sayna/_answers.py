@@ -51,16 +51,21 @@ def json_depth_exceeds(data: Any, limit: int) -> bool:
     return False
 
 
+def _refused(message: str, *, method: str, endpoint: str, body: bytes) -> SaynaProtocolError:
+    """The error for an answer we refuse, naming the request and carrying a body excerpt."""
+    return SaynaProtocolError(
+        f"{method} {endpoint}: {message}",
+        method=method,
+        endpoint=endpoint,
+        body=body[: SaynaProtocolError.BODY_EXCERPT_LIMIT * 4].decode("utf-8", "replace"),
+    )
+
+
 def decode_json(body: bytes, *, method: str, endpoint: str) -> Any:
     """Parse ``body`` as JSON within the limits above, or raise SaynaProtocolError."""
 
     def refused(problem: str) -> SaynaProtocolError:
-        return SaynaProtocolError(
-            f"{method} {endpoint}: {problem}",
-            method=method,
-            endpoint=endpoint,
-            body=body[: SaynaProtocolError.BODY_EXCERPT_LIMIT * 4].decode("utf-8", "replace"),
-        )
+        return _refused(problem, method=method, endpoint=endpoint, body=body)
 
     try:
         data = json.loads(body, parse_constant=_refuse_constant)
@@ -81,11 +86,8 @@ def structure_answer(data: Any, cls: Any, *, method: str, endpoint: str, body: b
     """Build ``cls`` from decoded JSON, or raise SaynaProtocolError saying what did not fit."""
 
     def refused(problem: str) -> SaynaProtocolError:
-        return SaynaProtocolError(
-            f"{method} {endpoint}: unexpected answer: {problem}",
-            method=method,
-            endpoint=endpoint,
-            body=body[: SaynaProtocolError.BODY_EXCERPT_LIMIT * 4].decode("utf-8", "replace"),
+        return _refused(
+            f"unexpected answer: {problem}", method=method, endpoint=endpoint, body=body
         )
 
     try:

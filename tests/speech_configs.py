@@ -14,3 +14,5 @@ STT = STTConfig(
     model="nova-3",
 )
 TTS = TTSConfig(provider="deepgram", model="aura-asteria-en")
+# TTS audio that STT takes back as it is: linear16 at the STT's 16 kHz.
+TTS_16K = TTSConfig(provider="deepgram", model="", sample_rate=16000)

@@ -6,32 +6,15 @@ from __future__ import annotations
 import io
 import pathlib
 from array import array
-from collections.abc import Iterator
 
 import pytest
 from polling import wait_until
+from speech_configs import TTS_16K
 
-from sayna import AudioResult, Sayna, SaynaValidationError, STTConfig, TTSConfig, WavAudio
+from sayna import AudioResult, Sayna, SaynaValidationError, WavAudio
 from sayna._session import Session
 from sayna._wav import read_wav, write_wav
 from sayna.testing import FakeServer, decode_speech, encode_speech
-
-STT = STTConfig(provider="deepgram", model="nova-3", sample_rate=16000)
-TTS16 = TTSConfig(provider="deepgram", model="", sample_rate=16000)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    """A local server whose TTS runs 50 times faster than real time."""
-    with FakeServer(tts_speedup=50) as srv:
-        yield srv
-
-
-@pytest.fixture
-def session(server: FakeServer) -> Iterator[Session]:
-    """A ready session: 16 kHz mono STT, 16 kHz linear16 TTS."""
-    with Sayna(server.url) as client, client.connect(stt_config=STT, tts_config=TTS16) as sess:
-        yield sess
 
 
 def _sent(server: FakeServer) -> bytes:
@@ -47,7 +30,7 @@ def test_transcribe_takes_what_say_returned(session: Session) -> None:
 def test_transcribe_takes_a_speak_rest_result(server: FakeServer, session: Session) -> None:
     """An AudioResult from speak_rest at the STT rate is transcribed like PCM bytes."""
     with Sayna(server.url) as client:
-        result = client.speak_rest("From the REST side.", TTS16)
+        result = client.speak_rest("From the REST side.", TTS_16K)
     assert session.transcribe(result) == "From the REST side."
 
 

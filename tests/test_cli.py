@@ -11,6 +11,7 @@ import wave
 from collections.abc import Iterator
 
 import pytest
+from cli_runs import run
 
 from sayna._wav import read_wav, write_wav
 from sayna._webhooks import make_webhook_request
@@ -21,11 +22,7 @@ KEY = "sk-test-secret-key-0123"
 WEBHOOK_SECRET = "whsec-0123456789abcdef"
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own SAYNA_* variables must not leak into these tests."""
-    for name in ("SAYNA_URL", "SAYNA_API_KEY", "SAYNA_WEBHOOK_SECRET"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_sayna_env")
 
 
 @pytest.fixture
@@ -40,13 +37,6 @@ def auth_server() -> Iterator[FakeServer]:
     """A local server that requires KEY."""
     with FakeServer(api_keys={KEY: "tenant-1"}) as srv:
         yield srv
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the CLI; return (exit code, stdout, stderr)."""
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,20 +14,14 @@ from array import array
 from collections.abc import Iterator
 
 import pytest
-import requests
+from cli_runs import run
 
 from sayna._cli import _parser
 from sayna._cli._common import StatusLine
 from sayna._wav import write_wav
-from sayna.cli import main
 from sayna.testing import FakeServer, encode_speech
 
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own SAYNA_* variables must not leak into these tests."""
-    for name in ("SAYNA_URL", "SAYNA_API_KEY", "SAYNA_WEBHOOK_SECRET"):
-        monkeypatch.delenv(name, raising=False)
+pytestmark = pytest.mark.usefixtures("no_sayna_env")
 
 
 @pytest.fixture
@@ -35,13 +29,6 @@ def server() -> Iterator[FakeServer]:
     """A local server with auth off."""
     with FakeServer() as srv:
         yield srv
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    """Run the CLI; return (exit code, stdout, stderr)."""
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_json_failure_from_the_server_is_one_object(
@@ -197,27 +184,11 @@ def test_demo_prints_the_absolute_path_it_wrote(
     assert json.loads(out)["path"] == str(tmp_path / "rel.wav")
 
 
-def test_the_local_server_takes_require_key_both_ways() -> None:
-    """python -m sayna.testing spells the key option --require-key, like sayna fake-server."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sayna.testing", "--require-key", "k1=tenant-x"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        url = process.stdout.readline().split(" on ", 1)[1].split(" ", 1)[0]
-        assert requests.get(url + "/voices", timeout=5).status_code == 401
-        ok = requests.get(url + "/voices", headers={"Authorization": "Bearer k1"}, timeout=5)
-        assert ok.status_code == 200
-        process.send_signal(2)
-        assert process.wait(timeout=5) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()
+def test_the_local_server_help_shows_require_key() -> None:
+    """python -m sayna.testing documents its key option as --require-key, like sayna fake-server.
+
+    Serving with either spelling: test_server_lifecycle's command-line test.
+    """
     help_text = subprocess.run(
         [sys.executable, "-m", "sayna.testing", "--help"],
         capture_output=True,

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from child_processes import started
 
 from sayna._client import Sayna
 from sayna.testing import FakeServer
@@ -76,14 +77,9 @@ def test_usage_errors_exit_2(env: dict[str, str]) -> None:
 
 def test_fake_server_serves_until_interrupted(env: dict[str, str]) -> None:
     """`sayna fake-server` prints its URL, answers requests, and exits 0 on Ctrl-C."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sayna", "fake-server"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    try:
+    with started(
+        [sys.executable, "-m", "sayna", "fake-server"], stderr=subprocess.PIPE, env=env
+    ) as proc:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
@@ -91,10 +87,6 @@ def test_fake_server_serves_until_interrupted(env: dict[str, str]) -> None:
             assert client.health().status == "OK"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0
     assert "Traceback" not in err
 

@@ -5,35 +5,18 @@ from __future__ import annotations
 import pathlib
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
+from polling import wait_until
+from speech_configs import STT, TTS_16K
 
 from sayna import SaynaError, SaynaTimeoutError, SaynaValidationError
 from sayna._client import Sayna
 from sayna._conveniences import say, stream_audio, transcribe
 from sayna._events import TTSPlaybackCompleteEvent
-from sayna._models import STTConfig, TTSConfig
 from sayna._session import Session
 from sayna._wav import read_wav, write_wav
 from sayna.testing import FakeServer, decode_speech, encode_speech
-
-STT = STTConfig(provider="deepgram", model="nova-3")
-TTS = TTSConfig(provider="deepgram", model="", sample_rate=16000)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    """A local server (auth off) whose TTS runs 50 times faster than real time."""
-    with FakeServer(tts_speedup=50) as srv:
-        yield srv
-
-
-@pytest.fixture
-def session(server: FakeServer) -> Iterator[Session]:
-    """A ready session with 16 kHz linear16 STT and TTS."""
-    with Sayna(server.url) as client, client.connect(stt_config=STT, tts_config=TTS) as sess:
-        yield sess
 
 
 def _binary_frames(server: FakeServer) -> list[bytes]:
@@ -91,9 +74,7 @@ def test_stream_audio_reports_progress(server: FakeServer, session: Session) -> 
     assert seen[-1] == (len(pcm), len(pcm))
     assert [done for done, _ in seen] == sorted(done for done, _ in seen)
     assert all(total == len(pcm) for _, total in seen)
-    deadline = time.monotonic() + 5
-    while sum(map(len, _binary_frames(server))) < len(pcm) and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: sum(map(len, _binary_frames(server))) >= len(pcm), timeout=5)
     frames = _binary_frames(server)
     assert b"".join(frames) == pcm
     assert len(frames[0]) == 1600
@@ -218,7 +199,7 @@ def test_transcribe_wav_audio_object(session: Session, tmp_path: pathlib.Path) -
 def test_closed_session_raises(server: FakeServer) -> None:
     """Using a closed session fails with a SaynaError, not a hang."""
     with Sayna(server.url) as client:
-        sess = client.connect(stt_config=STT, tts_config=TTS)
+        sess = client.connect(stt_config=STT, tts_config=TTS_16K)
         sess.close()
         with pytest.raises(SaynaError):
             say(sess, "anyone there?")
@@ -227,7 +208,7 @@ def test_closed_session_raises(server: FakeServer) -> None:
 def test_session_methods_delegate(session: Session) -> None:
     """Session.say/transcribe/stream_audio and the config properties work as the functions do."""
     assert session.stt_config == STT
-    assert session.tts_config == TTS
+    assert session.tts_config == TTS_16K
     audio = session.say("Via the session")
     assert decode_speech(audio.data, 16000) == "Via the session"
     assert session.stream_audio(b"\x00\x00" * 160, realtime=False) == 320

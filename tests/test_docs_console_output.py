@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 
 import pytest
+from child_processes import started
 from test_docs_examples import README, ROOT, WEBHOOK_SECRET, extract_blocks
 
 from sayna.testing import FakeServer
@@ -140,21 +141,12 @@ def test_local_server_commands_print_what_the_pages_show(
     port = str(_free_port())
     argv = command.replace("3001", port).split()
     argv[0:1] = [sys.executable, "-m", "sayna"] if argv[0] == "sayna" else [sys.executable]
-    process = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=console_env
-    )
-    try:
-        assert process.stdout is not None
-        printed = "".join(process.stdout.readline() for _ in shown)
-        expected = [line.replace("3001", port) for line in shown]
-        assert shown_pattern(expected).fullmatch(printed), printed
-    finally:
-        process.send_signal(2)
+    with started(argv, stderr=subprocess.STDOUT, env=console_env) as process:
         try:
-            process.wait(timeout=10)
+            assert process.stdout is not None
+            printed = "".join(process.stdout.readline() for _ in shown)
+            expected = [line.replace("3001", port) for line in shown]
+            assert shown_pattern(expected).fullmatch(printed), printed
         finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            if process.stdout is not None:
-                process.stdout.close()
+            process.send_signal(2)
+            process.wait(timeout=10)

@@ -3,30 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
 from polling import wait_until
-from speech_configs import STT
+from speech_configs import STT, TTS_16K
 
 from sayna import (
     Sayna,
     SaynaNotConnectedError,
     SaynaValidationError,
     Session,
-    TTSConfig,
 )
 from sayna._wav import pace
 from sayna.testing import FakeServer
-
-TTS = TTSConfig(provider="deepgram", model="", sample_rate=16000)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    """A local server whose TTS runs 50 times faster than real time."""
-    with FakeServer(tts_speedup=50) as srv:
-        yield srv
 
 
 def test_audio_on_a_session_without_audio_names_the_method(server: FakeServer) -> None:
@@ -52,7 +41,7 @@ def test_transcribe_names_a_bad_speed(server: FakeServer) -> None:
     """transcribe(speed='fast') is refused at the call, naming speed."""
     with (
         Sayna(server.url) as client,
-        client.connect(stt_config=STT, tts_config=TTS) as session,
+        client.connect(stt_config=STT, tts_config=TTS_16K) as session,
         pytest.raises(SaynaValidationError) as info,
     ):
         session.transcribe(b"\0\0" * 160, realtime=True, speed="fast")  # type: ignore[arg-type]
@@ -62,7 +51,7 @@ def test_transcribe_names_a_bad_speed(server: FakeServer) -> None:
 def test_say_after_close_says_the_session_is_closed(server: FakeServer) -> None:
     """say() on a closed session says so, not 'the session closed while starting'."""
     with Sayna(server.url) as client:
-        session: Session = client.connect(stt_config=STT, tts_config=TTS)
+        session: Session = client.connect(stt_config=STT, tts_config=TTS_16K)
         session.close()
         with pytest.raises(SaynaNotConnectedError) as info:
             session.say("hello")
@@ -75,7 +64,7 @@ def test_say_after_close_says_the_session_is_closed(server: FakeServer) -> None:
 def test_say_after_the_server_closed_says_the_session_is_closed(server: FakeServer) -> None:
     """say() after the server ended the session says it is closed, not 'while starting'."""
     with Sayna(server.url) as client:
-        session = client.connect(stt_config=STT, tts_config=TTS)
+        session = client.connect(stt_config=STT, tts_config=TTS_16K)
         server.wait_for_session().close(1000, "bye")
         wait_until(lambda: not session.connected)
         with pytest.raises(SaynaNotConnectedError) as info:
@@ -90,7 +79,7 @@ def test_say_skips_earlier_events_without_a_warning(
     """Events dropped before say() are skipped silently: skipping them is its documented job."""
     with (
         Sayna(server.url) as client,
-        client.connect(stt_config=STT, tts_config=TTS, max_buffered_events=16) as session,
+        client.connect(stt_config=STT, tts_config=TTS_16K, max_buffered_events=16) as session,
     ):
         fake = server.wait_for_session()
         fake.send_events([{"type": "error", "message": f"old {n}"} for n in range(60)])

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 
 import pytest
 from polling import wait_until
@@ -20,12 +19,6 @@ from sayna._events import (
 )
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession
-
-
-@pytest.fixture
-def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
-    with client.connect(STT, TTS) as session:
-        yield session, sayna_server.wait_for_session()
 
 
 @pytest.mark.parametrize("exit_exc", [SystemExit(3), KeyboardInterrupt()])

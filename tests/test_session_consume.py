@@ -35,12 +35,6 @@ from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession, decode_speech, encode_speech
 
 
-@pytest.fixture
-def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
-    with client.connect(STT, TTS) as session:
-        yield session, sayna_server.wait_for_session()
-
-
 def errors(count: int, start: int = 0) -> Iterator[dict[str, Any]]:
     return ({"type": "error", "message": str(n)} for n in range(start, start + count))
 
@@ -102,9 +96,7 @@ def test_ten_thousand_events_reach_two_iterators_and_a_callback_in_order(
         thread.join(60)
     for iterator in iterators:
         iterator.close()
-    deadline = time.monotonic() + 30
-    while len(seen_by_callback) < total and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(seen_by_callback) >= total, timeout=30)
     assert numbers(results["it0"]) == list(range(total))
     assert numbers(results["it1"]) == list(range(total))
     assert numbers(seen_by_callback) == list(range(total))
@@ -335,9 +327,7 @@ def test_an_exception_in_a_catch_all_handler_does_not_loop(
     session.on_any(always)
     fake.send_event({"type": "error", "message": "x"})
     session.wait_for(lambda e: isinstance(e, CallbackErrorEvent) and e.event.type == "error", 5)
-    deadline = time.monotonic() + 5
-    while len(calls) < 4 and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: len(calls) >= 4, timeout=5)
     time.sleep(0.05)  # time enough for a storm to show, were there one
     # The order of ready/error and of their error events depends on timing.
     assert sorted(calls) == ["callback_error", "callback_error", "error", "ready"]
@@ -382,10 +372,7 @@ def test_a_slow_iterator_gets_backpressure_not_loss(
         events = session.events(timeout=30)
         assert isinstance(next(events), ReadyEvent)
         fake.send_events(errors(total))
-        deadline = time.monotonic() + 10
-        while not session._core.log.paused and time.monotonic() < deadline:
-            time.sleep(0.005)
-        assert session._core.log.paused
+        wait_until(lambda: session._core.log.paused, timeout=10)
         received: list[Event] = []
         for event in events:
             received.append(event)

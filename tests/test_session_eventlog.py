@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from polling import wait_until
 
 from sayna._errors import SaynaConnectionClosedError, SaynaTimeoutError
 from sayna._eventlog import EventIterator, EventLog
@@ -159,10 +160,7 @@ def test_a_lagging_active_consumer_blocks_the_producer_until_it_catches_up() -> 
 
     producer = threading.Thread(target=produce)
     producer.start()
-    deadline = time.monotonic() + 5
-    while not log.paused and time.monotonic() < deadline:
-        time.sleep(0.001)
-    assert log.paused
+    wait_until(lambda: log.paused, timeout=5)
     assert not done.is_set()
     assert len(log) == 20
     assert numbers(list(iterator)) == list(range(200))

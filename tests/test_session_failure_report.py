@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 
 import pytest
+from lone_server import reconnecting_session
 from polling import wait_until
-from speech_configs import STT, TTS
 
-from sayna import CloseEvent, ReadyEvent, ReconnectPolicy, Sayna, SaynaConnectionClosedError
+from sayna import CloseEvent, ReadyEvent, ReconnectPolicy, SaynaConnectionClosedError
 from sayna._session import Session
-from sayna.testing import FakeServer, FakeSession
-
-
-@pytest.fixture
-def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
-    with client.connect(STT, TTS) as session:
-        yield session, sayna_server.wait_for_session()
+from sayna.testing import FakeSession
 
 
 def _ended_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -77,23 +70,16 @@ def test_a_drop_a_close_callback_receives_is_not_logged_as_a_warning(
 def test_reconnect_giving_up_is_reported_once(caplog: pytest.LogCaptureFixture) -> None:
     """When reconnecting fails, a session nobody consumes logs one failure WARNING, not two."""
     caplog.set_level(logging.INFO, logger="sayna")
-    server = FakeServer().start()
-    try:
-        with Sayna(server.url) as gone_client:
-            policy = ReconnectPolicy(max_attempts=1, initial_delay=0.01, max_delay=0.01)
-            session = gone_client.connect(STT, TTS, reconnect=policy, timeout=2)
-            server.wait_for_session()
-            server.stop()
-            wait_until(lambda: session.close_event is not None, timeout=10)
-            failures = [
-                r.getMessage()
-                for r in caplog.records
-                if r.name == "sayna"
-                and r.levelno >= logging.WARNING
-                and "; reconnecting" not in r.getMessage()
-            ]
-            assert len(failures) == 1, failures
-            assert "reconnecting failed" in failures[0]
-            session.close()
-    finally:
+    policy = ReconnectPolicy(max_attempts=1, initial_delay=0.01, max_delay=0.01)
+    with reconnecting_session(policy) as (server, session):
         server.stop()
+        wait_until(lambda: session.close_event is not None, timeout=10)
+        failures = [
+            r.getMessage()
+            for r in caplog.records
+            if r.name == "sayna"
+            and r.levelno >= logging.WARNING
+            and "; reconnecting" not in r.getMessage()
+        ]
+        assert len(failures) == 1, failures
+        assert "reconnecting failed" in failures[0]

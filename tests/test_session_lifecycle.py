@@ -10,9 +10,9 @@ import textwrap
 import threading
 import time
 import warnings
-from collections.abc import Iterator
 
 import pytest
+from polling import wait_until
 from speech_configs import STT, TTS
 
 from sayna import (
@@ -36,12 +36,6 @@ def our_threads() -> list[threading.Thread]:
     return [
         t for t in threading.enumerate() if t.name.startswith("sayna-") and "fake" not in t.name
     ]
-
-
-@pytest.fixture
-def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
-    with client.connect(STT, TTS) as session:
-        yield session, sayna_server.wait_for_session()
 
 
 def test_close_is_prompt_and_idempotent(pair: tuple[Session, FakeSession]) -> None:
@@ -228,10 +222,8 @@ def test_two_hundred_connect_close_cycles_leave_no_thread(sayna_server: FakeServ
             with client.connect(without_audio=True) as session:
                 session.on_any(lambda e: None)
             assert our_threads() == []
-        deadline = time.monotonic() + 10
-        while threading.active_count() != baseline and time.monotonic() < deadline:
-            time.sleep(0.01)  # the fake server's per-connection threads wind down
-        assert threading.active_count() == baseline
+        # the fake server's per-connection threads wind down
+        wait_until(lambda: threading.active_count() == baseline, timeout=10)
 
 
 def test_a_collected_open_session_warns_and_closes(sayna_server: FakeServer, client: Sayna) -> None:
@@ -243,10 +235,7 @@ def test_a_collected_open_session_warns_and_closes(sayna_server: FakeServer, cli
         del session  # no reference cycle: collected right here
     assert "Session" in text
     assert fake.closed.wait(5)
-    deadline = time.monotonic() + 5
-    while our_threads() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert our_threads() == []
+    wait_until(lambda: our_threads() == [], timeout=5)
 
 
 def test_sessions_left_open_are_closed_at_exit(pair: tuple[Session, FakeSession]) -> None:
@@ -329,9 +318,7 @@ def test_close_is_prompt_while_the_reader_is_held_by_backpressure(
     fake = sayna_server.wait_for_session()
     iterator = session.events(timeout=5)
     fake.send_events({"type": "error", "message": str(n)} for n in range(100))
-    deadline = time.monotonic() + 5
-    while not session._core.log.paused and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: session._core.log.paused, timeout=5)
     started = time.monotonic()
     session.close()
     assert time.monotonic() - started < 1.5

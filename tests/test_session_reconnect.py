@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from lone_server import reconnecting_session
 from polling import wait_until
 from speech_configs import STT, TTS
 
@@ -240,30 +241,23 @@ def test_an_unanswered_ping_reconnects(sayna_server: FakeServer) -> None:
 
 def test_refused_reconnects_end_the_session_within_the_policy(client: Sayna) -> None:
     """With the server gone, the attempts fail; the session ends with a closed error."""
-    server = FakeServer().start()
-    try:
-        with Sayna(server.url) as gone_client:
-            policy = ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.1)
-            session = gone_client.connect(STT, TTS, reconnect=policy, timeout=2)
-            server.wait_for_session()
-            with session.events(timeout=15) as events:
-                started = time.monotonic()
-                server.stop()
-                seen: list[Event] = []
-                with pytest.raises(SaynaConnectionClosedError) as info:
-                    drain(events, seen)
-                elapsed = time.monotonic() - started
-            attempts = [e.attempt for e in seen if isinstance(e, ReconnectingEvent)]
-            assert attempts == [1, 2, 3]
-            assert isinstance(seen[-1], CloseEvent)
-            assert seen[-1].error is not None
-            assert "3 attempt(s) failed" in str(info.value)
-            assert elapsed < 0.1 * 3 + 3 * 2 + 2  # delays + connect timeouts, generously
-            with pytest.raises(SaynaConnectionClosedError):
-                session.speak("too late")
-            session.close()
-    finally:
-        server.stop()
+    policy = ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.1)
+    with reconnecting_session(policy) as (server, session):
+        with session.events(timeout=15) as events:
+            started = time.monotonic()
+            server.stop()
+            seen: list[Event] = []
+            with pytest.raises(SaynaConnectionClosedError) as info:
+                drain(events, seen)
+            elapsed = time.monotonic() - started
+        attempts = [e.attempt for e in seen if isinstance(e, ReconnectingEvent)]
+        assert attempts == [1, 2, 3]
+        assert isinstance(seen[-1], CloseEvent)
+        assert seen[-1].error is not None
+        assert "3 attempt(s) failed" in str(info.value)
+        assert elapsed < 0.1 * 3 + 3 * 2 + 2  # delays + connect timeouts, generously
+        with pytest.raises(SaynaConnectionClosedError):
+            session.speak("too late")
 
 
 def test_a_401_on_the_reconnect_ends_the_session_at_once() -> None:
@@ -340,22 +334,15 @@ def test_reconnect_argument_type_is_checked(client: Sayna) -> None:
 
 def test_a_command_waiting_for_the_reconnect_raises_when_the_policy_gives_up() -> None:
     """speak() blocked while reconnecting raises SaynaConnectionClosedError at the give-up."""
-    server = FakeServer().start()
-    try:
-        with Sayna(server.url) as gone_client:
-            policy = ReconnectPolicy(max_attempts=2, initial_delay=0.2, max_delay=0.2)
-            session = gone_client.connect(STT, TTS, reconnect=policy, timeout=2)
-            server.wait_for_session()
-            with session.events(timeout=15) as events:
-                server.stop()
-                until(events, ReconnectingEvent)
-                with pytest.raises(SaynaConnectionClosedError):
-                    session.speak("waits, then fails")
-            assert session.close_event is not None
-            assert session.close_event.error is not None
-            session.close()
-    finally:
-        server.stop()
+    policy = ReconnectPolicy(max_attempts=2, initial_delay=0.2, max_delay=0.2)
+    with reconnecting_session(policy) as (server, session):
+        with session.events(timeout=15) as events:
+            server.stop()
+            until(events, ReconnectingEvent)
+            with pytest.raises(SaynaConnectionClosedError):
+                session.speak("waits, then fails")
+        assert session.close_event is not None
+        assert session.close_event.error is not None
 
 
 def test_a_refused_first_config_still_fails_connect(

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import array
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from polling import wait_until
 from speech_configs import STT, TTS
 
 from sayna import (
@@ -274,9 +274,7 @@ def test_a_send_failing_mid_session_is_reported_as_connection_closed(
     # failing write, not the reader, is the first to notice the loss.
     iterator = session.events()
     fake.send_events({"type": "error", "message": str(n)} for n in range(20))
-    deadline = time.monotonic() + 5
-    while not session._core.log.paused and time.monotonic() < deadline:
-        time.sleep(0.005)
+    wait_until(lambda: session._core.log.paused, timeout=5)
     fake.drop()
     assert fake.closed.wait(5)
 

@@ -7,75 +7,16 @@ speaks through wsproto, which never sends (or cannot send) these.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import socket
 import struct
 import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from faults.wspeer import READY, Peer, server_frame
 
 from sayna import Sayna, SaynaConnectionClosedError, SaynaTimeoutError
 from sayna._events import CloseEvent, MalformedEvent, ReadyEvent, TTSAudioEvent
-
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-READY = json.dumps({"type": "ready", "stream_id": "raw-1"}).encode()
-
-
-def server_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
-    head = bytes([(0x80 if fin else 0) | opcode])
-    if len(payload) < 126:
-        return head + bytes([len(payload)]) + payload
-    return head + bytes([126]) + struct.pack("!H", len(payload)) + payload
-
-
-class Peer:
-    """The server side of one raw WebSocket connection."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buffer = b""
-
-    def _read(self, count: int) -> bytes:
-        while len(self.buffer) < count:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError
-            self.buffer += chunk
-        data, self.buffer = self.buffer[:count], self.buffer[count:]
-        return data
-
-    def handshake(self) -> None:
-        while b"\r\n\r\n" not in self.buffer:
-            self.buffer += self.sock.recv(4096)
-        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
-        key = next(
-            line.split(b":", 1)[1].strip()
-            for line in head.split(b"\r\n")
-            if line.lower().startswith(b"sec-websocket-key:")
-        )
-        accept = base64.b64encode(hashlib.sha1(key + _GUID).digest())  # noqa: S324 - RFC 6455
-        self.sock.sendall(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
-            b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n"
-        )
-
-    def read_frame(self) -> tuple[int, bytes]:
-        first, second = self._read(2)
-        length = second & 0x7F
-        if length == 126:
-            length = struct.unpack("!H", self._read(2))[0]
-        elif length == 127:
-            length = struct.unpack("!Q", self._read(8))[0]
-        mask = self._read(4)
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self._read(length)))
-        return first & 0x0F, payload
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
 
 Script = Callable[[Peer], None]
 
@@ -98,7 +39,7 @@ class RawServer:
             conn, _ = self.listener.accept()
             with conn:
                 peer = Peer(conn)
-                peer.handshake()
+                peer.upgrade()
                 self.received.append(peer.read_frame())  # the config
                 self.script(peer)
                 # Record what the client sends until it hangs up.

@@ -17,7 +17,7 @@ import attrs
 from sayna.testing._providers import ALL_PROVIDERS
 from sayna.testing._state import LIVEKIT_API_KEY, LIVEKIT_API_SECRET
 
-__all__ = ["Behaviour", "behaviour_field", "keyword_behaviour"]
+__all__ = ["Behaviour", "behaviour_field"]
 
 
 def _names(value: Collection[str]) -> frozenset[str]:
@@ -73,48 +73,6 @@ class Behaviour:
     # Replay instead of the stand-in providers.
     cassette: str | os.PathLike[str] | None = None
     pace: str = "fast"
-
-
-def keyword_behaviour(
-    *,
-    api_keys: Mapping[str, str] | None,
-    livekit_url: str,
-    livekit_configured: bool,
-    sip_configured: bool,
-    sip_room_prefix: str,
-    sip_outbound_address: str | None,
-    sip_hooks_persistent: bool,
-    webhook_secret: str | None,
-    storage_configured: bool,
-    provider_credentials: Collection[str],
-    tts_chunk_ms: int,
-    tts_speedup: float,
-    stt_endpoint_ms: int,
-    turn_detection: bool,
-    record: bool,
-    cassette: str | os.PathLike[str] | None,
-    pace: str,
-) -> Behaviour:
-    """The behaviour the historical :class:`FakeServer` keywords describe."""
-    return Behaviour(
-        api_keys=api_keys,
-        livekit_url=livekit_url,
-        livekit_configured=livekit_configured,
-        sip_configured=sip_configured,
-        sip_room_prefix=sip_room_prefix,
-        sip_outbound_address=sip_outbound_address,
-        sip_hooks_persistent=sip_hooks_persistent,
-        webhook_secret=webhook_secret,
-        storage_configured=storage_configured,
-        provider_credentials=provider_credentials,
-        tts_chunk_ms=tts_chunk_ms,
-        tts_speedup=tts_speedup,
-        stt_endpoint_ms=stt_endpoint_ms,
-        turn_detection=turn_detection,
-        record=record,
-        cassette=cassette,
-        pace=pace,
-    )
 
 
 T = TypeVar("T")

@@ -12,6 +12,7 @@ import http
 import logging
 import socket
 import urllib.parse
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import h11
@@ -23,7 +24,7 @@ from sayna.testing._rest import RecordedRequest, Reply, Upgrade, dispatch
 if TYPE_CHECKING:
     from sayna.testing._server import FakeServer
 
-__all__ = ["serve_connection"]
+__all__ = ["accept_websocket", "next_request", "send_response", "serve_connection"]
 
 log = logging.getLogger("sayna.testing")
 
@@ -45,18 +46,65 @@ def _record(event: h11.Request, body: bytes) -> RecordedRequest:
     )
 
 
-def _send_reply(conn: h11.Connection, sock: socket.socket, reply: Reply, head_only: bool) -> None:
-    headers = [(name.encode(), value.encode("latin-1")) for name, value in reply.headers]
-    headers.append((b"content-length", str(len(reply.body)).encode()))
-    try:
-        reason = http.HTTPStatus(reply.status).phrase.encode()
-    except ValueError:
-        reason = b""
-    data = conn.send(h11.Response(status_code=reply.status, headers=headers, reason=reason))
-    if reply.body and not head_only:
-        data += conn.send(h11.Data(data=reply.body))
+def send_response(
+    conn: h11.Connection,
+    sock: socket.socket,
+    status: int,
+    headers: Iterable[tuple[str, str]],
+    body: bytes,
+    *,
+    head_only: bool,
+    reason: str | None = None,
+) -> None:
+    """Send one whole response with a Content-Length (``reason``: the status's phrase if None)."""
+    encoded = [(name.encode("latin-1"), value.encode("latin-1")) for name, value in headers]
+    encoded.append((b"content-length", str(len(body)).encode()))
+    if reason is None:
+        try:
+            reason = http.HTTPStatus(status).phrase
+        except ValueError:
+            reason = ""
+    data = conn.send(
+        h11.Response(status_code=status, headers=encoded, reason=reason.encode("latin-1"))
+    )
+    if body and not head_only:
+        data += conn.send(h11.Data(data=body))
     data += conn.send(h11.EndOfMessage())
     sock.sendall(data)
+
+
+def _send_reply(conn: h11.Connection, sock: socket.socket, reply: Reply, head_only: bool) -> None:
+    send_response(conn, sock, reply.status, reply.headers, reply.body, head_only=head_only)
+
+
+def next_request(conn: h11.Connection) -> bool:
+    """Get ``conn`` ready for the client's next request; False when it must close instead."""
+    if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
+        return False
+    try:
+        conn.start_next_cycle()
+    except h11.LocalProtocolError:
+        return False
+    return True
+
+
+def accept_websocket(conn: h11.Connection, sock: socket.socket, key: str) -> bytes:
+    """Answer an upgrade request ``101`` for ``Sec-WebSocket-Key`` ``key``.
+
+    Returns the bytes that came after the request: the first WebSocket data.
+    """
+    response = h11.InformationalResponse(
+        status_code=101,
+        headers=[
+            (b"upgrade", b"websocket"),
+            (b"connection", b"Upgrade"),
+            (b"sec-websocket-accept", generate_accept_token(key.encode("latin-1"))),
+        ],
+        reason=b"Switching Protocols",
+    )
+    sock.sendall(conn.send(response))
+    trailing, _ = conn.trailing_data
+    return bytes(trailing)
 
 
 def serve_connection(server: FakeServer, sock: socket.socket) -> None:
@@ -109,11 +157,7 @@ def serve_connection(server: FakeServer, sock: socket.socket) -> None:
             _upgrade(server, conn, sock, request, result)
             return
         _send_reply(conn, sock, result, head_only=request.method == "HEAD")
-        if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
-            return
-        try:
-            conn.start_next_cycle()
-        except h11.LocalProtocolError:
+        if not next_request(conn):
             return
 
 
@@ -124,18 +168,7 @@ def _upgrade(
     request: RecordedRequest,
     upgrade: Upgrade,
 ) -> None:
-    key = request.headers["sec-websocket-key"].encode("latin-1")
-    response = h11.InformationalResponse(
-        status_code=101,
-        headers=[
-            (b"upgrade", b"websocket"),
-            (b"connection", b"Upgrade"),
-            (b"sec-websocket-accept", generate_accept_token(key)),
-        ],
-        reason=b"Switching Protocols",
-    )
-    sock.sendall(conn.send(response))
-    trailing, _ = conn.trailing_data
+    trailing = accept_websocket(conn, sock, request.headers["sec-websocket-key"])
     ws = Connection(ConnectionType.SERVER)
     session = server._open_session(sock, ws, upgrade.tenant, request.headers)
-    session.run(bytes(trailing))
+    session.run(trailing)

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
@@ -33,7 +33,7 @@ from wsproto.connection import Connection, ConnectionState, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Message, Ping, TextMessage
 from wsproto.events import Event as WsEvent
 from wsproto.frame_protocol import CloseReason
-from wsproto.utilities import LocalProtocolError, generate_accept_token
+from wsproto.utilities import LocalProtocolError
 
 from sayna.testing._cassette import (
     CassetteWriter,
@@ -41,6 +41,8 @@ from sayna.testing._cassette import (
     response_headers,
     safe_target,
 )
+from sayna.testing._http import accept_websocket, next_request, send_response
+from sayna.testing._tasks import Tasks
 
 __all__ = ["RecordingProxy"]
 
@@ -102,7 +104,7 @@ class RecordingProxy:
         self._listener: socket.socket | None = None
         self._writer: CassetteWriter | None = None
         self._lock = threading.Lock()
-        self._threads: list[threading.Thread] = []
+        self._tasks = Tasks("recording proxy")
         self._sockets: set[socket.socket] = set()
         self._upstreams: set[websocket.WebSocket] = set()
         self._stopping = threading.Event()
@@ -122,7 +124,7 @@ class RecordingProxy:
         self._writer = CassetteWriter(self.path, clock=time.monotonic)
         self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
         self._state = "running"
-        self._spawn(self._accept_loop, "sayna-proxy-accept")
+        self._tasks.spawn(self._accept_loop, "sayna-proxy-accept")
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -143,11 +145,7 @@ class RecordingProxy:
                 sock.shutdown(socket.SHUT_RDWR)
         for upstream in upstreams:
             _cut(upstream)
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            threads = list(self._threads)
-        for thread in threads:
-            thread.join(max(0.0, deadline - time.monotonic()))
+        self._tasks.join(time.monotonic() + timeout)
         assert self._writer is not None
         self._writer.close()
 
@@ -176,19 +174,6 @@ class RecordingProxy:
 
     # --- plumbing ------------------------------------------------------------------------
 
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
-        def run() -> None:
-            try:
-                target()
-            except Exception:
-                log.exception("recording proxy task %s failed", name)
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
-        thread.start()
-
     def _record(self, event: dict[str, Any]) -> None:
         assert self._writer is not None
         self._writer.write(event)
@@ -205,7 +190,7 @@ class RecordingProxy:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._sockets.add(sock)
-            self._spawn(functools.partial(self._serve, sock), f"sayna-proxy-conn-{count}")
+            self._tasks.spawn(functools.partial(self._serve, sock), f"sayna-proxy-conn-{count}")
 
     def _serve(self, sock: socket.socket) -> None:
         try:
@@ -236,11 +221,7 @@ class RecordingProxy:
                 return
             status, reason, answer_headers, answer = self._forward(method, target, headers, body)
             _send_response(conn, sock, status, reason, answer_headers, answer, method == "HEAD")
-            if conn.our_state is h11.MUST_CLOSE or conn.their_state is h11.MUST_CLOSE:
-                return
-            try:
-                conn.start_next_cycle()
-            except h11.LocalProtocolError:
+            if not next_request(conn):
                 return
 
     # --- REST ----------------------------------------------------------------------------
@@ -328,20 +309,10 @@ class RecordingProxy:
             self._sessions += 1
             number = self._sessions
         try:
-            key = dict(headers)["sec-websocket-key"].encode("latin-1")
-            accept = h11.InformationalResponse(
-                status_code=101,
-                headers=[
-                    (b"upgrade", b"websocket"),
-                    (b"connection", b"Upgrade"),
-                    (b"sec-websocket-accept", generate_accept_token(key)),
-                ],
-                reason=b"Switching Protocols",
-            )
+            key = dict(headers)["sec-websocket-key"]
             self._record({"kind": "ws_open", "session": number, "target": safe_target(target)})
-            sock.sendall(conn.send(accept))
-            trailing, _ = conn.trailing_data
-            _Pump(self, number, sock, upstream).run(bytes(trailing))
+            trailing = accept_websocket(conn, sock, key)
+            _Pump(self, number, sock, upstream).run(trailing)
         finally:
             with self._lock:
                 self._upstreams.discard(upstream)
@@ -537,16 +508,5 @@ def _send_response(
     body: bytes,
     head_only: bool,
 ) -> None:
-    kept = [
-        (name.encode("latin-1"), value.encode("latin-1"))
-        for name, value in headers
-        if name.lower() not in _HOP
-    ]
-    kept.append((b"content-length", str(len(body)).encode()))
-    data = conn.send(
-        h11.Response(status_code=status, headers=kept, reason=reason.encode("latin-1"))
-    )
-    if body and not head_only:
-        data += conn.send(h11.Data(data=body))
-    data += conn.send(h11.EndOfMessage())
-    sock.sendall(data)
+    kept = [(name, value) for name, value in headers if name.lower() not in _HOP]
+    send_response(conn, sock, status, kept, body, head_only=head_only, reason=reason)

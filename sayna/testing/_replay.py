@@ -237,14 +237,8 @@ class _Replayer:
     # --- frames from the client ------------------------------------------------------
 
     def on_text(self, text: str) -> None:
-        try:
-            data: Any = json.loads(text)
-        except ValueError:
-            data = text
+        data = self._session._record_text(text)
         kind = data.get("type") if isinstance(data, dict) else None
-        self._session._record(
-            ReceivedFrame(kind="text", data=data, type=kind if isinstance(kind, str) else None)
-        )
         if kind == "config" and self._session.config is None:
             self._session.config = data
         with self._cond:
@@ -295,11 +289,7 @@ class _Replayer:
             self._replay.mismatch(f"{self._where}: the cassette has no such session", None, "")
             self._session.close(1011, "no recorded session left in the cassette")
             return
-        self._thread = threading.Thread(
-            target=self._session._guard(self._play),
-            name=f"sayna-fake-ws-{self._session.index}-replay",
-            daemon=True,
-        )
+        self._thread = self._session._thread(self._play, "replay")
         self._thread.start()
 
     def _play(self) -> None:

@@ -15,14 +15,14 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from wsproto.connection import Connection
 
 from sayna._signing import sign_webhook
-from sayna.testing._behaviour import Behaviour, behaviour_field, keyword_behaviour
+from sayna.testing._behaviour import Behaviour, behaviour_field
 from sayna.testing._context import ServerContext
 from sayna.testing._http import serve_connection
 from sayna.testing._providers import ALL_PROVIDERS
@@ -37,6 +37,7 @@ from sayna.testing._state import (
     make_jwt,
     new_id,
 )
+from sayna.testing._tasks import Tasks
 from sayna.testing._ws import FakeSession
 
 __all__ = ["FakeServer"]
@@ -163,7 +164,7 @@ class FakeServer:
         pace: str = "fast",
         behaviour: Behaviour | None = None,
     ) -> None:
-        keywords = keyword_behaviour(
+        keywords = Behaviour(
             api_keys=api_keys,
             livekit_url=livekit_url,
             livekit_configured=livekit_configured,
@@ -218,7 +219,7 @@ class FakeServer:
         self._requests: list[RecordedRequest] = []
         self._sessions: list[FakeSession] = []
         self._handed_out = 0
-        self._threads: list[threading.Thread] = []
+        self._tasks = Tasks("fake server")
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._wake: tuple[socket.socket, socket.socket] | None = None
@@ -274,13 +275,11 @@ class FakeServer:
         for sock in sockets:
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-        for thread in self._all_threads():
-            thread.join(max(0.0, deadline - time.monotonic()))
+        stuck = self._tasks.join(deadline)
         if self._listener is not None:
             self._listener.close()
         for end in self._wake:
             end.close()
-        stuck = [t.name for t in self._all_threads() if t.is_alive()]
         if stuck:
             log.warning("FakeServer.stop: threads still running after %s s: %s", timeout, stuck)
 
@@ -294,23 +293,6 @@ class FakeServer:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
-
-    def _all_threads(self) -> list[threading.Thread]:
-        with self._lock:
-            return list(self._threads)
-
-    def _spawn(self, target: Callable[[], None], name: str) -> None:
-        def run() -> None:
-            try:
-                target()
-            except Exception:
-                log.exception("fake server task %s failed", name)
-
-        thread = threading.Thread(target=run, name=name, daemon=True)
-        with self._lock:
-            self._threads = [t for t in self._threads if t.is_alive()]
-            self._threads.append(thread)
-        thread.start()
 
     def _accept_loop(self) -> None:
         assert self._listener is not None
@@ -331,7 +313,9 @@ class FakeServer:
                     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                     with self._lock:
                         self._sockets.add(sock)
-                    self._spawn(functools.partial(self._serve, sock), f"sayna-fake-conn-{count}")
+                    self._tasks.spawn(
+                        functools.partial(self._serve, sock), f"sayna-fake-conn-{count}"
+                    )
 
     def _serve(self, sock: socket.socket) -> None:
         try:
@@ -532,7 +516,7 @@ class FakeServer:
             if not self._stopping.wait(0.05):
                 self.state.remove_participant(room, identity)
 
-        self._spawn(leave, "sayna-fake-transfer")
+        self._tasks.spawn(leave, "sayna-fake-transfer")
 
     # --- SIP webhooks (§6) -----------------------------------------------------------------
 
@@ -627,7 +611,7 @@ class FakeServer:
                 return None
             raise
         if deliver_async:
-            self._spawn(lambda: self._post(url, body, headers) and None, "sayna-fake-webhook")
+            self._tasks.spawn(lambda: self._post(url, body, headers) and None, "sayna-fake-webhook")
             return None
         return self._post(url, body, headers)
 

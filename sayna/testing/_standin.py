@@ -190,14 +190,7 @@ class StandIn:
         try:
             message = decode_incoming(text)
         except FrameError as exc:
-            try:
-                data: Any = json.loads(text)
-            except ValueError:
-                data = text
-            kind = data.get("type") if isinstance(data, dict) else None
-            self._session._record(
-                ReceivedFrame(kind="text", data=data, type=kind if isinstance(kind, str) else None)
-            )
+            self._session._record_text(text)
             self._error(f"Invalid message format: {exc}")
             return
         kind = message["type"]
@@ -557,11 +550,7 @@ class StandIn:
 
     def _start_tts(self) -> None:
         if self._tts_thread is None:
-            self._tts_thread = threading.Thread(
-                target=self._session._guard(self._tts_loop),
-                name=f"sayna-fake-ws-{self._session.index}-tts",
-                daemon=True,
-            )
+            self._tts_thread = self._session._thread(self._tts_loop, "tts")
             self._tts_thread.start()
 
     def _tts_loop(self) -> None:

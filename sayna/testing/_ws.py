@@ -171,9 +171,7 @@ class FakeSession:
         self._finished = False
         self._graceful = False
         self._message_parts: list[Any] = []
-        self._writer = threading.Thread(
-            target=self._guard(self._write_loop), name=f"sayna-fake-ws-{index}-writer", daemon=True
-        )
+        self._writer = self._thread(self._write_loop, "writer")
         self._standin: StandIn | None = None
         if handler is None:
             from sayna.testing._standin import StandIn
@@ -324,7 +322,9 @@ class FakeSession:
 
     # --- connection thread --------------------------------------------------------------
 
-    def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
+    def _thread(self, target: Callable[[], None], role: str) -> threading.Thread:
+        """A daemon thread (not started) of this session: a crash in it aborts the session."""
+
         def run() -> None:
             try:
                 target()
@@ -332,7 +332,7 @@ class FakeSession:
                 log.exception("fake server session #%d crashed", self.index)
                 self._abort_now()
 
-        return run
+        return threading.Thread(target=run, name=f"sayna-fake-ws-{self.index}-{role}", daemon=True)
 
     def run(self, trailing: bytes) -> None:
         """Serve the session on the calling (connection) thread until it ends."""
@@ -499,6 +499,18 @@ class FakeSession:
         with self._frames_cond:
             self.received.append(frame)
             self._frames_cond.notify_all()
+
+    def _record_text(self, text: str) -> Any:
+        """Record a text frame as its JSON (the text itself when not JSON); returns that."""
+        try:
+            data: Any = json.loads(text)
+        except ValueError:
+            data = text
+        kind = data.get("type") if isinstance(data, dict) else None
+        self._record(
+            ReceivedFrame(kind="text", data=data, type=kind if isinstance(kind, str) else None)
+        )
+        return data
 
     def _send(self, event: Mapping[str, Any]) -> None:
         self._outbox.put(TEXT, _dumps(event))

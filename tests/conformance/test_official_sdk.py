@@ -14,33 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sayna_client import (
-    SaynaClient,
-    SipHook,
-    STTConfig,
-    TTSConfig,
-    WebhookReceiver,
-)
+from official_sdk import STT, TTS, spoken_turn
+from sayna_client import SaynaClient, SipHook, WebhookReceiver
 
 from sayna.testing import FakeServer, decode_speech
 
 KEY = "sk_official"
-STT = STTConfig(
-    provider="deepgram",
-    language="en-US",
-    sample_rate=16000,
-    channels=1,
-    punctuation=True,
-    encoding="linear16",
-    model="nova-3",
-)
-TTS = TTSConfig(
-    provider="deepgram",
-    model="aura-asteria-en",
-    voice_id="aura-asteria-en",
-    audio_format="linear16",
-    sample_rate=16000,
-)
 
 
 @pytest.fixture
@@ -104,33 +83,8 @@ def test_official_sdk_realtime_round_trip(server: FakeServer) -> None:
 
     async def drive() -> tuple[Any, bytes, list[Any]]:
         client = SaynaClient(server.url, STT, TTS, api_key=KEY, stream_id="sdk-stream")
-        ready, complete, turn_end = asyncio.Event(), asyncio.Event(), asyncio.Event()
-        audio = bytearray()
-        results: list[Any] = []
-        ready_messages: list[Any] = []
-
-        def on_ready(message: Any) -> None:
-            ready_messages.append(message)
-            ready.set()
-
-        def on_stt(message: Any) -> None:
-            results.append(message)
-            if message.is_speech_final:
-                turn_end.set()
-
-        client.register_on_ready(on_ready)
-        client.register_on_tts_audio(audio.extend)
-        client.register_on_tts_playback_complete(lambda _: complete.set())
-        client.register_on_stt_result(on_stt)
         try:
-            await client.connect()  # returns before ready
-            await asyncio.wait_for(ready.wait(), 5)
-            await client.speak(text)
-            await asyncio.wait_for(complete.wait(), 5)
-            pcm = bytes(audio)
-            for start in range(0, len(pcm), 3200):
-                await client.on_audio_input(pcm[start : start + 3200])
-            await asyncio.wait_for(turn_end.wait(), 5)
+            ready_messages, pcm, results = await spoken_turn(client, text, timeout=5)
             return ready_messages[0], pcm, results
         finally:
             await _closed(client)

@@ -5,9 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import tracemalloc
-from collections.abc import Iterator
 
-import pytest
 from polling import wait_until
 
 from faults.rawserver import RawServer
@@ -15,15 +13,6 @@ from faults.wspeer import Peer, server_frame, session_handler
 from sayna import Sayna
 from sayna._events import CloseEvent
 from sayna._frames import MAX_FRAGMENTS, MAX_MESSAGE_SIZE
-
-
-@pytest.fixture
-def traced() -> Iterator[None]:
-    tracemalloc.start()
-    try:
-        yield
-    finally:
-        tracemalloc.stop()
 
 
 def test_a_header_announcing_64_mib_allocates_only_what_arrives(traced: None) -> None:

@@ -122,15 +122,6 @@ def endless(conn: socket.socket, first: bytes, chunk: bytes, release: threading.
         conn.sendall(chunk)
 
 
-@pytest.fixture
-def traced() -> Iterator[None]:
-    tracemalloc.start()
-    try:
-        yield
-    finally:
-        tracemalloc.stop()
-
-
 @pytest.mark.parametrize(
     ("name", "first", "chunk"),
     [

@@ -107,36 +107,33 @@ def _retry_script(
     return script
 
 
-@pytest.mark.parametrize("status", ["429 Too Many Requests", "503 Service Unavailable"])
-def test_retry_after_sets_the_retry_delay(status: str) -> None:
-    """A GET answered 429/503 with Retry-After: 2 waits 2 s (not the backoff), then succeeds."""
-    first = _answer(status, b'{"error":"slow down"}', "Retry-After: 2\r\n")
+def _sleeps_before_health(first: bytes) -> list[float]:
+    """The delays the client sleeps before health() succeeds, ``first`` being the first answer."""
     with RawServer(_serve(_retry_script(first))) as server, Sayna(server.url) as client:
         sleeps: list[float] = []
         client._sleep = sleeps.append
         assert client.health().status == "OK"
-        assert sleeps == [2.0]
+    return sleeps
+
+
+@pytest.mark.parametrize("status", ["429 Too Many Requests", "503 Service Unavailable"])
+def test_retry_after_sets_the_retry_delay(status: str) -> None:
+    """A GET answered 429/503 with Retry-After: 2 waits 2 s (not the backoff), then succeeds."""
+    first = _answer(status, b'{"error":"slow down"}', "Retry-After: 2\r\n")
+    assert _sleeps_before_health(first) == [2.0]
 
 
 def test_retry_after_as_an_http_date() -> None:
     """Retry-After given as an HTTP date becomes the seconds until then (capped below at 0)."""
     past = email.utils.formatdate(time.time() - 60, usegmt=True)
     first = _answer("503 Service Unavailable", b"", f"Retry-After: {past}\r\n")
-    with RawServer(_serve(_retry_script(first))) as server, Sayna(server.url) as client:
-        sleeps: list[float] = []
-        client._sleep = sleeps.append
-        assert client.health().status == "OK"
-        assert sleeps == [0.0]
+    assert _sleeps_before_health(first) == [0.0]
 
 
 def test_malformed_retry_after_falls_back_to_backoff() -> None:
     """A Retry-After that is neither seconds nor a date is ignored: the usual backoff applies."""
     first = _answer("503 Service Unavailable", b"", "Retry-After: soon-ish\r\n")
-    with RawServer(_serve(_retry_script(first))) as server, Sayna(server.url) as client:
-        sleeps: list[float] = []
-        client._sleep = sleeps.append
-        assert client.health().status == "OK"
-        assert sleeps == [0.25]
+    assert _sleeps_before_health(first) == [0.25]
 
 
 def test_retry_after_beyond_the_cap_raises_at_once_with_the_delay() -> None:

@@ -8,6 +8,8 @@ import signal
 import subprocess
 import sys
 
+from child_processes import started
+
 from sayna import Sayna, TTSConfig
 from sayna.testing import FakeServer, RecordingProxy
 
@@ -28,14 +30,11 @@ def test_fake_server_replays_a_cassette(tmp_path: pathlib.Path) -> None:
         Sayna(proxy.url) as client,
     ):
         recorded = client.speak_rest("From the command line", TTS).data
-    proc = subprocess.Popen(
+    with started(
         [sys.executable, "-m", "sayna", "fake-server", "--cassette", str(path)],
-        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         env=_env(),
-    )
-    try:
+    ) as proc:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
@@ -43,10 +42,6 @@ def test_fake_server_replays_a_cassette(tmp_path: pathlib.Path) -> None:
             assert client.speak_rest("From the command line", TTS).data == recorded
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=TIMEOUT)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0
     assert "Traceback" not in err
 

@@ -6,56 +6,22 @@ import asyncio
 import pathlib
 from typing import Any
 
-from sayna_client import SaynaClient, STTConfig, TTSConfig
+from official_sdk import STT, TTS, spoken_turn
+from sayna_client import SaynaClient
 from server_helpers import wait_until
 
 from sayna.testing import FakeServer, RecordingProxy, decode_speech
 
 KEY = "sk-sdk-NOT-IN-CASSETTE"
-STT = STTConfig(
-    provider="deepgram",
-    language="en-US",
-    sample_rate=16000,
-    channels=1,
-    punctuation=True,
-    encoding="linear16",
-    model="nova-3",
-)
-TTS = TTSConfig(
-    provider="deepgram",
-    model="aura-asteria-en",
-    voice_id="aura-asteria-en",
-    audio_format="linear16",
-    sample_rate=16000,
-)
 
 
 async def _drive(url: str) -> dict[str, Any]:
     """REST synthesis, then a realtime turn: speak, stream the audio back, hear it."""
     client = SaynaClient(url, STT, TTS, api_key=KEY, stream_id="sdk-cassette")
-    ready, complete, turn_end = asyncio.Event(), asyncio.Event(), asyncio.Event()
-    audio = bytearray()
-    transcripts: list[tuple[str, bool, bool]] = []
-
-    def on_stt(message: Any) -> None:
-        transcripts.append((message.transcript, message.is_final, message.is_speech_final))
-        if message.is_speech_final:
-            turn_end.set()
-
-    client.register_on_ready(lambda _: ready.set())
-    client.register_on_tts_audio(audio.extend)
-    client.register_on_tts_playback_complete(lambda _: complete.set())
-    client.register_on_stt_result(on_stt)
     try:
         rest_audio, _ = await client.speak_rest("Recorded once.", TTS)
-        await client.connect()
-        await asyncio.wait_for(ready.wait(), 10)
-        await client.speak("Replayed forever.")
-        await asyncio.wait_for(complete.wait(), 10)
-        pcm = bytes(audio)
-        for start in range(0, len(pcm), 3200):
-            await client.on_audio_input(pcm[start : start + 3200])
-        await asyncio.wait_for(turn_end.wait(), 10)
+        _, pcm, results = await spoken_turn(client, "Replayed forever.", timeout=10)
+        transcripts = [(r.transcript, r.is_final, r.is_speech_final) for r in results]
         return {"rest": rest_audio, "tts": pcm, "stt": transcripts}
     finally:
         await client.disconnect()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import socket
-import subprocess
 import sys
 import threading
 import time
@@ -12,6 +11,7 @@ import time
 import pytest
 import requests
 import websocket
+from child_processes import started
 from server_helpers import (
     audio_config,
     configure,
@@ -184,14 +184,13 @@ def test_pytest_fixture_yields_a_started_server(sayna_server: FakeServer) -> Non
     assert requests.get(sayna_server.url + "/voices", timeout=5).status_code == 200
 
 
-def test_command_line_serves_until_interrupted() -> None:
-    """python -m sayna.testing prints its URL, serves with the given key, and stops on SIGINT."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sayna.testing", "--api-key", "k1=tenant-x"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
+@pytest.mark.parametrize("option", ["--require-key", "--api-key"])
+def test_command_line_serves_until_interrupted(option: str) -> None:
+    """python -m sayna.testing prints its URL, serves with the given key, and stops on SIGINT.
+
+    The key option is spelled --require-key, like sayna fake-server; the old --api-key still works.
+    """
+    with started([sys.executable, "-m", "sayna.testing", option, "k1=tenant-x"]) as process:
         assert process.stdout is not None
         line = process.stdout.readline()
         url = line.split(" on ", 1)[1].split(" ", 1)[0]
@@ -201,9 +200,3 @@ def test_command_line_serves_until_interrupted() -> None:
         assert json.loads(reply.text)
         process.send_signal(2)
         assert process.wait(timeout=5) == 0
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        if process.stdout is not None:
-            process.stdout.close()

@@ -72,11 +72,13 @@ def fake_server(ctx: Context) -> int:
     with running_fake_server(
         port=ctx.args.port, api_keys=keys or None, cassette=cassette
     ) as server:
-        ctx.out(server.url)
-        auth = f"auth on, {len(keys)} key(s)" if keys else "auth off"
-        ctx.note(f"sayna: local server at {server.url} ({auth}); Ctrl-C stops it")
-        ctx.note(f"sayna: try  SAYNA_URL={server.url} sayna health")
+        # Ctrl-C is the documented way to stop it, from the moment the URL is
+        # out (a script reading that line may interrupt at once).
         try:
+            ctx.out(server.url)
+            auth = f"auth on, {len(keys)} key(s)" if keys else "auth off"
+            ctx.note(f"sayna: local server at {server.url} ({auth}); Ctrl-C stops it")
+            ctx.note(f"sayna: try  SAYNA_URL={server.url} sayna health")
             threading.Event().wait()
         except KeyboardInterrupt:
             ctx.note("sayna: stopped")

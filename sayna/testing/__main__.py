@@ -49,11 +49,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     auth = f"auth on ({len(keys)} key(s))" if keys else "auth off"
     if args.cassette:
         auth += f", replaying {args.cassette}"
-    print(
-        f"Sayna fake server on {server.url} (WebSocket {server.ws_url}), {auth}. Ctrl-C stops it."
-    )
-    sys.stdout.flush()
     try:
+        # Inside the try: a script that read the line may interrupt at once.
+        print(
+            f"Sayna fake server on {server.url} (WebSocket {server.ws_url}), {auth}."
+            " Ctrl-C stops it."
+        )
+        sys.stdout.flush()
         threading.Event().wait()
     except KeyboardInterrupt:
         pass

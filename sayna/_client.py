@@ -50,6 +50,7 @@ from sayna._validation import (
     require_text_list,
 )
 from sayna._version import __version__
+from sayna._wsconnect import PlanCache
 
 if TYPE_CHECKING:
     pass
@@ -265,6 +266,7 @@ class Sayna:
 
         # Realtime sessions add themselves here so that close() can end them.
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._plans = PlanCache()
         self._lock = threading.Lock()
         self._fork_guard = ForkAware(self._after_fork)
         self._transport = RestTransport(
@@ -362,6 +364,7 @@ class Sayna:
             ping_interval=self._ping_interval,
             ping_timeout=self._ping_timeout,
             sessions=self._sessions,
+            plans=self._plans,
         )
 
     # --- transport ---------------------------------------------------------------

@@ -32,7 +32,7 @@ from sayna._events import (
     decode_text,
 )
 from sayna._stats import SpeechTracker
-from sayna._wsconnect import network_plan, open_websocket
+from sayna._wsconnect import PlanCache, open_websocket
 from sayna._wsprotocol import (
     PROTOCOL_ERROR,
     PingClock,
@@ -84,6 +84,8 @@ class RealtimeSettings:
     ping_timeout: float
     #: The client's registry of open sessions (so that ``Sayna.close()`` ends them).
     sessions: weakref.WeakSet[Any] = attrs.field(repr=False, eq=False)
+    #: The client's network plan, built once while its settings stay the same.
+    plans: PlanCache = attrs.field(factory=PlanCache, repr=False, eq=False)
 
     def open_websocket(self, timeout: float, deadline: float) -> Any:
         """Connect and upgrade (proxy, TLS as the REST calls) by ``deadline``; raise a SaynaError.
@@ -91,7 +93,7 @@ class RealtimeSettings:
         ``deadline`` is the one of the whole connect (TCP, proxy, TLS, upgrade,
         and the wait for ``ready`` after this returns).
         """
-        plan = network_plan(self.http, self.ws_url)
+        plan = self.plans.plan(self.http, self.ws_url)
         return open_websocket(
             self.ws_url,
             plan=plan,

@@ -55,9 +55,15 @@ OP_PONG = 0xA
 # small buffer; a bulk audio download reads up to a megabyte per call, and
 # hands the consumer a batch per read: fewer syscalls and, above all, fewer
 # thread wake-ups (a TTS download took 0.6x the time with 1 MiB reads as with
-# 64 KiB ones in the benchmark).
-READ_SIZE = 65536
+# 64 KiB ones in the benchmark). The buffer is zero-filled, so all of it is
+# resident: a 64 KiB start cost every idle session 64 kB of its ~87 kB RSS
+# (the benchmark's "idle" scenario), hence the small start; a busy stream
+# reaches 64 KiB after four full reads.
+READ_SIZE = 4096
 MAX_READ_SIZE = 1024 * 1024
+# After this many reads in a row that fill at most an eighth of a grown
+# buffer, the burst is over: the buffer halves, back towards its first size.
+QUIET_READS = 8
 # The server's own limit for one message (PROTOCOL.md §3.1). A frame or an
 # assembled message announcing more is a broken or hostile peer; refusing it
 # before reading keeps the reader from trying to allocate whatever it claims.
@@ -114,12 +120,14 @@ class FrameReader:
     """
 
     __slots__ = (
+        "_base_size",
         "_buffer",
         "_end",
         "_error",
         "_fragments",
         "_message_op",
         "_message_size",
+        "_quiet_reads",
         "_recv_into",
         "_size",
         "_start",
@@ -128,7 +136,8 @@ class FrameReader:
 
     def __init__(self, recv_into: Callable[[memoryview], int], size: int = READ_SIZE) -> None:
         self._recv_into = recv_into
-        self._size = size
+        self._size = self._base_size = size
+        self._quiet_reads = 0  # small reads in a row into a grown buffer
         self._buffer = bytearray(size)
         self._view = memoryview(self._buffer)
         self._start = 0  # first byte not parsed yet
@@ -175,8 +184,19 @@ class FrameReader:
             )
         # Reads into a buffer grown for one large frame say nothing about the
         # stream's pace: only full reads of the normal buffer double it.
-        if got == free and self._size < MAX_READ_SIZE and needed <= self._size:
-            self._size = min(self._size * 2, MAX_READ_SIZE)
+        size = self._size
+        if got == free and size < MAX_READ_SIZE and needed <= size:
+            self._size = min(size * 2, MAX_READ_SIZE)
+            self._quiet_reads = 0
+        elif size > self._base_size and got * 8 <= size:
+            # Given back after a burst: the next read with nothing held
+            # reallocates the buffer at the smaller size.
+            self._quiet_reads += 1
+            if self._quiet_reads >= QUIET_READS:
+                self._size = max(size // 2, self._base_size)
+                self._quiet_reads = 0
+        else:
+            self._quiet_reads = 0
         self._end = end + got
         return got
 

@@ -27,6 +27,8 @@ JOBS = {
     "rss_slow_iter",
     "concurrent",
     "connect",
+    "idle",
+    "many",
 }
 ROWS = {
     "events_iter",
@@ -43,6 +45,12 @@ ROWS = {
     "concurrent_cpu",
     "concurrent_threads",
     "connect_p50",
+    "connect_cpu",
+    "idle_rss",
+    "idle_threads",
+    "many_cpu",
+    "many_rss",
+    "many_threads",
 }
 CLIENTS = ("ours", "floor", "sdk")
 

@@ -190,6 +190,37 @@ def test_reads_grow_while_they_come_back_full_up_to_the_cap() -> None:
     assert len(reader._buffer) == 65536
 
 
+def test_a_new_reader_holds_a_small_buffer() -> None:
+    """An idle session's reader starts at READ_SIZE (4 KiB), not at its bulk size."""
+    reader = FrameReader(Chunks([]))
+    assert len(reader._buffer) == _frames.READ_SIZE == 4096
+
+
+def test_the_buffer_is_given_back_after_a_burst() -> None:
+    """After a burst grew the buffer, a run of small reads halves it back to READ_SIZE."""
+    frame = server_frame(OP_BINARY, b"a" * 3200)
+    small = server_frame(OP_TEXT, b"{}")
+    source = Chunks([frame * 200] + [small] * 200)
+    reader = FrameReader(source)
+    got = grown = 0
+    while got < 200:
+        got += len(drain_some(reader))
+        grown = max(grown, len(reader._buffer))
+    assert grown >= 65536
+    while got < 400:
+        got += len(drain_some(reader))
+    assert len(reader._buffer) == _frames.READ_SIZE
+
+
+def drain_some(reader: FrameReader) -> list[tuple[int, bytes]]:
+    """One read and every message it completed."""
+    reader.fill()
+    out = []
+    while (message := reader.next_message()) is not None:
+        out.append(message)
+    return out
+
+
 def test_end_of_stream_raises_connection_closed() -> None:
     """A peer that goes away mid-frame ends the reader with websocket-client's exception."""
     reader = FrameReader(Chunks([server_frame(OP_TEXT, b"abc")[:3]]))
@@ -397,7 +428,7 @@ def test_a_frame_announcing_more_than_the_message_limit_is_refused() -> None:
     reader.fill()
     with pytest.raises(websocket.WebSocketProtocolException, match="message limit"):
         reader.next_message()
-    assert len(reader._buffer) == 65536
+    assert len(reader._buffer) == _frames.READ_SIZE
 
 
 def test_fragments_adding_up_past_the_limit_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -390,3 +390,63 @@ def test_the_websocket_really_goes_through_the_env_proxy(
     head = proxy.requests[0].decode()
     assert head.startswith(f"CONNECT 127.0.0.1:{sayna_server.port} ")
     assert "Proxy-Authorization: Basic " + base64.b64encode(b"agent:secret").decode() in head
+
+
+def test_connects_of_one_client_build_the_network_plan_once(
+    sayna_server: FakeServer, clean_env: pytest.MonkeyPatch
+) -> None:
+    """Three connects with unchanged settings scan the environment (build the plan) once."""
+    built: list[str] = []
+
+    def counting(http: requests.Session, ws_url: str) -> object:
+        built.append(ws_url)
+        return network_plan(http, ws_url)
+
+    clean_env.setattr("sayna._wsconnect.network_plan", counting)
+    with Sayna(sayna_server.url) as client:
+        for _ in range(3):
+            with client.connect(STT, TTS) as session:
+                assert session.ready
+    assert len(built) == 1
+
+
+def test_a_change_of_session_proxies_applies_to_the_next_connect(
+    sayna_server: FakeServer, clean_env: pytest.MonkeyPatch
+) -> None:
+    """A proxy set on the requests.Session after a direct connect carries the next one."""
+    proxy = _ConnectProxy()
+    http = requests.Session()
+    try:
+        with Sayna(sayna_server.url, session=http) as client:
+            with client.connect(STT, TTS) as session:
+                assert session.ready
+            assert proxy.requests == []
+            http.proxies["http"] = f"http://127.0.0.1:{proxy.port}"
+            with client.connect(STT, TTS) as session:
+                assert session.ready
+    finally:
+        proxy.close()
+        http.close()
+    assert len(proxy.requests) == 1
+
+
+def test_a_session_class_merging_settings_itself_is_asked_on_every_connect(
+    sayna_server: FakeServer, clean_env: pytest.MonkeyPatch
+) -> None:
+    """A requests.Session subclass overriding merge_environment_settings decides each time."""
+    asked: list[str] = []
+
+    class Deciding(requests.Session):
+        def merge_environment_settings(self, url, proxies, stream, verify, cert):  # type: ignore[no-untyped-def]
+            asked.append(url)
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+
+    http = Deciding()
+    try:
+        with Sayna(sayna_server.url, session=http) as client:
+            for _ in range(2):
+                with client.connect(STT, TTS) as session:
+                    assert session.ready
+    finally:
+        http.close()
+    assert len([url for url in asked if url.endswith("/ws")]) == 2

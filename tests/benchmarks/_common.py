@@ -81,6 +81,26 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def settled_rss_bytes() -> int:
+    """RSS after a full collection, so freed garbage does not count as held memory."""
+    import gc
+
+    gc.collect()
+    return rss_bytes()
+
+
+def held_per_session(
+    sessions: int, rss0: int, threads0: int, cpu0: float, opened_cpu: float
+) -> dict[str, float]:
+    """What N open, idle sessions hold: RSS and threads per session, CPU per connect."""
+    count = max(sessions, 1)
+    return {
+        "idle_rss_kb": (settled_rss_bytes() - rss0) / 1024 / count,
+        "threads_per_session": (thread_count() - threads0) / count,
+        "cpu_per_connect_ms": (opened_cpu - cpu0) / count * 1e3,
+    }
+
+
 class RSSWatch:
     """Peak RSS growth from ``start()`` on: kernel high-water mark, sampled as a fallback."""
 

@@ -26,7 +26,9 @@ from _common import (
     config_message,
     cpu_seconds,
     events_id,
+    held_per_session,
     percentile,
+    settled_rss_bytes,
     thread_count,
     tts_id,
     upload_id,
@@ -254,6 +256,8 @@ def rss(url: str, n: int, mode: str) -> dict[str, Any]:
 
 def concurrent(url: str, sessions: int, n: int) -> dict[str, Any]:
     """One thread per connection, as websocket-client's own WebSocketApp does it."""
+    open_ready(url, CONNECT_ID).close(timeout=1)
+    rss0, threads0, cpu_start = settled_rss_bytes(), thread_count(), cpu_seconds()
     sockets = [open_ready(url, events_id(n)) for _ in range(sessions)]
     counts = [0] * sessions
     go = threading.Barrier(sessions + 1)
@@ -271,34 +275,41 @@ def concurrent(url: str, sessions: int, n: int) -> dict[str, Any]:
         for t in threads:
             t.start()
         go.wait()
+        held = held_per_session(sessions, rss0, threads0, cpu_start, cpu_seconds())
         threads_now = thread_count()
         cpu0, start = cpu_seconds(), time.perf_counter()
         for ws in sockets:
             ws.send_bytes(CHUNK)
         for t in threads:
             t.join()
-        elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
+        end_cpu = cpu_seconds()
+        elapsed, cpu = time.perf_counter() - start, end_cpu - cpu0
     finally:
         for ws in sockets:
             ws.close(timeout=1)
     total = sum(counts)
     return {
         "cpu_per_event_us": cpu / max(total, 1) * 1e6,
+        "cpu_per_event_all_us": (end_cpu - cpu_start) / max(total, 1) * 1e6,
         "seconds": elapsed,
         "threads": threads_now,
         "count": total,
         "expected": sessions * n,
+        **held,
     }
 
 
 def connect(url: str, rounds: int) -> dict[str, Any]:
     samples = []
+    cpu = 0.0
     for _ in range(rounds):
-        start = time.perf_counter()
+        cpu0, start = cpu_seconds(), time.perf_counter()
         ws = open_ready(url, CONNECT_ID)
         samples.append(time.perf_counter() - start)
+        cpu += cpu_seconds() - cpu0
         ws.close(timeout=1)
     return {
+        "cpu_per_connect_ms": cpu / rounds * 1e3,
         "p50": percentile(samples, 50),
         "p99": percentile(samples, 99),
         "count": len(samples),

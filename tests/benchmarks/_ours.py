@@ -20,7 +20,9 @@ from _common import (
     RSSWatch,
     cpu_seconds,
     events_id,
+    held_per_session,
     percentile,
+    settled_rss_bytes,
     thread_count,
     tts_id,
     upload_id,
@@ -202,6 +204,9 @@ def rss(url: str, n: int, mode: str) -> dict[str, Any]:
 
 
 def concurrent(url: str, sessions: int, n: int) -> dict[str, Any]:
+    # One session outside the window: imports and the client's pools are not per session.
+    open_ready(url, CONNECT_ID).close()
+    rss0, threads0, cpu_start = settled_rss_bytes(), thread_count(), cpu_seconds()
     opened: list[Session] = []
     counts = [0] * sessions
     remaining = threading.Semaphore(0)
@@ -216,23 +221,27 @@ def concurrent(url: str, sessions: int, n: int) -> dict[str, Any]:
                     remaining.release()
 
             session.on(STTResultEvent, on_stt)
+        held = held_per_session(sessions, rss0, threads0, cpu_start, cpu_seconds())
         threads_now = thread_count()
         cpu0, start = cpu_seconds(), time.perf_counter()
         for session in opened:
             session.on_audio_input(CHUNK)
         for _ in range(sessions):
             remaining.acquire()
-        elapsed, cpu = time.perf_counter() - start, cpu_seconds() - cpu0
+        end_cpu = cpu_seconds()
+        elapsed, cpu = time.perf_counter() - start, end_cpu - cpu0
     finally:
         for session in opened:
             session.close()
     total = sum(counts)
     return {
         "cpu_per_event_us": cpu / max(total, 1) * 1e6,
+        "cpu_per_event_all_us": (end_cpu - cpu_start) / max(total, 1) * 1e6,
         "seconds": elapsed,
         "threads": threads_now,
         "count": total,
         "expected": sessions * n,
+        **held,
     }
 
 
@@ -240,12 +249,15 @@ def connect(url: str, rounds: int) -> dict[str, Any]:
     samples = []
     client = _client(url)
     stt, tts = STTConfig(**STT), TTSConfig(**TTS)
+    cpu = 0.0
     for _ in range(rounds):
-        start = time.perf_counter()
+        cpu0, start = cpu_seconds(), time.perf_counter()
         session = client.connect(stt_config=stt, tts_config=tts, stream_id=CONNECT_ID)
         samples.append(time.perf_counter() - start)
+        cpu += cpu_seconds() - cpu0
         session.close()
     return {
+        "cpu_per_connect_ms": cpu / rounds * 1e3,
         "p50": percentile(samples, 50),
         "p99": percentile(samples, 99),
         "count": len(samples),

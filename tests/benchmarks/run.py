@@ -36,7 +36,18 @@ REPO = HERE.parent.parent
 # Where the "ours" worker imports sayna from, when not from the working tree.
 SAYNA_PATH_ENV = "SAYNA_BENCH_PATH"
 CLIENTS = ("ours", "floor", "sdk")
-SCENARIOS = ("events", "tts", "upload", "rtt", "rest", "rss", "concurrent", "connect")
+SCENARIOS = (
+    "events",
+    "tts",
+    "upload",
+    "rtt",
+    "rest",
+    "rss",
+    "concurrent",
+    "connect",
+    "idle",
+    "many",
+)
 
 # Sizes per mode. "full" is what issue #8 asks for; "quick" keeps the sizes that
 # are cheap and cuts the long ones; "smoke" only proves that everything runs.
@@ -53,6 +64,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "rss": 1_000_000,
         "concurrent": (100, 2000),
         "connect": 50,
+        "idle": 200,
+        "many": (1000, 100),
     },
     "quick": {
         "repeats": 3,
@@ -66,6 +79,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "rss": 100_000,
         "concurrent": (100, 300),
         "connect": 20,
+        "idle": 200,
+        "many": (1000, 100),
     },
     "smoke": {
         "repeats": 1,
@@ -79,6 +94,8 @@ SIZES: dict[str, dict[str, Any]] = {
         "rss": 2000,
         "concurrent": (4, 50),
         "connect": 3,
+        "idle": 5,
+        "many": (6, 10),
     },
 }
 
@@ -92,6 +109,10 @@ UNITS = {
     "peak_growth_mb": ("MB", 1.0),
     "cpu_per_event_us": ("us/event", 1.0),
     "threads": ("threads", 1.0),
+    "cpu_per_connect_ms": ("ms", 1.0),
+    "cpu_per_event_all_us": ("us/event", 1.0),
+    "idle_rss_kb": ("kB", 1.0),
+    "threads_per_session": ("threads", 1.0),
 }
 
 # Targets of issue #8, as (row, compared with, bound).
@@ -106,6 +127,11 @@ TARGETS = {
     "rest_health": ("floor", 1.1),
     "rest_speak": ("floor", 1.1),
     "rss_cb": ("MB", 20.0),
+    # Issue 17.
+    "connect_p50": ("sdk", 1.0),
+    "connect_cpu": ("sdk", 1.0),
+    "idle_rss": ("sdk", 2.0),
+    "many_cpu": ("sdk", 1.0),
 }
 
 
@@ -150,7 +176,34 @@ def jobs(sizes: dict[str, Any]) -> list[dict[str, Any]]:
             fresh=True,
             repeats=sizes["fresh_repeats"],
         ),
-        job("connect", "connect", {"rounds": sizes["connect"]}, {"connect_p50": "p50"}),
+        job(
+            "connect",
+            "connect",
+            {"rounds": sizes["connect"]},
+            {"connect_p50": "p50", "connect_cpu": "cpu_per_connect_ms"},
+        ),
+        job(
+            "idle",
+            "idle",
+            {"sessions": sizes["idle"], "n": 1},
+            {"idle_rss": "idle_rss_kb", "idle_threads": "threads_per_session"},
+            fresh=True,
+            repeats=sizes["fresh_repeats"],
+            fn="concurrent",
+        ),
+        job(
+            "many",
+            "many",
+            {"sessions": sizes["many"][0], "n": sizes["many"][1]},
+            {
+                "many_cpu": "cpu_per_event_all_us",
+                "many_rss": "idle_rss_kb",
+                "many_threads": "threads",
+            },
+            fresh=True,
+            repeats=1,
+            fn="concurrent",
+        ),
     ]
 
 
@@ -162,11 +215,12 @@ def job(
     *,
     fresh: bool = False,
     repeats: int | None = None,
+    fn: str | None = None,
 ) -> dict[str, Any]:
     return {
         "scenario": scenario,
         "name": name,
-        "fn": scenario,
+        "fn": fn or scenario,
         "params": params,
         "rows": rows,
         "fresh": fresh,
@@ -511,6 +565,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", default=",".join(CLIENTS), help="default: ours,floor,sdk")
     parser.add_argument("--repeats", type=int, help="override the repeats of the mode")
     parser.add_argument(
+        "--many-sessions",
+        type=int,
+        metavar="N",
+        help="sessions of the 'many' scenario (default 1000; fewer on a busy machine)",
+    )
+    parser.add_argument(
         "--sayna-rev",
         metavar="REV",
         help="measure sayna as of this git revision (default: the working tree)",
@@ -528,6 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     sizes = dict(SIZES[mode])
     if args.repeats:
         sizes["repeats"] = args.repeats
+    if args.many_sessions:
+        sizes["many"] = (args.many_sessions, sizes["many"][1])
     SIZES[mode] = sizes
     clients = tuple(c for c in args.clients.split(",") if c)
     unknown = set(clients) - set(CLIENTS)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import atexit
 import itertools
 import logging
-import os
 import threading
 import time
 import weakref
@@ -44,6 +43,7 @@ from sayna._errors import (
 )
 from sayna._eventlog import EventLog
 from sayna._events import CloseEvent, ErrorEvent, Event, ReadyEvent, ReconnectedEvent
+from sayna._forksafe import fork_generation
 from sayna._models import STTConfig, TTSConfig
 from sayna._stats import SessionStats, SpeechTracker
 from sayna._wsprotocol import LIVE_STATES, State, client_close, describe, describe_close
@@ -53,8 +53,6 @@ __all__ = ["SessionCore", "close_all_at_exit"]
 logger = logging.getLogger("sayna")
 
 _ids = itertools.count(1)
-# Bumped in a forked child: a session belongs to the process that opened it.
-_fork_generation = 0
 # Live sessions, closed at interpreter exit. Weak: a collected session is gone.
 _live: weakref.WeakSet[SessionCore] = weakref.WeakSet()
 
@@ -98,7 +96,8 @@ class SessionCore:
         max_buffered_audio_bytes: int,
     ) -> None:
         self.id = next(_ids)
-        self._fork_generation = _fork_generation
+        # A session belongs to the process that opened it.
+        self._fork_generation = fork_generation()
         self.without_audio = without_audio
         self.livekit = livekit
         # Kept for the conveniences: the audio format to check and to describe.
@@ -137,7 +136,7 @@ class SessionCore:
     @property
     def in_this_process(self) -> bool:
         """False in a forked child: the connection belongs to the parent."""
-        return self._fork_generation == _fork_generation
+        return self._fork_generation == fork_generation()
 
     def check_process(self) -> None:
         if not self.in_this_process:
@@ -616,11 +615,4 @@ def close_all_at_exit() -> None:
                 logger.debug("closing a session at exit failed", exc_info=True)
 
 
-def _after_fork_in_child() -> None:
-    global _fork_generation
-    _fork_generation += 1
-
-
 atexit.register(close_all_at_exit)
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 import requests
 from requests.adapters import HTTPAdapter
 
-__all__ = ["ForkAware", "reset_connection_pools"]
+__all__ = ["ForkAware", "fork_generation", "reset_connection_pools"]
 
 
 def reset_connection_pools(session: requests.Session) -> None:
@@ -74,9 +74,19 @@ class ForkAware:
 
 
 _registry: weakref.WeakSet[ForkAware] = weakref.WeakSet()
+# Bumped in every forked child: what was made under an older generation
+# belongs to an ancestor process.
+_generation = 0
+
+
+def fork_generation() -> int:
+    """How many ``fork()`` calls separate this process from the one that imported sayna."""
+    return _generation
 
 
 def _after_fork_in_child() -> None:
+    global _generation
+    _generation += 1
     for guard in list(_registry):
         guard._forked()
 

@@ -9,10 +9,10 @@ import tracemalloc
 from collections.abc import Iterator
 
 import pytest
-from speech_configs import STT, TTS, TTS_16K
 
 from sayna import Sayna, Session
 from sayna.testing import FakeServer, FakeSession
+from tests.support.speech_configs import STT, TTS, TTS_16K
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ import pathlib
 from array import array
 
 import pytest
-from polling import wait_until
-from speech_configs import TTS_16K
 
 from sayna import AudioResult, Sayna, SaynaValidationError, WavAudio
 from sayna._session import Session
 from sayna._wav import read_wav, write_wav
 from sayna.testing import FakeServer, decode_speech, encode_speech
+from tests.support.polling import wait_until
+from tests.support.speech_configs import TTS_16K
 
 
 def _sent(server: FakeServer) -> bytes:

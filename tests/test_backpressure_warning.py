@@ -9,10 +9,10 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from speech_configs import STT
 
 from sayna import Sayna, SaynaTimeoutError, Session, STTResultEvent, TTSConfig, _eventlog
 from sayna.testing import FakeServer, encode_speech
+from tests.support.speech_configs import STT
 
 TTS = TTSConfig(provider="deepgram", model="", sample_rate=16000)
 LONG = "A sentence long enough to need many more audio chunks than the buffer holds. " * 2

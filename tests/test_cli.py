@@ -11,12 +11,12 @@ import wave
 from collections.abc import Iterator
 
 import pytest
-from cli_runs import run
 
 from sayna._wav import read_wav, write_wav
 from sayna._webhooks import make_webhook_request
 from sayna.cli import main
 from sayna.testing import FakeServer, decode_speech, encode_speech
+from tests.support.cli_runs import run
 
 KEY = "sk-test-secret-key-0123"
 WEBHOOK_SECRET = "whsec-0123456789abcdef"

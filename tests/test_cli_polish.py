@@ -14,12 +14,12 @@ from array import array
 from collections.abc import Iterator
 
 import pytest
-from cli_runs import run
 
 from sayna._cli import _parser
 from sayna._cli._common import StatusLine
 from sayna._wav import write_wav
 from sayna.testing import FakeServer, encode_speech
+from tests.support.cli_runs import run
 
 pytestmark = pytest.mark.usefixtures("no_sayna_env")
 

@@ -10,10 +10,10 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from child_processes import started
 
 from sayna._client import Sayna
 from sayna.testing import FakeServer
+from tests.support.child_processes import started
 
 TIMEOUT = 60
 

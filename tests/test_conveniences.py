@@ -7,8 +7,6 @@ import threading
 import time
 
 import pytest
-from polling import wait_until
-from speech_configs import STT, TTS_16K
 
 from sayna import SaynaError, SaynaTimeoutError, SaynaValidationError
 from sayna._client import Sayna
@@ -17,6 +15,8 @@ from sayna._events import TTSPlaybackCompleteEvent
 from sayna._session import Session
 from sayna._wav import read_wav, write_wav
 from sayna.testing import FakeServer, decode_speech, encode_speech
+from tests.support.polling import wait_until
+from tests.support.speech_configs import STT, TTS_16K
 
 
 def _binary_frames(server: FakeServer) -> list[bytes]:

@@ -17,10 +17,10 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from child_processes import started
-from test_docs_examples import README, ROOT, WEBHOOK_SECRET, extract_blocks
 
 from sayna.testing import FakeServer
+from tests.support.child_processes import started
+from tests.test_docs_examples import README, ROOT, WEBHOOK_SECRET, extract_blocks
 
 PAGES = [ROOT / "docs" / "cli.rst", ROOT / "docs" / "quickstart.rst", README]
 

@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from speech_configs import STT, TTS
 
 from sayna import Sayna
 from sayna._events import (
@@ -24,6 +23,7 @@ from sayna._events import (
     decode_text,
 )
 from sayna.testing import FakeServer
+from tests.support.speech_configs import STT, TTS
 
 WIRE_TYPES = sorted(_BY_TYPE)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 
 import pytest
-from polling import wait_until
-from speech_configs import STT, TTS_16K
 
 from sayna import (
     Sayna,
@@ -16,6 +14,8 @@ from sayna import (
 )
 from sayna._wav import pace
 from sayna.testing import FakeServer
+from tests.support.polling import wait_until
+from tests.support.speech_configs import STT, TTS_16K
 
 
 def test_audio_on_a_session_without_audio_names_the_method(server: FakeServer) -> None:

@@ -6,8 +6,6 @@ import logging
 import threading
 
 import pytest
-from polling import wait_until
-from speech_configs import STT, TTS
 
 from sayna import Sayna
 from sayna._events import (
@@ -19,6 +17,8 @@ from sayna._events import (
 )
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession
+from tests.support.polling import wait_until
+from tests.support.speech_configs import STT, TTS
 
 
 @pytest.mark.parametrize("exit_exc", [SystemExit(3), KeyboardInterrupt()])

@@ -13,7 +13,6 @@ import time
 import attrs
 import pytest
 import requests
-from speech_configs import STT, TTS
 
 from sayna import (
     AuthenticationError,
@@ -29,6 +28,7 @@ from sayna import (
 )
 from sayna._wsconnect import network_plan
 from sayna.testing import FakeServer
+from tests.support.speech_configs import STT, TTS
 
 
 def our_threads() -> list[threading.Thread]:

@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from polling import wait_until
-from speech_configs import STT, TTS
 
 from sayna import (
     Sayna,
@@ -33,6 +31,8 @@ from sayna._events import (
 )
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession, decode_speech, encode_speech
+from tests.support.polling import wait_until
+from tests.support.speech_configs import STT, TTS
 
 
 def errors(count: int, start: int = 0) -> Iterator[dict[str, Any]]:

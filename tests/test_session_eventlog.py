@@ -7,11 +7,11 @@ import threading
 import time
 
 import pytest
-from polling import wait_until
 
 from sayna._errors import SaynaConnectionClosedError, SaynaTimeoutError
 from sayna._eventlog import EventIterator, EventLog
 from sayna._events import CloseEvent, ErrorEvent, Event, EventsDiscardedEvent, TTSAudioEvent
+from tests.support.polling import wait_until
 
 
 def ev(n: int) -> ErrorEvent:

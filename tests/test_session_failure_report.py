@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from lone_server import reconnecting_session
-from polling import wait_until
 
 from sayna import CloseEvent, ReadyEvent, ReconnectPolicy, SaynaConnectionClosedError
 from sayna._session import Session
 from sayna.testing import FakeSession
+from tests.support.lone_server import reconnecting_session
+from tests.support.polling import wait_until
 
 
 def _ended_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -12,8 +12,6 @@ import time
 import warnings
 
 import pytest
-from polling import wait_until
-from speech_configs import STT, TTS
 
 from sayna import (
     Sayna,
@@ -30,6 +28,8 @@ from sayna._events import (
 )
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession
+from tests.support.polling import wait_until
+from tests.support.speech_configs import STT, TTS
 
 
 def our_threads() -> list[threading.Thread]:

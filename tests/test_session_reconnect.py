@@ -7,9 +7,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from lone_server import reconnecting_session
-from polling import wait_until
-from speech_configs import STT, TTS
 
 from sayna import (
     CloseEvent,
@@ -28,6 +25,9 @@ from sayna import (
 )
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession, encode_speech
+from tests.support.lone_server import reconnecting_session
+from tests.support.polling import wait_until
+from tests.support.speech_configs import STT, TTS
 
 FAST = ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.2)
 

@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from polling import wait_until
-from speech_configs import STT, TTS
 
 from sayna import (
     LiveKitConfig,
@@ -23,6 +21,8 @@ from sayna import (
 from sayna._events import CloseEvent
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession
+from tests.support.polling import wait_until
+from tests.support.speech_configs import STT, TTS
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import attrs
 import pytest
-from polling import wait_until
-from speech_configs import STT, TTS
 
 from sayna import (
     ReconnectedEvent,
@@ -16,6 +14,8 @@ from sayna import (
 )
 from sayna._stats import SpeechTracker
 from sayna.testing import FakeServer, encode_speech
+from tests.support.polling import wait_until
+from tests.support.speech_configs import STT, TTS
 
 
 def test_counters_and_timing_of_one_utterance(sayna_server: FakeServer, client: Sayna) -> None:

@@ -13,10 +13,10 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
-from faults.wspeer import READY, Peer, server_frame
 
 from sayna import Sayna, SaynaConnectionClosedError, SaynaTimeoutError
 from sayna._events import CloseEvent, MalformedEvent, ReadyEvent, TTSAudioEvent
+from tests.support.wspeer import READY, Peer, server_frame
 
 Script = Callable[[Peer], None]
 

@@ -7,11 +7,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from speech_configs import STT, TTS
 
 from sayna import Sayna, SaynaValidationError, Session
 from sayna._validation import MAX_TIMEOUT, require_positive_seconds, require_wait
 from sayna.testing import FakeServer
+from tests.support.speech_configs import STT, TTS
 
 BAD = [-1, math.nan, math.inf, -math.inf, "x", "5", True, False, [1], MAX_TIMEOUT * 2, 1e12]
 

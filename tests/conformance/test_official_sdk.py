@@ -14,10 +14,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from official_sdk import STT, TTS, spoken_turn
 from sayna_client import SaynaClient, SipHook, WebhookReceiver
 
 from sayna.testing import FakeServer, decode_speech
+from tests.support.official_sdk import STT, TTS, spoken_turn
 
 KEY = "sk_official"
 

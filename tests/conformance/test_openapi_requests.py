@@ -17,7 +17,6 @@ import responses
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from shared_protocol import PROTOCOL_DIR, assert_valid
 
 from sayna import (
     ApiKeyAuth,
@@ -35,6 +34,7 @@ from sayna import (
     VADConfigUpdate,
 )
 from sayna._converter import to_wire
+from tests.support.shared_protocol import PROTOCOL_DIR, assert_valid
 
 BASE = "http://sayna.test"
 

@@ -30,7 +30,6 @@ import attrs
 import pytest
 import requests
 import responses
-from shared_protocol import assert_valid, load_vectors
 
 from sayna import (
     AudioResult,
@@ -58,6 +57,7 @@ from sayna import (
 )
 from sayna._converter import from_wire, to_wire
 from sayna._errors import error_from_response
+from tests.support.shared_protocol import assert_valid, load_vectors
 
 BASE = "http://sayna.test"
 VECTORS = dict(load_vectors("rest"))

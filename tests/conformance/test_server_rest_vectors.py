@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 import requests
-from shared_protocol import assert_valid, load_vectors
 
 from sayna.testing import FakeServer, Track, decode_speech
 from sayna.testing._providers import ALL_PROVIDERS
+from tests.support.shared_protocol import assert_valid, load_vectors
 
 VECTORS = load_vectors("rest")
 RECORDING_ID = "call-2026-01-01-0001"

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 import websocket
-from shared_protocol import assert_valid, load_vectors
 
 from sayna.testing import FakeServer, FakeSession
+from tests.support.shared_protocol import assert_valid, load_vectors
 
 VECTORS = load_vectors("ws_sequences")
 

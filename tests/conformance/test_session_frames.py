@@ -8,8 +8,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from shared_protocol import assert_valid, load_vectors
-from speech_configs import STT, TTS
 
 from sayna import (
     LiveKitConfig,
@@ -25,6 +23,8 @@ from sayna._converter import from_wire, to_wire
 from sayna._events import decode_binary, decode_text, event_class
 from sayna._session import Session
 from sayna.testing import FakeServer, FakeSession
+from tests.support.shared_protocol import assert_valid, load_vectors
+from tests.support.speech_configs import STT, TTS
 
 INCOMING = dict(load_vectors("ws_incoming"))
 OUTGOING = load_vectors("ws_outgoing")

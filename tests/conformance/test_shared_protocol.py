@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from shared_protocol import assert_valid, load_vectors
+
+from tests.support.shared_protocol import assert_valid, load_vectors
 
 
 def test_vectors_load() -> None:

@@ -7,9 +7,9 @@ from typing import Any
 
 import attrs
 import pytest
-from shared_protocol import load_vectors
 
 from sayna import WebhookReceiver, WebhookVerificationError
+from tests.support.shared_protocol import load_vectors
 
 VECTORS = load_vectors("webhook")
 BY_NAME = dict(VECTORS)

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 import pytest
 from celery import Celery, signals
 from celery.exceptions import SoftTimeLimitExceeded
-from speech_configs import STT, TTS
 
 from sayna import SaynaConnectionClosedError, SaynaConnectionError, SaynaValidationError
 from sayna.contrib import celery as sayna_celery
 from sayna.contrib.celery import SessionInterrupted, client, configure, session
 from sayna.testing import FakeServer
+from tests.support.speech_configs import STT, TTS
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ import threading
 import time
 import tracemalloc
 
-from polling import wait_until
-
-from faults.rawserver import RawServer
-from faults.wspeer import Peer, server_frame, session_handler
 from sayna import Sayna
 from sayna._events import CloseEvent
 from sayna._frames import MAX_FRAGMENTS, MAX_MESSAGE_SIZE
+from tests.support.polling import wait_until
+from tests.support.rawserver import RawServer
+from tests.support.wspeer import Peer, server_frame, session_handler
 
 
 def test_a_header_announcing_64_mib_allocates_only_what_arrives(traced: None) -> None:

@@ -16,8 +16,6 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from faults.rawserver import RawServer, read_request_head
-from faults.wspeer import READY, Peer, server_frame, switching_protocols
 from sayna import (
     AuthenticationError,
     Sayna,
@@ -28,6 +26,8 @@ from sayna import (
     _handshake,
 )
 from sayna._events import ErrorEvent
+from tests.support.rawserver import RawServer, read_request_head
+from tests.support.wspeer import READY, Peer, server_frame, switching_protocols
 
 T = 1.0  # the connect timeout of every test here
 KEY = "sk-hostile-test-key"

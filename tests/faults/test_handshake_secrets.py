@@ -12,9 +12,9 @@ import pytest
 import requests
 import websocket
 
-from faults.rawserver import RawServer, read_request_head
 from sayna import Sayna, SaynaConnectionError
 from sayna.testing import FakeServer
+from tests.support.rawserver import RawServer, read_request_head
 
 KEY = "sk-trace-secret-4711"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import socket
 
-from faults.rawserver import RawServer, read_request_head
+from tests.support.rawserver import RawServer, read_request_head
 
 
 def test_handler_sees_the_request_and_its_bytes_reach_the_client() -> None:

@@ -10,9 +10,7 @@ import struct
 import threading
 
 import pytest
-from speech_configs import STT, TTS
 
-from faults.rawserver import RawServer, read_request_head
 from sayna import (
     CloseEvent,
     ErrorEvent,
@@ -23,6 +21,8 @@ from sayna import (
     Sayna,
     SaynaConnectionClosedError,
 )
+from tests.support.rawserver import RawServer, read_request_head
+from tests.support.speech_configs import STT, TTS
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

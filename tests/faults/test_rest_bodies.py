@@ -18,13 +18,12 @@ from collections.abc import Callable, Iterator
 import pytest
 
 import sayna
-from faults.rawserver import RawServer, read_request_head
 from sayna import Sayna, SaynaConnectionError, SaynaProtocolError, SaynaValidationError
+from tests.support.rawserver import RawServer, read_request_head
 
 MB = 1_000_000
 BLOCK = bytes(range(256)) * 4096  # 1 MiB of non-repeating-looking audio stand-in
 BIG = 100 * MB
-TESTS = pathlib.Path(__file__).resolve().parent.parent
 
 
 @functools.cache
@@ -112,8 +111,7 @@ def server() -> Iterator[RawServer]:
 
 
 _PROBE = """
-import json, sys
-sys.path.insert(0, {tests!r})
+import json
 from sayna import Sayna
 
 def peak_kib():
@@ -138,7 +136,7 @@ print(json.dumps({{"grew_kib": peak_kib() - before, "outcome": outcome}}))
 
 def _probe(server: RawServer, call: str) -> tuple[float, str]:
     """Run ``call`` (an expression using ``client``) in a fresh process: peak RSS growth in MB."""
-    script = _PROBE.format(tests=str(TESTS), url=server.url, call=call)
+    script = _PROBE.format(url=server.url, call=call)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )

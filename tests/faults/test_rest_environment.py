@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import requests
 
-from faults.rawserver import RawServer, read_request_head
 from sayna import Sayna
+from tests.support.rawserver import RawServer, read_request_head
 
 OK = (
     b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 15\r\n\r\n"

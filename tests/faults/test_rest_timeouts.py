@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
-from faults.rawserver import RawServer, read_request_head
 from sayna import RateLimitError, Sayna, SaynaServerError, SaynaTimeoutError
+from tests.support.rawserver import RawServer, read_request_head
 
 OK_JSON = b'{"status":"OK"}'
 # Generous: the machine is shared. The point is "not 3 x timeout, not 30 s".

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 
 import pytest
 from celery import Celery
-from processes import Process, WorkerFactory, start_redis
 
 from sayna.testing import FakeServer
+from tests.integration.processes import Process, WorkerFactory, start_redis
 
 
 @pytest.fixture(scope="session")

@@ -13,10 +13,10 @@ import time
 from collections.abc import Collection
 
 from celery import Celery
-from processes import Process, WorkerFactory
 
 from sayna.contrib.celery import SessionInterrupted
 from sayna.testing import FakeServer, FakeSession
+from tests.integration.processes import Process, WorkerFactory
 
 
 def _open_session(server: FakeServer, tag: str, *, not_in: Collection[int] = ()) -> FakeSession:

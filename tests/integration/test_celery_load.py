@@ -11,7 +11,8 @@ import collections
 import time
 
 from celery import Celery
-from processes import Process
+
+from tests.integration.processes import Process
 
 REST_TASKS = 400
 REALTIME_TASKS = 100

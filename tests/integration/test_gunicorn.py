@@ -16,9 +16,9 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from processes import BIN, HERE, Process, free_port
 
 from sayna.testing import FakeServer
+from tests.integration.processes import BIN, HERE, Process, free_port
 
 REQUESTS = 200
 

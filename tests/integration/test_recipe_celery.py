@@ -22,9 +22,9 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from processes import BIN, Process, free_port, start_worker
 
 from sayna.testing import FakeServer, FakeSession, decode_speech
+from tests.integration.processes import BIN, Process, free_port, start_worker
 
 PROJECT = pathlib.Path(__file__).resolve().parents[2] / "docs" / "recipes" / "celery_project"
 SECRET = "recipe-webhook-secret-0123456789abcdef"

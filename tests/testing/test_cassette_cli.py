@@ -8,10 +8,9 @@ import signal
 import subprocess
 import sys
 
-from child_processes import started
-
 from sayna import Sayna, TTSConfig
 from sayna.testing import FakeServer, RecordingProxy
+from tests.support.child_processes import started
 
 TTS = TTSConfig(provider="deepgram", model="aura-2", sample_rate=16000)
 TIMEOUT = 60

@@ -6,11 +6,11 @@ import asyncio
 import pathlib
 from typing import Any
 
-from official_sdk import STT, TTS, spoken_turn
 from sayna_client import SaynaClient
-from server_helpers import wait_until
 
 from sayna.testing import FakeServer, RecordingProxy, decode_speech
+from tests.support.official_sdk import STT, TTS, spoken_turn
+from tests.support.server_helpers import wait_until
 
 KEY = "sk-sdk-NOT-IN-CASSETTE"
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 import requests
-from server_helpers import connect, wait_until
 
 from sayna import AuthenticationError, ErrorEvent, Sayna, STTConfig, TTSConfig
 from sayna.testing import CassetteMismatch, FakeServer, RecordingProxy, decode_speech
+from tests.support.server_helpers import connect, wait_until
 
 KEY = "sk-live-KEEP-OUT-OF-CASSETTES"
 STT_SECRET = "dg-stt-SECRET-4711"

@@ -11,8 +11,10 @@ import time
 import pytest
 import requests
 import websocket
-from child_processes import started
-from server_helpers import (
+
+from sayna.testing import FakeServer
+from tests.support.child_processes import started
+from tests.support.server_helpers import (
     audio_config,
     configure,
     connect,
@@ -21,8 +23,6 @@ from server_helpers import (
     send,
     wait_until,
 )
-
-from sayna.testing import FakeServer
 
 
 def test_start_is_fast_and_url_points_at_it() -> None:

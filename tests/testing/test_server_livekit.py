@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 import requests
 import websocket
-from server_helpers import (
+
+from sayna.testing import FakeServer, encode_speech
+from tests.support.server_helpers import (
     assert_valid,
     audio_config,
     connect,
@@ -19,8 +21,6 @@ from server_helpers import (
     send,
     wait_until,
 )
-
-from sayna.testing import FakeServer, encode_speech
 
 KEY = "key-a"
 

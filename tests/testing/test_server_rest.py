@@ -215,7 +215,7 @@ def test_sip_transfer_removes_the_caller(server: FakeServer) -> None:
     body = {"room_name": "call", "participant_identity": "sip_1", "transfer_to": " +1555 "}
     reply = requests.post(server.url + "/sip/transfer", json=body, headers=KEY_A, timeout=5)
     assert reply.json()["transfer_to"] == "tel:+1555"
-    from server_helpers import wait_until
+    from tests.support.server_helpers import wait_until
 
     wait_until(lambda: not server.state.rooms["call"].participants)
 

@@ -8,7 +8,9 @@ import time
 
 import pytest
 import websocket
-from server_helpers import (
+
+from sayna.testing import FakeServer, FakeSession, ReceivedFrame, encode_speech
+from tests.support.server_helpers import (
     audio_config,
     configure,
     connect,
@@ -18,8 +20,6 @@ from server_helpers import (
     send,
     speak_and_collect,
 )
-
-from sayna.testing import FakeServer, FakeSession, ReceivedFrame, encode_speech
 
 
 @pytest.fixture

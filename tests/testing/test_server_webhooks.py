@@ -10,11 +10,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from server_helpers import connect, recv_json, send, wait_until
 
 from sayna._signing import compute_signature
 from sayna.testing import FakeServer
 from sayna.testing._server import _sip_domain
+from tests.support.server_helpers import connect, recv_json, send, wait_until
 
 SECRET = "a-webhook-secret-of-32-characters"
 

@@ -9,7 +9,9 @@ import socket
 import pytest
 import requests
 import websocket
-from server_helpers import (
+
+from sayna.testing import FakeServer, decode_speech, encode_speech
+from tests.support.server_helpers import (
     STT_CONFIG,
     TTS_CONFIG,
     audio_config,
@@ -22,8 +24,6 @@ from server_helpers import (
     send,
     speak_and_collect,
 )
-
-from sayna.testing import FakeServer, decode_speech, encode_speech
 
 
 @pytest.fixture

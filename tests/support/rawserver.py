@@ -1,4 +1,4 @@
-"""A scripted raw TCP server on loopback for fault tests (tests/ is on sys.path).
+"""A scripted raw TCP server on loopback for fault tests.
 
 Each accepted connection runs ``handler(conn)`` on its own daemon thread; the
 handler writes whatever bytes the test wants (a trickled upgrade, an endless

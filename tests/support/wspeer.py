@@ -1,4 +1,4 @@
-"""The server side of a raw WebSocket connection, for fault tests on rawserver.RawServer.
+"""The server side of a raw WebSocket connection, for fault tests on :class:`RawServer`.
 
 ``Peer`` completes the upgrade (or answers it however a test wants), reads the
 client's frames and writes any bytes: frames that wsproto would never produce.
@@ -13,7 +13,7 @@ import socket
 import struct
 from collections.abc import Callable
 
-from faults.rawserver import read_request_head
+from tests.support.rawserver import read_request_head
 
 _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 READY = json.dumps({"type": "ready", "stream_id": "raw-1"}).encode()

@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from speech_configs import STT, TTS
-
 from sayna import ReconnectPolicy, Sayna, Session
 from sayna.testing import FakeServer
+from tests.support.speech_configs import STT, TTS
 
 
 @contextlib.contextmanager

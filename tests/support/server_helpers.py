@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import json
-import pathlib
-import sys
 import threading
 from collections.abc import Callable
 from typing import Any
 
 import websocket
 
-# The OpenAPI validator lives with the conformance tests; share it rather than copy it.
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "conformance"))
-from polling import wait_until as wait_until
-from shared_protocol import assert_valid as assert_valid
+from tests.support.polling import wait_until as wait_until
+from tests.support.shared_protocol import assert_valid as assert_valid
 
 STT_CONFIG: dict[str, Any] = {
     "provider": "deepgram",

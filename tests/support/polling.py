@@ -1,4 +1,4 @@
-"""Waiting in tests for something another thread will do (tests/ is on sys.path)."""
+"""Waiting in tests for something another thread will do."""
 
 from __future__ import annotations
 

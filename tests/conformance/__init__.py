@@ -1,0 +1,1 @@
+"""The client against the shared protocol: vectors, schemas, the official SDK."""

@@ -1,0 +1,1 @@
+"""The framework adapters in sayna.contrib (Django, Flask, WSGI, Celery)."""

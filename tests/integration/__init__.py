@@ -1,0 +1,1 @@
+"""Real processes: a Redis broker, Celery workers, gunicorn."""

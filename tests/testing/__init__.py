@@ -1,0 +1,1 @@
+"""sayna.testing: the local fake server, its scripting, cassettes and helpers."""

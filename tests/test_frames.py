@@ -28,19 +28,7 @@ from sayna._frames import (
     build_frame,
     mask,
 )
-
-
-def server_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: int = 0) -> bytes:
-    """An unmasked frame as a server sends it (RFC 6455 §5.2), any opcode allowed."""
-    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
-    n = len(payload)
-    if n < 126:
-        header = struct.pack("!BB", first, n)
-    elif n < 65536:
-        header = struct.pack("!BBH", first, 126, n)
-    else:
-        header = struct.pack("!BBQ", first, 127, n)
-    return header + payload
+from tests.support.wspeer import server_frame
 
 
 class Chunks:
@@ -231,7 +219,7 @@ def test_end_of_stream_raises_connection_closed() -> None:
 
 
 VIOLATIONS = {
-    "reserved bit": server_frame(OP_TEXT, b"{}", rsv1=1),
+    "reserved bit": server_frame(OP_TEXT, b"{}", rsv1=True),
     "unknown data opcode": server_frame(0x3, b"x"),
     "unknown control opcode": server_frame(0xB, b""),
     "oversized ping": server_frame(OP_PING, b"x" * 126),

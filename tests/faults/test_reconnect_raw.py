@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import socket
 import struct
@@ -21,57 +19,21 @@ from sayna import (
     Sayna,
     SaynaConnectionClosedError,
 )
-from tests.support.rawserver import RawServer, read_request_head
+from tests.support.rawserver import RawServer
 from tests.support.speech_configs import STT, TTS
-
-_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+from tests.support.wspeer import Peer, server_frame
 
 
 def upgrade(conn: socket.socket) -> dict[str, object]:
     """Answer the WebSocket upgrade, then read the client's config frame; return it."""
-    head = read_request_head(conn).decode("latin-1")
-    key = next(
-        line.split(":", 1)[1].strip()
-        for line in head.split("\r\n")
-        if line.lower().startswith("sec-websocket-key:")
-    )
-    # RFC 6455 fixes SHA-1 for the accept key.
-    accept = base64.b64encode(hashlib.sha1(key.encode() + _GUID).digest()).decode()  # noqa: S324
-    conn.sendall(
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        + f"Sec-WebSocket-Accept: {accept}\r\n\r\n".encode()
-    )
-    return json.loads(read_client_frame(conn))  # type: ignore[no-any-return]
-
-
-def read_client_frame(conn: socket.socket) -> bytes:
-    """One masked client frame's payload."""
-
-    def exactly(count: int) -> bytes:
-        data = b""
-        while len(data) < count:
-            chunk = conn.recv(count - len(data))
-            if not chunk:
-                raise ConnectionError("client went away")
-            data += chunk
-        return data
-
-    _, second = exactly(2)
-    length = second & 0x7F
-    if length == 126:
-        length = struct.unpack("!H", exactly(2))[0]
-    elif length == 127:
-        length = struct.unpack("!Q", exactly(8))[0]
-    mask = exactly(4)
-    body = exactly(length)
-    return bytes(b ^ mask[i % 4] for i, b in enumerate(body))
+    peer = Peer(conn)
+    peer.upgrade()
+    return json.loads(peer.read_frame()[1])  # type: ignore[no-any-return]
 
 
 def text(payload: dict[str, object]) -> bytes:
-    """An unmasked server text frame."""
-    data = json.dumps(payload).encode()
-    assert len(data) < 126
-    return bytes([0x81, len(data)]) + data
+    """A server text frame carrying ``payload`` as JSON."""
+    return server_frame(0x1, json.dumps(payload).encode())
 
 
 def reset(conn: socket.socket) -> None:

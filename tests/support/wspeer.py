@@ -11,6 +11,7 @@ import hashlib
 import json
 import socket
 import struct
+import threading
 from collections.abc import Callable
 
 from tests.support.rawserver import read_request_head
@@ -19,15 +20,15 @@ _GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 READY = json.dumps({"type": "ready", "stream_id": "raw-1"}).encode()
 
 
-def server_frame(opcode: int, payload: bytes, *, fin: bool = True) -> bytes:
-    """An unmasked frame as a server writes it."""
-    head = bytes([(0x80 if fin else 0) | opcode])
+def server_frame(opcode: int, payload: bytes, *, fin: bool = True, rsv1: bool = False) -> bytes:
+    """An unmasked frame as a server writes it (RFC 6455 §5.2); any opcode and bits allowed."""
+    first = (0x80 if fin else 0) | (0x40 if rsv1 else 0) | opcode
     n = len(payload)
     if n < 126:
-        return head + bytes([n]) + payload
+        return struct.pack("!BB", first, n) + payload
     if n < 65536:
-        return head + bytes([126]) + struct.pack("!H", n) + payload
-    return head + bytes([127]) + struct.pack("!Q", n) + payload
+        return struct.pack("!BBH", first, 126, n) + payload
+    return struct.pack("!BBQ", first, 127, n) + payload
 
 
 def accept_value(request_head: bytes) -> bytes:
@@ -105,3 +106,39 @@ def session_handler(script: Callable[[Peer], None]) -> Callable[[socket.socket],
         script(peer)
 
     return handle
+
+
+class RecordedSession:
+    """A RawServer handler: one scripted session, and every frame the client sent in it.
+
+    It completes the upgrade and reads the config; ``script`` then writes the
+    server's side (``ready`` included). Afterwards it records the client's frames
+    until the client hangs up, answering a Close as a polite server does.
+    ``error`` keeps what broke the handler, for the test to assert on.
+    """
+
+    def __init__(self, script: Callable[[Peer], None]) -> None:
+        self.script = script
+        self.received: list[tuple[int, bytes]] = []
+        self.error: BaseException | None = None
+        self.done = threading.Event()
+
+    def __call__(self, sock: socket.socket) -> None:
+        try:
+            peer = Peer(sock)
+            peer.upgrade()
+            self.received.append(peer.read_frame())  # the config
+            self.script(peer)
+            while True:
+                try:
+                    frame = peer.read_frame()
+                except (EOFError, OSError):
+                    break
+                self.received.append(frame)
+                if frame[0] == 0x8:
+                    peer.send(server_frame(0x8, frame[1]))
+                    break
+        except BaseException as exc:  # the RawServer would drop an OSError: keep all
+            self.error = exc
+        finally:
+            self.done.set()

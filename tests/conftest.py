@@ -1,18 +1,73 @@
 """Fixtures shared by the whole suite (the ``sayna_server`` fixture comes from our plugin).
 
-A test module may define its own ``server``, ``session`` or ``pair``; it then replaces these.
+Two markers configure them per test, per class or per module (``pytestmark``), so a
+module states how its server or session differs instead of redefining the fixture:
+
+- ``@pytest.mark.fake_server(**keywords)``: ``server`` is ``FakeServer(**keywords)``
+  (exactly those keywords; without the marker, ``FakeServer(tts_speedup=50)``);
+- ``@pytest.mark.connect(**keywords)``: ``session`` and ``pair`` pass these keywords to
+  ``client.connect`` on top of (or in place of) their default configurations.
 """
 
 from __future__ import annotations
 
 import tracemalloc
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from sayna import Sayna, Session
 from sayna.testing import FakeServer, FakeSession
 from tests.support.speech_configs import STT, TTS, TTS_16K
+
+#: The ``server`` fixture's keywords when no fake_server marker applies.
+DEFAULT_SERVER: dict[str, Any] = {"tts_speedup": 50}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "fake_server(**keywords): the FakeServer keywords of the `server` fixture"
+    )
+    config.addinivalue_line(
+        "markers",
+        "connect(**keywords): client.connect keywords of the `session` and `pair` fixtures",
+    )
+
+
+def _marker_keywords(request: pytest.FixtureRequest, name: str) -> dict[str, Any] | None:
+    """The keywords of the closest ``name`` marker (test, then class, then module), if any."""
+    marker = request.node.get_closest_marker(name)
+    if marker is None:
+        return None
+    if marker.args:
+        raise TypeError(f"the {name} marker takes keywords only, got {marker.args!r}")
+    return dict(marker.kwargs)
+
+
+def _connect_keywords(request: pytest.FixtureRequest, **defaults: Any) -> dict[str, Any]:
+    """``defaults`` updated by the connect marker's keywords."""
+    return {**defaults, **(_marker_keywords(request, "connect") or {})}
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[FakeServer]:
+    """A local server (auth off): ``FakeServer(tts_speedup=50)`` or the fake_server marker's."""
+    keywords = _marker_keywords(request, "fake_server")
+    with FakeServer(**(DEFAULT_SERVER if keywords is None else keywords)) as srv:
+        yield srv
+
+
+@pytest.fixture
+def session(server: FakeServer, request: pytest.FixtureRequest) -> Iterator[Session]:
+    """A ready session on ``server``: STT and TTS_16K of ``speech_configs``, then connect's."""
+    keywords = {
+        "stt_config": STT,
+        "tts_config": TTS_16K,
+        **(_marker_keywords(request, "connect") or {}),
+    }
+    with Sayna(server.url) as client, client.connect(**keywords) as sess:
+        yield sess
 
 
 @pytest.fixture
@@ -23,9 +78,16 @@ def client(sayna_server: FakeServer) -> Iterator[Sayna]:
 
 
 @pytest.fixture
-def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
-    """A session (speech_configs' STT and TTS) and its server side, on ``sayna_server``."""
-    with client.connect(STT, TTS) as session:
+def pair(
+    sayna_server: FakeServer, client: Sayna, request: pytest.FixtureRequest
+) -> Iterator[tuple[Session, FakeSession]]:
+    """A session (STT and TTS of ``speech_configs``, then connect's) and its server side."""
+    keywords = {
+        "stt_config": STT,
+        "tts_config": TTS,
+        **(_marker_keywords(request, "connect") or {}),
+    }
+    with client.connect(**keywords) as session:
         yield session, sayna_server.wait_for_session()
 
 
@@ -34,20 +96,6 @@ def no_sayna_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """The developer's own SAYNA_* variables must not leak into the test."""
     for name in ("SAYNA_URL", "SAYNA_API_KEY", "SAYNA_WEBHOOK_SECRET"):
         monkeypatch.delenv(name, raising=False)
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    """A local server (auth off) whose TTS runs 50 times faster than real time."""
-    with FakeServer(tts_speedup=50) as srv:
-        yield srv
-
-
-@pytest.fixture
-def session(server: FakeServer) -> Iterator[Session]:
-    """A ready session on ``server``: STT and TTS_16K of ``speech_configs``."""
-    with Sayna(server.url) as client, client.connect(stt_config=STT, tts_config=TTS_16K) as sess:
-        yield sess
 
 
 @pytest.fixture

@@ -6,28 +6,28 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Iterator
 
 import pytest
 
-from sayna import Sayna, SaynaTimeoutError, Session, STTResultEvent, TTSConfig, _eventlog
-from sayna.testing import FakeServer, encode_speech
+from sayna import SaynaTimeoutError, Session, STTResultEvent, TTSConfig, _eventlog
+from sayna.testing import encode_speech
 from tests.support.speech_configs import STT
 
 TTS = TTSConfig(provider="deepgram", model="", sample_rate=16000)
 LONG = "A sentence long enough to need many more audio chunks than the buffer holds. " * 2
 
 
-@pytest.fixture
-def session(monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    """A session whose log holds 16 events, warning after 0.3 s of backpressure."""
+# The session fixture: a log of 16 events, filled by 20 ms TTS chunks at 50x speed.
+pytestmark = [
+    pytest.mark.fake_server(tts_speedup=50, tts_chunk_ms=20),
+    pytest.mark.connect(stt_config=STT, tts_config=TTS, max_buffered_events=16),
+]
+
+
+@pytest.fixture(autouse=True)
+def _quick_stall_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backpressure WARNING comes after 0.3 s (set before the session opens)."""
     monkeypatch.setattr(_eventlog, "STALL_WARNING_SECONDS", 0.3)
-    with (
-        FakeServer(tts_speedup=50, tts_chunk_ms=20) as server,
-        Sayna(server.url) as client,
-        client.connect(stt_config=STT, tts_config=TTS, max_buffered_events=16) as sess,
-    ):
-        yield sess
 
 
 def _warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

@@ -8,7 +8,6 @@ import pathlib
 import re
 import sys
 import wave
-from collections.abc import Iterator
 
 import pytest
 
@@ -22,21 +21,13 @@ KEY = "sk-test-secret-key-0123"
 WEBHOOK_SECRET = "whsec-0123456789abcdef"
 
 
-pytestmark = pytest.mark.usefixtures("no_sayna_env")
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    """A local server with auth off and a recording to download."""
-    with FakeServer(recordings={"stream-1": b"OggS fake recording"}) as srv:
-        yield srv
-
-
-@pytest.fixture
-def auth_server() -> Iterator[FakeServer]:
-    """A local server that requires KEY."""
-    with FakeServer(api_keys={KEY: "tenant-1"}) as srv:
-        yield srv
+pytestmark = [
+    pytest.mark.usefixtures("no_sayna_env"),
+    # The server fixture: auth off and a recording to download (tests that need auth say so).
+    pytest.mark.fake_server(recordings={"stream-1": b"OggS fake recording"}),
+]
+#: A server that requires KEY.
+requires_key = pytest.mark.fake_server(api_keys={KEY: "tenant-1"})
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -281,30 +272,31 @@ def test_bad_phone_number_is_a_usage_error(
     assert server.requests == []
 
 
-def test_missing_key_hint(auth_server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
+@requires_key
+def test_missing_key_hint(server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
     """A 401 without any key exits 1 and says how to give one."""
-    code, _, err = run(capsys, "--url", auth_server.url, "rooms")
+    code, _, err = run(capsys, "--url", server.url, "rooms")
     assert code == 1
     assert "401" in err
     assert "pass --api-key KEY or set SAYNA_API_KEY" in err
 
 
+@requires_key
 def test_key_from_environment(
-    auth_server: FakeServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    server: FakeServer, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """SAYNA_API_KEY authenticates when --api-key is not given."""
     monkeypatch.setenv("SAYNA_API_KEY", KEY)
-    code, out, _ = run(capsys, "--url", auth_server.url, "rooms", "--json")
+    code, out, _ = run(capsys, "--url", server.url, "rooms", "--json")
     assert code == 0
     assert json.loads(out) == {"rooms": []}
 
 
-def test_api_key_is_never_printed(
-    auth_server: FakeServer, capsys: pytest.CaptureFixture[str]
-) -> None:
+@requires_key
+def test_api_key_is_never_printed(server: FakeServer, capsys: pytest.CaptureFixture[str]) -> None:
     """Neither a wrong key nor a key echoed in a usage error reaches the output."""
     wrong = "sk-wrong-but-secret-999"
-    code, out, err = run(capsys, "--url", auth_server.url, "--api-key", wrong, "--debug", "rooms")
+    code, out, err = run(capsys, "--url", server.url, "--api-key", wrong, "--debug", "rooms")
     assert code == 1
     assert wrong not in out + err
     code, _, err = run(capsys, "--api-key", wrong, "health", "--timeout", wrong)

@@ -11,7 +11,6 @@ import pathlib
 import subprocess
 import sys
 from array import array
-from collections.abc import Iterator
 
 import pytest
 
@@ -21,14 +20,10 @@ from sayna._wav import write_wav
 from sayna.testing import FakeServer, encode_speech
 from tests.support.cli_runs import run
 
-pytestmark = pytest.mark.usefixtures("no_sayna_env")
-
-
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    """A local server with auth off."""
-    with FakeServer() as srv:
-        yield srv
+pytestmark = [
+    pytest.mark.usefixtures("no_sayna_env"),
+    pytest.mark.fake_server(),  # the server fixture: auth off, TTS in real time
+]
 
 
 def test_json_failure_from_the_server_is_one_object(

@@ -7,7 +7,6 @@ import pathlib
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
@@ -24,11 +23,7 @@ def env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("SAYNA_")}
 
 
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    """A local server with auth off."""
-    with FakeServer() as srv:
-        yield srv
+pytestmark = pytest.mark.fake_server()  # the server fixture: auth off, TTS in real time
 
 
 def sayna(

@@ -32,10 +32,7 @@ from tests.support.speech_configs import STT, TTS
 FAST = ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.2)
 
 
-@pytest.fixture
-def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
-    with client.connect(STT, TTS, reconnect=FAST) as session:
-        yield session, sayna_server.wait_for_session()
+pytestmark = pytest.mark.connect(reconnect=FAST)  # the pair fixture's session reconnects
 
 
 def until(events: Iterator[Event], cls: type[Event]) -> list[Event]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import array
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,11 +23,8 @@ from sayna.testing import FakeServer, FakeSession
 from tests.support.polling import wait_until
 from tests.support.speech_configs import STT, TTS
 
-
-@pytest.fixture
-def pair(sayna_server: FakeServer, client: Sayna) -> Iterator[tuple[Session, FakeSession]]:
-    with client.connect(STT, TTS, livekit_config=LiveKitConfig(room_name="room-s")) as session:
-        yield session, sayna_server.wait_for_session()
+# The pair fixture's session joins a LiveKit room, so that the SIP and room calls are valid.
+pytestmark = pytest.mark.connect(livekit_config=LiveKitConfig(room_name="room-s"))
 
 
 def last_text(fake: FakeSession, type_: str) -> dict[str, Any]:

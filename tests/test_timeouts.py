@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -11,16 +11,13 @@ import pytest
 from sayna import Sayna, SaynaValidationError, Session
 from sayna._validation import MAX_TIMEOUT, require_positive_seconds, require_wait
 from sayna.testing import FakeServer
-from tests.support.speech_configs import STT, TTS
+from tests.support.speech_configs import TTS
 
 BAD = [-1, math.nan, math.inf, -math.inf, "x", "5", True, False, [1], MAX_TIMEOUT * 2, 1e12]
 
 
-@pytest.fixture
-def session(client: Sayna) -> Iterator[Session]:
-    """A ready session on the local server."""
-    with client.connect(stt_config=STT, tts_config=TTS) as sess:
-        yield sess
+# The session fixture: a plain server, the STT and TTS of speech_configs.
+pytestmark = [pytest.mark.fake_server(), pytest.mark.connect(tts_config=TTS)]
 
 
 @pytest.mark.parametrize("value", [*BAD, 0, 0.0, None])

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import http.server
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,10 +21,7 @@ from tests.support.official_sdk import STT, TTS, spoken_turn
 KEY = "sk_official"
 
 
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer(api_keys={KEY: "tenant-a"}, tts_speedup=0) as server:
-        yield server
+pytestmark = pytest.mark.fake_server(api_keys={KEY: "tenant-a"}, tts_speedup=0)
 
 
 async def _closed(client: SaynaClient) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -110,10 +109,7 @@ def _livekit_session(server: FakeServer, ws: websocket.WebSocket) -> FakeSession
     return session
 
 
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer(livekit_url="wss://livekit.example.com") as server:
-        yield server
+pytestmark = pytest.mark.fake_server(livekit_url="wss://livekit.example.com")
 
 
 @pytest.mark.parametrize(("name", "vector"), VECTORS, ids=[name for name, _ in VECTORS])

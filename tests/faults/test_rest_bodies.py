@@ -105,7 +105,7 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[RawServer]:
+def raw_server() -> Iterator[RawServer]:
     with RawServer(_handler) as raw:
         yield raw
 
@@ -134,9 +134,9 @@ print(json.dumps({{"grew_kib": peak_kib() - before, "outcome": outcome}}))
 """
 
 
-def _probe(server: RawServer, call: str) -> tuple[float, str]:
+def _probe(raw_server: RawServer, call: str) -> tuple[float, str]:
     """Run ``call`` (an expression using ``client``) in a fresh process: peak RSS growth in MB."""
-    script = _PROBE.format(url=server.url, call=call)
+    script = _PROBE.format(url=raw_server.url, call=call)
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True
     )
@@ -149,11 +149,11 @@ BOUND_MB = 25
 
 
 def test_save_recording_streams_100_mb_in_bounded_memory(
-    server: RawServer, tmp_path: pathlib.Path
+    raw_server: RawServer, tmp_path: pathlib.Path
 ) -> None:
     """save_recording writes a 100 MB recording to a path with a few MB of peak memory."""
     target = tmp_path / "call.ogg"
-    grew, outcome = _probe(server, f"client.save_recording('big', {str(target)!r})")
+    grew, outcome = _probe(raw_server, f"client.save_recording('big', {str(target)!r})")
     assert outcome == f"returned {BIG}"
     assert grew < BOUND_MB, f"peak RSS grew {grew:.1f} MB"
     assert target.stat().st_size == BIG
@@ -161,19 +161,19 @@ def test_save_recording_streams_100_mb_in_bounded_memory(
     assert [p.name for p in tmp_path.iterdir()] == ["call.ogg"]
 
 
-def test_get_recording_costs_the_body_once(server: RawServer) -> None:
+def test_get_recording_costs_the_body_once(raw_server: RawServer) -> None:
     """get_recording of 100 MB (chunked) grows memory by about 100 MB, not twice that."""
-    grew, outcome = _probe(server, "len(client.get_recording('big-chunked').data)")
+    grew, outcome = _probe(raw_server, "len(client.get_recording('big-chunked').data)")
     assert outcome == f"returned {BIG}"
     assert grew < 1.5 * BIG / 2**20, f"peak RSS grew {grew:.1f} MB"
 
 
 @pytest.mark.parametrize("call", ["client.health()", "client.get_recording('bomb')"])
-def test_gzip_bomb_never_inflates_in_memory(server: RawServer, call: str) -> None:
+def test_gzip_bomb_never_inflates_in_memory(raw_server: RawServer, call: str) -> None:
     """A 100 kB gzip body inflating to 100 MB: JSON stops at 8 MiB; audio, never asked
     to be compressed, is refused without inflating."""
     assert len(_gzip_bomb(BIG)) < 200_000
-    grew, outcome = _probe(server, call)
+    grew, outcome = _probe(raw_server, call)
     if "health" in call:
         assert outcome.startswith("SaynaProtocolError: GET /: the answer is larger than")
     else:
@@ -185,20 +185,20 @@ def test_gzip_bomb_never_inflates_in_memory(server: RawServer, call: str) -> Non
 
 
 def test_audio_cap_applies_to_inflated_bytes(
-    server: RawServer, monkeypatch: pytest.MonkeyPatch
+    raw_server: RawServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Past the audio cap (lowered here to 8 MiB), get_recording raises SaynaProtocolError."""
     monkeypatch.setattr("sayna._client.MAX_AUDIO_BYTES", 8 * 1024 * 1024)
-    with Sayna(server.url, max_retries=0) as client:
+    with Sayna(raw_server.url, max_retries=0) as client:
         for stream in ("big", "big-chunked"):
             with pytest.raises(SaynaProtocolError, match="limit") as info:
                 client.get_recording(stream)
             assert info.value.endpoint == f"/recording/{stream}"
 
 
-def test_json_answer_over_the_cap(server: RawServer) -> None:
+def test_json_answer_over_the_cap(raw_server: RawServer) -> None:
     """A 9 MB JSON answer is refused past 8 MiB, announced or not."""
-    with Sayna(server.url, max_retries=0) as client:
+    with Sayna(raw_server.url, max_retries=0) as client:
         with pytest.raises(SaynaProtocolError, match="larger than the 8388608-byte limit"):
             client.get_voices()
         with pytest.raises(SaynaProtocolError, match="announces 9437184 bytes"):
@@ -208,7 +208,7 @@ def test_json_answer_over_the_cap(server: RawServer) -> None:
             client.get_livekit_room("after")
 
 
-def test_save_recording_to_a_file_object(server: RawServer) -> None:
+def test_save_recording_to_a_file_object(raw_server: RawServer) -> None:
     """save_recording writes to a binary file object and returns the byte count."""
 
     class Counting(io.RawIOBase):
@@ -225,16 +225,18 @@ def test_save_recording_to_a_file_object(server: RawServer) -> None:
             return len(data)
 
     sink = Counting()
-    with Sayna(server.url, max_retries=0) as client:
+    with Sayna(raw_server.url, max_retries=0) as client:
         assert client.save_recording("big-chunked", sink) == BIG
     assert sink.digest.hexdigest() == _big_digest()
     assert sink.largest <= 64 * 1024
 
 
-def test_save_recording_cut_short_leaves_no_file(server: RawServer, tmp_path: pathlib.Path) -> None:
+def test_save_recording_cut_short_leaves_no_file(
+    raw_server: RawServer, tmp_path: pathlib.Path
+) -> None:
     """A download cut short raises SaynaConnectionError and leaves neither file nor temp file."""
     with (
-        Sayna(server.url, max_retries=0) as client,
+        Sayna(raw_server.url, max_retries=0) as client,
         pytest.raises(SaynaConnectionError, match="cut short"),
     ):
         client.save_recording("cut", tmp_path / "call.ogg")
@@ -310,8 +312,8 @@ def test_only_decodable_encodings_are_requested() -> None:
     assert b"\r\naccept-encoding: gzip, deflate\r\n" in heads[0].lower()
 
 
-def test_memory_probe_can_see_growth(server: RawServer) -> None:
+def test_memory_probe_can_see_growth(raw_server: RawServer) -> None:
     """The probe itself reports a 100 MB allocation, so the bounds above mean something."""
-    grew, outcome = _probe(server, 'len(b"x" * 100_000_000)')
+    grew, outcome = _probe(raw_server, 'len(b"x" * 100_000_000)')
     assert outcome == "returned 100000000"
     assert grew > 90

@@ -20,10 +20,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
+import _ours  # this folder is sys.path[0] when the script runs
 
-import _ours  # noqa: E402 - needs the path above
+HERE = Path(__file__).resolve().parent
 
 SCENARIOS: dict[str, Any] = {
     "events_iter": lambda url: _ours.events(url, 20_000, "iter"),

@@ -243,9 +243,8 @@ def warmup_params(params: dict[str, Any]) -> dict[str, Any]:
 
 def worker(client: str) -> None:
     """Run commands read from stdin (one JSON object per line), answer on stdout."""
-    sys.path.insert(0, str(HERE))
-    if client == "ours" and os.environ.get(SAYNA_PATH_ENV):
-        sys.path.insert(0, os.environ[SAYNA_PATH_ENV])
+    # This script's folder is sys.path[0] (the _<client> modules); Worker put a
+    # checked-out sayna, if any, on PYTHONPATH.
     module = __import__(f"_{client}")
     library = {"ours": "sayna", "floor": "websocket", "sdk": "sayna_client"}[client]
     origin = str(Path(sys.modules[library].__file__ or "").parent)
@@ -272,8 +271,15 @@ class Worker:
 
     def __init__(self, client: str) -> None:
         self.client = client
+        env = None
+        tree = os.environ.get(SAYNA_PATH_ENV)
+        if client == "ours" and tree:
+            # PYTHONPATH comes before site-packages and the editable install's finder.
+            paths = [tree, *filter(None, [os.environ.get("PYTHONPATH")])]
+            env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--worker", client],
+            env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

@@ -1,4 +1,4 @@
-"""``pip install '.[docs]'`` alone can build the docs (issue 15, point 10).
+"""``pip install '.[docs]'`` alone can build the docs.
 
 A docs host installs only the ``docs`` extra, and autodoc imports every module
 ``docs/api.rst`` documents. Building in a fresh virtual environment takes about

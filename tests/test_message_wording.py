@@ -1,4 +1,4 @@
-"""Messages that read right (issue 15, point 7)."""
+"""Error and warning messages that read right: they name the call and what went wrong."""
 
 from __future__ import annotations
 

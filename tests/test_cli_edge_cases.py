@@ -1,4 +1,4 @@
-"""The command line's rough edges of issue 15: JSON failures, pacing, stereo and empty files,
+"""The command line's edge cases: JSON failures, pacing, stereo and empty files,
 the live line, the demo's --url and output path, one spelling for the local server's keys."""
 
 from __future__ import annotations

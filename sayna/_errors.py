@@ -2,30 +2,9 @@
 
 Everything the library raises on purpose derives from :class:`SaynaError`; no
 ``requests`` or ``websocket`` exception escapes unwrapped (the original is kept
-as ``__cause__``)::
-
-    SaynaError
-    ├── SaynaValidationError (also ValueError)   bad input, refused before sending
-    │   └── WebhookVerificationError             a webhook that must be rejected
-    ├── SaynaConnectionError                     transport failure: refused, DNS, TLS, drop
-    │   └── SaynaConnectionClosedError           a realtime session ended abnormally
-    ├── SaynaTimeoutError (also TimeoutError)    a time limit passed: connect, answer, wait
-    ├── SaynaHttpError                           the server answered with a non-2xx status
-    │   ├── BadRequestError (400, also SaynaValidationError)
-    │   ├── AuthenticationError (401)
-    │   ├── PermissionDeniedError (403)
-    │   ├── NotFoundError (404)
-    │   ├── MethodNotAllowedError (405)
-    │   ├── ConflictError (409)
-    │   ├── UnsupportedMediaTypeError (415, also SaynaValidationError)
-    │   ├── UnprocessableEntityError (422, also SaynaValidationError)
-    │   ├── RateLimitError (429)
-    │   └── SaynaServerError (5xx)
-    ├── SaynaProtocolError                       the server's answer breaks the protocol or a limit
-    ├── SaynaNotConnectedError                   the session is not open (or already closed)
-    ├── SaynaNotReadyError                       never raised (kept: the async SDK has it)
-    ├── SaynaConfigError                         the server refused the session configuration
-    └── SaynaCallbackError                       user callbacks raised (re-raised at close)
+as ``__cause__``). The tree is drawn once, in the API reference
+(``docs/api.rst``, "The exception tree"), where a test keeps the drawing true
+to the classes below.
 
 ``SaynaTimeoutError`` is not a ``SaynaConnectionError``: waits for events and
 iterator timeouts raise it while the connection is fine, and code that catches

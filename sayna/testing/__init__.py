@@ -32,11 +32,11 @@ if TYPE_CHECKING:
     from sayna.testing._behaviour import Behaviour
     from sayna.testing._proxy import RecordingProxy
     from sayna.testing._pytest_plugin import SaynaCassette
+    from sayna.testing._records import PublishedData, ReceivedFrame, RecordedRequest
     from sayna.testing._replay import CassetteMismatch
-    from sayna.testing._rest import RecordedRequest
     from sayna.testing._server import FakeServer
     from sayna.testing._state import Participant, Room, Track
-    from sayna.testing._ws import FakeSession, PublishedData, ReceivedFrame
+    from sayna.testing._ws import FakeSession
 
 __all__ = [
     "Behaviour",
@@ -68,9 +68,9 @@ _LAZY = {
     "SaynaCassette": "sayna.testing._pytest_plugin",
     "FakeServer": "sayna.testing._server",
     "FakeSession": "sayna.testing._ws",
-    "PublishedData": "sayna.testing._ws",
-    "ReceivedFrame": "sayna.testing._ws",
-    "RecordedRequest": "sayna.testing._rest",
+    "PublishedData": "sayna.testing._records",
+    "ReceivedFrame": "sayna.testing._records",
+    "RecordedRequest": "sayna.testing._records",
     "Participant": "sayna.testing._state",
     "Room": "sayna.testing._state",
     "Track": "sayna.testing._state",

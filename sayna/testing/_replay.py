@@ -27,11 +27,11 @@ import attrs
 
 from sayna.testing._cassette import decode_body, encode_body, read_cassette, safe_target
 from sayna.testing._outbox import BINARY, TEXT
+from sayna.testing._records import ReceivedFrame
 from sayna.testing._rest import Reply, json_reply
-from sayna.testing._ws import ReceivedFrame
 
 if TYPE_CHECKING:
-    from sayna.testing._rest import RecordedRequest
+    from sayna.testing._records import RecordedRequest
     from sayna.testing._ws import FakeSession
 
 __all__ = ["PACES", "CassetteMismatch", "Replay"]

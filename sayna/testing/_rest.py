@@ -26,6 +26,7 @@ from sayna.testing._providers import (
     synthesize,
     tts_settings,
 )
+from sayna.testing._records import RecordedRequest, decode_json
 from sayna.testing._shape import ShapeError, Struct, describe_json_error
 from sayna.testing._state import (
     Hook,
@@ -40,34 +41,7 @@ from sayna.testing._state import (
 if TYPE_CHECKING:
     from sayna.testing._context import ServerContext
 
-__all__ = ["RecordedRequest", "Reply", "Upgrade", "dispatch"]
-
-
-def _decode_json(body: bytes) -> Any:
-    def refuse(name: str) -> Any:
-        raise ValueError(f"invalid number `{name}`")
-
-    return json.loads(body.decode("utf-8"), parse_constant=refuse)
-
-
-@attrs.frozen(kw_only=True)
-class RecordedRequest:
-    """One HTTP request as the server received it.
-
-    ``path`` is the raw (still percent-encoded) path without the query;
-    ``query`` maps each decoded parameter name to its first decoded value;
-    ``headers`` maps lower-case names to values (repeats joined by ``", "``).
-    """
-
-    method: str
-    path: str
-    query: dict[str, str]
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        """The body decoded as JSON."""
-        return _decode_json(self.body)
+__all__ = ["Reply", "Upgrade", "dispatch"]
 
 
 @attrs.frozen
@@ -181,7 +155,7 @@ def json_body(request: RecordedRequest, shape: Struct) -> dict[str, Any]:
     if not _is_json_content_type(request.headers.get("content-type")):
         raise Abort(text_reply(415, "Expected request with `Content-Type: application/json`"))
     try:
-        value = _decode_json(request.body)
+        value = decode_json(request.body)
     except json.JSONDecodeError as exc:
         raise Abort(
             text_reply(400, f"Failed to parse the request body as JSON: {describe_json_error(exc)}")
@@ -620,7 +594,7 @@ def livekit_webhook(ctx: Context) -> Reply:
     if claims is None or claims.get("sha256") != digest:
         return Reply(401)
     try:
-        event = _decode_json(request.body)
+        event = decode_json(request.body)
     except ValueError:
         return Reply(400)
     if not isinstance(event, dict) or not isinstance(event.get("event"), str):

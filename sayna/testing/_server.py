@@ -26,8 +26,8 @@ from sayna.testing._behaviour import Behaviour, behaviour_field
 from sayna.testing._context import ServerContext
 from sayna.testing._http import serve_connection
 from sayna.testing._providers import ALL_PROVIDERS
+from sayna.testing._records import RecordedRequest
 from sayna.testing._replay import CassetteMismatch, Replay
-from sayna.testing._rest import RecordedRequest
 from sayna.testing._state import (
     Hook,
     Participant,

@@ -30,9 +30,9 @@ from sayna.testing._providers import (
     synthesize,
     tts_settings,
 )
+from sayna.testing._records import PublishedData, ReceivedFrame
 from sayna.testing._schemas import FrameError, decode_incoming
 from sayna.testing._state import Participant, PhoneError, Track, check_phone
-from sayna.testing._ws import PublishedData, ReceivedFrame
 
 if TYPE_CHECKING:
     from sayna.testing._context import ServerContext

@@ -21,7 +21,6 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
-import attrs
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
     BytesMessage,
@@ -35,13 +34,14 @@ from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
 
 from sayna.testing._outbox import BINARY, CLOSE, CLOSE_REPLY, PAUSE, PONG, TEXT, TEXTS, Outbox
+from sayna.testing._records import PublishedData, ReceivedFrame
 
 if TYPE_CHECKING:
     from sayna.testing._context import ServerContext
     from sayna.testing._standin import StandIn
     from sayna.testing._state import Participant
 
-__all__ = ["FakeSession", "FrameHandler", "PublishedData", "ReceivedFrame"]
+__all__ = ["FakeSession", "FrameHandler"]
 
 log = logging.getLogger("sayna.testing")
 
@@ -55,32 +55,6 @@ def _close_code(code: int | None) -> int:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-@attrs.frozen(kw_only=True)
-class ReceivedFrame:
-    """A frame the client sent, decoded.
-
-    ``kind`` is ``"text"`` or ``"binary"``; ``data`` is a dict for JSON-object
-    text, the raw string for other text, and bytes for binary frames; ``type``
-    is the JSON ``type`` field when it is a string, else None.
-    """
-
-    kind: str
-    data: Any
-    type: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class PublishedData:
-    """A LiveKit data packet the agent published (from ``send_message``)."""
-
-    topic: str
-    payload: bytes
-
-    def json(self) -> Any:
-        """The payload decoded as JSON."""
-        return json.loads(self.payload)
 
 
 class FrameHandler(Protocol):

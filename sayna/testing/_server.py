@@ -15,7 +15,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -28,6 +28,7 @@ from sayna.testing._http import serve_connection
 from sayna.testing._providers import ALL_PROVIDERS
 from sayna.testing._records import RecordedRequest
 from sayna.testing._replay import CassetteMismatch, Replay
+from sayna.testing._standin import StandIn
 from sayna.testing._state import (
     Hook,
     Participant,
@@ -38,7 +39,7 @@ from sayna.testing._state import (
     new_id,
 )
 from sayna.testing._tasks import Tasks
-from sayna.testing._ws import FakeSession
+from sayna.testing._ws import FakeSession, FrameHandler
 
 __all__ = ["FakeServer"]
 
@@ -394,6 +395,11 @@ class FakeServer:
     def _open_session(
         self, sock: socket.socket, ws: Connection, tenant: str | None, headers: Mapping[str, str]
     ) -> FakeSession:
+        handler: Callable[[FakeSession], FrameHandler]
+        if self._replay is None:
+            handler = functools.partial(StandIn, context=self._context)
+        else:
+            handler = self._replay.session_handler
         with self._lock:
             session = FakeSession(
                 self._context,
@@ -402,7 +408,7 @@ class FakeServer:
                 index=len(self._sessions) + 1,
                 tenant=tenant,
                 request_headers=headers,
-                handler=None if self._replay is None else self._replay.session_handler,
+                handler=handler,
             )
             self._sessions.append(session)
             self._session_cond.notify_all()

@@ -5,8 +5,10 @@ one at a time, to the session's behaviour (like the server, it does not read
 the next frame before the current one is handled); a writer thread drains the
 session's single outgoing FIFO. Every server frame, text or binary, goes through
 the FIFO, so frames leave in the order they were queued. What the frames *mean*
-is the behaviour's business: the stand-in providers
-(:mod:`sayna.testing._standin`) or a recorded cassette (:mod:`sayna.testing._replay`).
+is the behaviour's business: the server hands each session a factory for its
+:class:`FrameHandler` (the stand-in providers, or a recorded cassette), the way
+httpx's ``MockTransport(handler)`` is handed its handler, so this module never
+names a behaviour.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
@@ -38,10 +40,9 @@ from sayna.testing._records import PublishedData, ReceivedFrame
 
 if TYPE_CHECKING:
     from sayna.testing._context import ServerContext
-    from sayna.testing._standin import StandIn
     from sayna.testing._state import Participant
 
-__all__ = ["FakeSession", "FrameHandler"]
+__all__ = ["FakeSession", "FrameHandler", "RoomHandler"]
 
 log = logging.getLogger("sayna.testing")
 
@@ -82,6 +83,34 @@ class FrameHandler(Protocol):
         """The connection is closed: undo what the session did to the shared state."""
 
 
+@runtime_checkable
+class RoomHandler(FrameHandler, Protocol):
+    """A behaviour that also simulates the session's LiveKit room and speech script.
+
+    Sessions whose handler is one offer the room methods of :class:`FakeSession`;
+    a handler without them (a replayed cassette) makes those methods raise.
+    """
+
+    @property
+    def livekit_room(self) -> str | None: ...
+
+    @property
+    def published_audio(self) -> bytes: ...
+
+    def script_transcripts(self, transcripts: Iterable[str]) -> None: ...
+
+    def participant_leaves(self, identity: str, name: str) -> None: ...
+
+    def deliver_data(
+        self, payload: bytes | str | Mapping[str, Any], *, identity: str | None, topic: str | None
+    ) -> None: ...
+
+    def inject_room_audio(self, pcm: bytes, *, identity: str) -> None: ...
+
+    def room_event(self, what: str, participant: Participant) -> None:
+        """A participant joined or left the room this session is in."""
+
+
 def _readable(sock: socket.socket, timeout: float | None) -> bool:
     if hasattr(select, "poll"):
         poller = select.poll()
@@ -109,7 +138,7 @@ class FakeSession:
         index: int,
         tenant: str | None,
         request_headers: Mapping[str, str],
-        handler: Callable[[FakeSession], FrameHandler] | None = None,
+        handler: Callable[[FakeSession], FrameHandler],
     ) -> None:
         self._context = context
         self._sock = sock
@@ -146,14 +175,8 @@ class FakeSession:
         self._graceful = False
         self._message_parts: list[Any] = []
         self._writer = self._thread(self._write_loop, "writer")
-        self._standin: StandIn | None = None
-        if handler is None:
-            from sayna.testing._standin import StandIn
-
-            self._standin = StandIn(self, context)
-            self._handler: FrameHandler = self._standin
-        else:
-            self._handler = handler(self)
+        self._handler = handler(self)
+        self._room = self._handler if isinstance(self._handler, RoomHandler) else None
 
     def __repr__(self) -> str:
         state = "closed" if self.closed.is_set() else ("ready" if self.ready else "open")
@@ -169,12 +192,12 @@ class FakeSession:
     @property
     def livekit_room(self) -> str | None:
         """The LiveKit room this session joined, if any."""
-        return self._standin.livekit_room if self._standin is not None else None
+        return self._room.livekit_room if self._room is not None else None
 
     @property
     def published_audio(self) -> bytes:
         """TTS audio this LiveKit session published into the room (not sent on the socket)."""
-        return self._standin.published_audio if self._standin is not None else b""
+        return self._room.published_audio if self._room is not None else b""
 
     @property
     def received_audio(self) -> bytes:
@@ -263,13 +286,13 @@ class FakeSession:
 
     def script_transcripts(self, transcripts: Iterable[str]) -> None:
         """Queue transcripts for audio this session's stand-in STT cannot decode."""
-        self._stand_in("script_transcripts").script_transcripts(transcripts)
+        self._room_side("script_transcripts").script_transcripts(transcripts)
 
     # --- the LiveKit room, simulated ----------------------------------------------------
 
     def participant_leaves(self, identity: str = "caller", name: str = "Caller") -> None:
         """A remote participant leaves: ``participant_disconnected``, ~100 ms, Close (no code)."""
-        self._stand_in("participant_leaves").participant_leaves(identity, name)
+        self._room_side("participant_leaves").participant_leaves(identity, name)
 
     def deliver_data(
         self,
@@ -279,20 +302,20 @@ class FakeSession:
         topic: str | None = None,
     ) -> None:
         """A data packet arrives from the room: a ``message`` frame (§5.3) unless filtered."""
-        self._stand_in("deliver_data").deliver_data(payload, identity=identity, topic=topic)
+        self._room_side("deliver_data").deliver_data(payload, identity=identity, topic=topic)
 
     def inject_room_audio(self, pcm: bytes, *, identity: str = "caller") -> None:
         """Audio from a room participant reaches STT (§4.3.4 ``listen_participants`` applies)."""
-        self._stand_in("inject_room_audio").inject_room_audio(pcm, identity=identity)
+        self._room_side("inject_room_audio").inject_room_audio(pcm, identity=identity)
 
-    def _stand_in(self, what: str) -> StandIn:
-        if self._standin is None:
+    def _room_side(self, what: str) -> RoomHandler:
+        if self._room is None:
             raise RuntimeError(f"{what}() needs the stand-in providers; this session replays")
-        return self._standin
+        return self._room
 
     def _room_event(self, what: str, participant: Participant) -> None:
-        if self._standin is not None:
-            self._standin.room_event(what, participant)
+        if self._room is not None:
+            self._room.room_event(what, participant)
 
     # --- connection thread --------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import pathlib
 import subprocess
 import sys
 
@@ -43,3 +45,25 @@ def test_plugin_and_helpers_load_without_the_testing_extra() -> None:
     )
     assert "ImportError" in result.stdout
     assert "pip install 'sayna[testing]'" in result.stdout
+
+
+def _imported_modules(path: pathlib.Path) -> set[str]:
+    """Every module an import statement of ``path`` names, wherever the statement sits."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module is not None:
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+@pytest.mark.parametrize("transport", ["_ws", "_http"])
+def test_the_transport_never_names_a_behaviour(transport: str) -> None:
+    """The WebSocket and HTTP transports never import the stand-in or the replayer, even lazily."""
+    package = pathlib.Path(sayna.testing.__file__).parent
+    imported = _imported_modules(package / f"{transport}.py")
+    behaviours = {"sayna.testing._standin", "sayna.testing._replay"}
+    assert imported & behaviours == set()
+    assert "sayna.testing._records" in imported  # the walk sees this file's imports

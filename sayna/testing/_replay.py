@@ -28,7 +28,7 @@ import attrs
 from sayna.testing._cassette import decode_body, encode_body, read_cassette, safe_target
 from sayna.testing._outbox import BINARY, TEXT
 from sayna.testing._records import ReceivedFrame
-from sayna.testing._rest import Reply, json_reply
+from sayna.testing._rest_base import Reply, json_reply
 
 if TYPE_CHECKING:
     from sayna.testing._records import RecordedRequest

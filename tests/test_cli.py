@@ -14,9 +14,8 @@ import pytest
 from cli_runs import run
 
 from sayna._wav import read_wav, write_wav
-from sayna._webhooks import make_webhook_request
 from sayna.cli import main
-from sayna.testing import FakeServer, decode_speech, encode_speech
+from sayna.testing import FakeServer, decode_speech, encode_speech, make_webhook_request
 
 KEY = "sk-test-secret-key-0123"
 WEBHOOK_SECRET = "whsec-0123456789abcdef"

@@ -13,6 +13,10 @@ that text when the audio comes back at the session's sample rate, in any
 chunking; damaged audio is never recognised. :func:`encode_speech` makes such
 audio directly. Other audio can be answered with scripted transcripts.
 
+For code that receives Sayna's signed SIP webhooks, :func:`sign_webhook`,
+:func:`sip_webhook_payload` and :func:`make_webhook_request` build the requests
+Sayna would POST (these need no extra either).
+
 Not modelled: real codecs (``mp3``/``ogg``/``opus`` output and recordings are
 valid but silent), real media in LiveKit rooms (use the session's
 ``inject_room_audio``/``deliver_data`` and ``published_audio``/``published_data``),
@@ -25,8 +29,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sayna._signing import sign_webhook
-from sayna._webhooks import make_webhook_request, sip_webhook_payload
 from sayna.testing._audio import decode_speech, encode_speech, speech_duration
+from sayna.testing._webhooks import make_webhook_request, sip_webhook_payload
 
 if TYPE_CHECKING:
     from sayna.testing._behaviour import Behaviour

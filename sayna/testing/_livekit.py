@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import threading
 import time
 import urllib.error
@@ -18,9 +17,9 @@ import urllib.request
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sayna._signing import sign_webhook
 from sayna.testing._state import Participant, Room, State, Track, make_jwt, new_id
 from sayna.testing._tasks import Tasks
+from sayna.testing._webhooks import make_webhook_request
 
 if TYPE_CHECKING:
     from sayna.testing._behaviour import Behaviour
@@ -302,8 +301,7 @@ class LiveKitSide:
             "sip_host": domain,
             "sip_headers": {k[6:]: v for k, v in attributes.items() if k.startswith("sip.h.")},
         }
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        headers = sign_webhook(secret, body, event_id=event_id or None)
+        headers, body = make_webhook_request(secret, payload, event_id=event_id or None)
         return hook.url, body, headers
 
     @staticmethod

@@ -28,13 +28,14 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 
 
 def test_plugin_and_helpers_load_without_the_testing_extra() -> None:
-    """Without h11/wsproto the plugin and sign_webhook import; FakeServer explains the extra."""
+    """Without h11/wsproto the plugin and webhook helpers import; FakeServer explains why not."""
     code = (
         "import sys\n"
         "sys.modules['h11'] = None\n"
         "sys.modules['wsproto'] = None\n"
         "import sayna.testing._pytest_plugin\n"
         "from sayna.testing import sign_webhook, encode_speech\n"
+        "from sayna.testing import make_webhook_request, sip_webhook_payload\n"
         "try:\n"
         "    from sayna.testing import FakeServer\n"
         "except ImportError as exc:\n"

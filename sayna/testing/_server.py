@@ -32,7 +32,7 @@ from sayna.testing._replay import CassetteMismatch, Replay
 from sayna.testing._standin import StandIn
 from sayna.testing._state import Hook, Participant, Room, State, Track
 from sayna.testing._tasks import Tasks
-from sayna.testing._ws import FakeSession, FrameHandler
+from sayna.testing._ws import FakeSession, FrameHandler, SessionLink
 
 __all__ = ["FakeServer"]
 
@@ -373,7 +373,7 @@ class FakeServer:
     def _open_session(
         self, sock: socket.socket, ws: Connection, tenant: str | None, headers: Mapping[str, str]
     ) -> FakeSession:
-        handler: Callable[[FakeSession], FrameHandler]
+        handler: Callable[[SessionLink], FrameHandler]
         if self._replay is None:
             handler = functools.partial(StandIn, context=self._context)
         else:

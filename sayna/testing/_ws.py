@@ -8,7 +8,8 @@ the FIFO, so frames leave in the order they were queued. What the frames *mean*
 is the behaviour's business: the server hands each session a factory for its
 :class:`FrameHandler` (the stand-in providers, or a recorded cassette), the way
 httpx's ``MockTransport(handler)`` is handed its handler, so this module never
-names a behaviour.
+names a behaviour. The factory gets a :class:`SessionLink`, the one door from a
+behaviour into the session's queue, records and threads.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from sayna.testing._context import ServerContext
     from sayna.testing._state import Participant
 
-__all__ = ["FakeSession", "FrameHandler", "RoomHandler"]
+__all__ = ["FakeSession", "FrameHandler", "RoomHandler", "SessionLink"]
 
 log = logging.getLogger("sayna.testing")
 
@@ -111,6 +112,61 @@ class RoomHandler(FrameHandler, Protocol):
         """A participant joined or left the room this session is in."""
 
 
+class SessionLink:
+    """What a behaviour may do to its session beyond the public :class:`FakeSession` face.
+
+    The behaviour's factory is called with one; ``session`` is the public face
+    (config, stream id, scripting). The rest queues frames in the session's
+    FIFO, records client frames, marks ``ready`` and runs the behaviour's threads.
+    """
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: FakeSession) -> None:
+        self.session = session
+
+    def __repr__(self) -> str:
+        return f"<SessionLink {self.session!r}>"
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        """Queue a JSON text frame."""
+        self.session._send(event)
+
+    def put(self, op: int, arg: Any) -> bool:
+        """Queue one outbox operation (see :mod:`sayna.testing._outbox`); False once closed."""
+        return self.session._outbox.put(op, arg)
+
+    def record(self, frame: ReceivedFrame) -> None:
+        """Keep a client frame for inspection (when the server records)."""
+        self.session._record(frame)
+
+    def record_text(self, text: str) -> Any:
+        """Record a text frame as its JSON (the text itself when not JSON); returns that."""
+        return self.session._record_text(text)
+
+    def mark_ready(self) -> None:
+        """The ``ready`` frame is queued: :meth:`FakeSession.wait_until_ready` returns."""
+        self.session._ready.set()
+
+    @property
+    def finished(self) -> bool:
+        """The connection has ended (Close exchanged, or the client gone)."""
+        return self.session._finished
+
+    @property
+    def aborted(self) -> bool:
+        """The session was dropped or the server is stopping."""
+        return self.session._abort.is_set()
+
+    def wait_aborted(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds; True when the session was aborted meanwhile."""
+        return self.session._abort.wait(timeout)
+
+    def thread(self, target: Callable[[], None], role: str) -> threading.Thread:
+        """A daemon thread (not started) of this session: a crash in it aborts the session."""
+        return self.session._thread(target, role)
+
+
 def _readable(sock: socket.socket, timeout: float | None) -> bool:
     if hasattr(select, "poll"):
         poller = select.poll()
@@ -138,7 +194,7 @@ class FakeSession:
         index: int,
         tenant: str | None,
         request_headers: Mapping[str, str],
-        handler: Callable[[FakeSession], FrameHandler],
+        handler: Callable[[SessionLink], FrameHandler],
     ) -> None:
         self._context = context
         self._sock = sock
@@ -175,7 +231,7 @@ class FakeSession:
         self._graceful = False
         self._message_parts: list[Any] = []
         self._writer = self._thread(self._write_loop, "writer")
-        self._handler = handler(self)
+        self._handler = handler(SessionLink(self))
         self._room = self._handler if isinstance(self._handler, RoomHandler) else None
 
     def __repr__(self) -> str:

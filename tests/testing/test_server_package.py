@@ -68,3 +68,25 @@ def test_the_transport_never_names_a_behaviour(transport: str) -> None:
     behaviours = {"sayna.testing._standin", "sayna.testing._replay"}
     assert imported & behaviours == set()
     assert "sayna.testing._records" in imported  # the walk sees this file's imports
+
+
+def _private_uses_of_the_session(path: pathlib.Path) -> list[str]:
+    """``session._x`` / ``self._session._x`` attribute accesses in ``path``."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Attribute) or not node.attr.startswith("_"):
+            continue
+        owner = node.value
+        name = owner.id if isinstance(owner, ast.Name) else getattr(owner, "attr", None)
+        if name in ("session", "_session"):
+            found.append(f"{path.name}:{node.lineno} {name}.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("behaviour", ["_standin", "_replay"])
+def test_a_behaviour_uses_only_the_public_session_and_its_link(behaviour: str) -> None:
+    """The stand-in and the replayer reach the session's internals only through SessionLink."""
+    package = pathlib.Path(sayna.testing.__file__).parent
+    assert _private_uses_of_the_session(package / f"{behaviour}.py") == []
+    # The check sees such accesses where they exist (the link itself makes them).
+    assert _private_uses_of_the_session(package / "_ws.py") != []

@@ -37,7 +37,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from sayna._errors import SaynaValidationError, WebhookVerificationError
-from sayna._signing import compute_signature, sign_webhook
+from sayna._signing import compute_signature
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
@@ -49,11 +49,9 @@ __all__ = [
     "WebhookSIPParticipant",
     "WebhookSIPRoom",
     "declared_length",
-    "make_webhook_request",
     "receiver_provider",
     "rejection_response",
     "rejection_status",
-    "sip_webhook_payload",
 ]
 
 logger = logging.getLogger("sayna.webhooks")
@@ -605,38 +603,3 @@ def receiver_provider(receiver: WebhookReceiver | None) -> Callable[[], WebhookR
         return built[0]
 
     return get
-
-
-# --- a helper for tests ---------------------------------------------------------------
-
-
-def sip_webhook_payload(**overrides: Any) -> dict[str, Any]:
-    """A realistic SIP webhook payload (PROTOCOL.md §6.2), with top-level ``overrides``."""
-    payload: dict[str, Any] = {
-        "participant": {"name": "Phone Caller", "identity": "sip_+15559876543", "sid": "PA_1"},
-        "room": {"name": "sip-+15551234567", "sid": "RM_1"},
-        "from_phone_number": "+15559876543",
-        "to_phone_number": "+15551234567",
-        "room_prefix": "sip-",
-        "sip_host": "sip.example.com",
-        "sip_headers": {"to": "<sip:+15551234567@sip.example.com>"},
-    }
-    payload.update(overrides)
-    return payload
-
-
-def make_webhook_request(
-    secret: str,
-    payload: Mapping[str, Any] | None = None,
-    *,
-    timestamp: int | None = None,
-    event_id: str | None = None,
-) -> tuple[dict[str, str], bytes]:
-    """(headers, body) of a correctly signed SIP webhook, as Sayna would POST it.
-
-    ``payload`` defaults to :func:`sip_webhook_payload`; it is serialised the
-    way the server does it (compact, UTF-8, non-ASCII not escaped).
-    """
-    data = sip_webhook_payload() if payload is None else payload
-    body = json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-    return sign_webhook(secret, body, timestamp=timestamp, event_id=event_id), body

@@ -12,9 +12,8 @@ import wave
 import pytest
 
 from sayna._wav import read_wav, write_wav
-from sayna._webhooks import make_webhook_request
 from sayna.cli import main
-from sayna.testing import FakeServer, decode_speech, encode_speech
+from sayna.testing import FakeServer, decode_speech, encode_speech, make_webhook_request
 from tests.support.cli_runs import run
 
 KEY = "sk-test-secret-key-0123"

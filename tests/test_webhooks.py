@@ -28,12 +28,11 @@ from sayna._webhooks import (
     DEFAULT_MAX_BODY_SIZE,
     REASONS,
     declared_length,
-    make_webhook_request,
     receiver_provider,
     rejection_response,
     rejection_status,
-    sip_webhook_payload,
 )
+from sayna.testing import make_webhook_request, sip_webhook_payload
 
 SECRET = "whsec_unit_test_secret_0123456789"
 NOW = 1_767_225_600

@@ -13,6 +13,10 @@ that text when the audio comes back at the session's sample rate, in any
 chunking; damaged audio is never recognised. :func:`encode_speech` makes such
 audio directly. Other audio can be answered with scripted transcripts.
 
+For code that receives Sayna's signed SIP webhooks, :func:`sign_webhook`,
+:func:`sip_webhook_payload` and :func:`make_webhook_request` build the requests
+Sayna would POST (these need no extra either).
+
 Not modelled: real codecs (``mp3``/``ogg``/``opus`` output and recordings are
 valid but silent), real media in LiveKit rooms (use the session's
 ``inject_room_audio``/``deliver_data`` and ``published_audio``/``published_data``),
@@ -25,18 +29,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from sayna._signing import sign_webhook
-from sayna._webhooks import make_webhook_request, sip_webhook_payload
 from sayna.testing._audio import decode_speech, encode_speech, speech_duration
+from sayna.testing._webhooks import make_webhook_request, sip_webhook_payload
 
 if TYPE_CHECKING:
     from sayna.testing._behaviour import Behaviour
     from sayna.testing._proxy import RecordingProxy
     from sayna.testing._pytest_plugin import SaynaCassette
+    from sayna.testing._records import PublishedData, ReceivedFrame, RecordedRequest
     from sayna.testing._replay import CassetteMismatch
-    from sayna.testing._rest import RecordedRequest
     from sayna.testing._server import FakeServer
     from sayna.testing._state import Participant, Room, Track
-    from sayna.testing._ws import FakeSession, PublishedData, ReceivedFrame
+    from sayna.testing._ws import FakeSession
 
 __all__ = [
     "Behaviour",
@@ -68,9 +72,9 @@ _LAZY = {
     "SaynaCassette": "sayna.testing._pytest_plugin",
     "FakeServer": "sayna.testing._server",
     "FakeSession": "sayna.testing._ws",
-    "PublishedData": "sayna.testing._ws",
-    "ReceivedFrame": "sayna.testing._ws",
-    "RecordedRequest": "sayna.testing._rest",
+    "PublishedData": "sayna.testing._records",
+    "ReceivedFrame": "sayna.testing._records",
+    "RecordedRequest": "sayna.testing._records",
     "Participant": "sayna.testing._state",
     "Room": "sayna.testing._state",
     "Track": "sayna.testing._state",

@@ -19,7 +19,9 @@ import h11
 from wsproto.connection import Connection, ConnectionType
 from wsproto.utilities import generate_accept_token
 
-from sayna.testing._rest import RecordedRequest, Reply, Upgrade, dispatch
+from sayna.testing._records import RecordedRequest
+from sayna.testing._rest import dispatch
+from sayna.testing._rest_base import Reply, Upgrade
 
 if TYPE_CHECKING:
     from sayna.testing._server import FakeServer

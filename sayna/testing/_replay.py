@@ -27,12 +27,12 @@ import attrs
 
 from sayna.testing._cassette import decode_body, encode_body, read_cassette, safe_target
 from sayna.testing._outbox import BINARY, TEXT
-from sayna.testing._rest import Reply, json_reply
-from sayna.testing._ws import ReceivedFrame
+from sayna.testing._records import ReceivedFrame
+from sayna.testing._rest_base import Reply, json_reply
 
 if TYPE_CHECKING:
-    from sayna.testing._rest import RecordedRequest
-    from sayna.testing._ws import FakeSession
+    from sayna.testing._records import RecordedRequest
+    from sayna.testing._ws import SessionLink
 
 __all__ = ["PACES", "CassetteMismatch", "Replay"]
 
@@ -188,12 +188,12 @@ class Replay:
 
     # --- WebSocket -----------------------------------------------------------------------
 
-    def session_handler(self, session: FakeSession) -> _Replayer:
+    def session_handler(self, link: SessionLink) -> _Replayer:
         with self._lock:
             script = self._attempts.popleft() if self._attempts else None
         if isinstance(script, Reply):  # an upgrade the recording refused: cannot happen here
             script = None
-        return _Replayer(self, session, script)
+        return _Replayer(self, link, script)
 
 
 def _body_value(body: Mapping[str, Any]) -> Any:
@@ -210,10 +210,11 @@ class _Replayer:
     """Replays one recorded WebSocket session to one client (a session's FrameHandler)."""
 
     def __init__(
-        self, replay: Replay, session: FakeSession, script: list[dict[str, Any]] | None
+        self, replay: Replay, link: SessionLink, script: list[dict[str, Any]] | None
     ) -> None:
         self._replay = replay
-        self._session = session
+        self._link = link
+        self._session = session = link.session
         self._script = script
         self._expected_texts = [
             e
@@ -237,7 +238,7 @@ class _Replayer:
     # --- frames from the client ------------------------------------------------------
 
     def on_text(self, text: str) -> None:
-        data = self._session._record_text(text)
+        data = self._link.record_text(text)
         kind = data.get("type") if isinstance(data, dict) else None
         if kind == "config" and self._session.config is None:
             self._session.config = data
@@ -257,7 +258,7 @@ class _Replayer:
             self._start()
 
     def on_binary(self, data: bytes) -> None:
-        self._session._record(ReceivedFrame(kind="binary", data=data))
+        self._link.record(ReceivedFrame(kind="binary", data=data))
         with self._cond:
             offset = self._audio
             self._audio += len(data)
@@ -289,7 +290,7 @@ class _Replayer:
             self._replay.mismatch(f"{self._where}: the cassette has no such session", None, "")
             self._session.close(1011, "no recorded session left in the cassette")
             return
-        self._thread = self._session._thread(self._play, "replay")
+        self._thread = self._link.thread(self._play, "replay")
         self._thread.start()
 
     def _play(self) -> None:
@@ -336,22 +337,22 @@ class _Replayer:
             return True
 
     def _send(self, event: Mapping[str, Any]) -> bool:
-        session = self._session
+        session, link = self._session, self._link
         if event["kind"] == "ws_close":
-            if session.client_close_code is None and not session._finished:
+            if session.client_close_code is None and not link.finished:
                 session.close(event.get("code"), event.get("reason") or "")
             return False
         if "audio" in event:
-            return session._outbox.put(BINARY, base64.b64decode(event["audio"]))
+            return link.put(BINARY, base64.b64decode(event["audio"]))
         data = decode_body(event).decode("utf-8")
         value = event.get("json")
         if isinstance(value, dict) and value.get("type") == "ready":
             stream_id = value.get("stream_id")
             session.stream_id = stream_id if isinstance(stream_id, str) else None
-            sent = session._outbox.put(TEXT, data)
-            session._ready.set()
+            sent = link.put(TEXT, data)
+            link.mark_ready()
             return sent
-        return session._outbox.put(TEXT, data)
+        return link.put(TEXT, data)
 
     # --- FrameHandler --------------------------------------------------------------------
 

@@ -1,68 +1,42 @@
-"""The fake Sayna server: lifecycle, threads, scripting and the simulated LiveKit side."""
+"""The fake Sayna server: lifecycle, threads, inspection and scripting.
+
+The server assembles the pieces: the HTTP plumbing (:mod:`sayna.testing._http`),
+one :class:`~sayna.testing.FakeSession` per WebSocket, handed the behaviour that
+serves it (the stand-in providers or a replayed cassette), and the simulated
+LiveKit side (:mod:`sayna.testing._livekit`), whose methods it exposes.
+"""
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import functools
-import hashlib
-import json
 import logging
 import os
 import selectors
 import socket
 import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 from wsproto.connection import Connection
 
-from sayna._signing import sign_webhook
 from sayna.testing._behaviour import Behaviour, behaviour_field
 from sayna.testing._context import ServerContext
 from sayna.testing._http import serve_connection
+from sayna.testing._livekit import LiveKitSide
 from sayna.testing._providers import ALL_PROVIDERS
+from sayna.testing._records import RecordedRequest
 from sayna.testing._replay import CassetteMismatch, Replay
-from sayna.testing._rest import RecordedRequest
-from sayna.testing._state import (
-    Hook,
-    Participant,
-    Room,
-    State,
-    Track,
-    make_jwt,
-    new_id,
-)
+from sayna.testing._standin import StandIn
+from sayna.testing._state import Hook, Participant, Room, State, Track
 from sayna.testing._tasks import Tasks
-from sayna.testing._ws import FakeSession
+from sayna.testing._ws import FakeSession, FrameHandler, SessionLink
 
 __all__ = ["FakeServer"]
 
 log = logging.getLogger("sayna.testing")
-
-
-def _sip_domain(header: str) -> str | None:
-    """The domain of a SIP destination header, parsed as the server does (§6.1)."""
-    value = header.strip()
-    if "<" in value and ">" in value:
-        value = value[value.index("<") + 1 : value.index(">")]
-    value = value.split(";", 1)[0].strip()
-    lowered = value.lower()
-    if lowered.startswith(("sip:", "sips:")):
-        value = value.split(":", 1)[1]
-        value = value.rsplit("@", 1)[-1]
-    elif "." in value and " " not in value and "@" not in value:
-        host, _, port = value.rpartition(":")
-        if host and port.isdigit():
-            value = host
-    else:
-        return None
-    value = value.strip().lower()
-    return value or None
 
 
 class FakeServer:
@@ -204,27 +178,32 @@ class FakeServer:
             ],
             recordings=recordings or {},
         )
-        self.state.room_listener = self._room_event
-        self._context = ServerContext(
-            behaviour=self._behaviour,
-            state=self.state,
-            livekit_token=self.livekit_token,
-            handle_livekit_event=self.handle_livekit_event,
-            transfer_leaves=self._transfer_leaves,
-            replay=replay,
-        )
-
         self._lock = threading.Lock()
         self._session_cond = threading.Condition(self._lock)
         self._requests: list[RecordedRequest] = []
         self._sessions: list[FakeSession] = []
         self._handed_out = 0
         self._tasks = Tasks("fake server")
+        self._stopping = threading.Event()
+        self._livekit = LiveKitSide(
+            behaviour=self._behaviour,
+            state=self.state,
+            tasks=self._tasks,
+            stopping=self._stopping,
+            sessions=lambda: self.sessions,
+        )
+        self._context = ServerContext(
+            behaviour=self._behaviour,
+            state=self.state,
+            livekit_token=self._livekit.livekit_token,
+            handle_livekit_event=self._livekit.handle_livekit_event,
+            transfer_leaves=self._livekit.transfer_leaves,
+            replay=replay,
+        )
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
         self._wake: tuple[socket.socket, socket.socket] | None = None
         self._accept_thread: threading.Thread | None = None
-        self._stopping = threading.Event()
         self._state_name = "new"
 
     @property
@@ -394,6 +373,11 @@ class FakeServer:
     def _open_session(
         self, sock: socket.socket, ws: Connection, tenant: str | None, headers: Mapping[str, str]
     ) -> FakeSession:
+        handler: Callable[[SessionLink], FrameHandler]
+        if self._replay is None:
+            handler = functools.partial(StandIn, context=self._context)
+        else:
+            handler = self._replay.session_handler
         with self._lock:
             session = FakeSession(
                 self._context,
@@ -402,7 +386,7 @@ class FakeServer:
                 index=len(self._sessions) + 1,
                 tenant=tenant,
                 request_headers=headers,
-                handler=None if self._replay is None else self._replay.session_handler,
+                handler=handler,
             )
             self._sessions.append(session)
             self._session_cond.notify_all()
@@ -418,7 +402,7 @@ class FakeServer:
         """Transcripts new sessions' STT gives, in order, for audio it cannot decode."""
         self.behaviour.transcripts = list(transcripts)
 
-    # --- the simulated LiveKit side -------------------------------------------------------
+    # --- the simulated LiveKit side (sayna.testing._livekit) -------------------------------
 
     def add_room(
         self,
@@ -430,18 +414,13 @@ class FakeServer:
         max_participants: int = 0,
     ) -> Room:
         """Create (or return) a room; ``owner`` stamps it for that tenant (§1.5)."""
-        with self.state.lock:
-            room = self.state.rooms.get(name)
-            if room is None:
-                room = Room(name=name, max_participants=max_participants)
-                if sid is not None:
-                    room.sid = sid
-                if creation_time is not None:
-                    room.creation_time = creation_time
-                self.state.rooms[name] = room
-            if owner is not None:
-                room.stamp(owner)
-            return room
+        return self._livekit.add_room(
+            name,
+            owner=owner,
+            sid=sid,
+            creation_time=creation_time,
+            max_participants=max_participants,
+        )
 
     def add_participant(
         self,
@@ -460,65 +439,28 @@ class FakeServer:
         Sessions in the room get ``participant_connected`` and, with audio,
         ``track_subscribed``. By default the participant publishes one audio track.
         """
-        participant = Participant(identity=identity, name=name, kind=kind)
-        if sid is not None:
-            participant.sid = sid
-        if joined_at is not None:
-            participant.joined_at = joined_at
-        participant.attributes = dict(attributes or {})
-        participant.tracks = list(tracks) if tracks is not None else [Track(kind="audio")]
-        self.state.add_participant(room, participant)
-        return participant
+        return self._livekit.add_participant(
+            room,
+            identity,
+            name=name,
+            kind=kind,
+            sid=sid,
+            attributes=attributes,
+            tracks=tracks,
+            joined_at=joined_at,
+        )
 
     def remove_participant(self, room: str, identity: str) -> bool:
         """A participant leaves; sessions in the room then close (§3.2). False if absent."""
-        return self.state.remove_participant(room, identity) is not None
+        return self._livekit.remove_participant(room, identity)
 
     def livekit_token(self, room: str, identity: str, name: str = "") -> str:
         """A LiveKit-style HS256 access token for ``identity`` in ``room``."""
-        now = int(time.time())
-        claims = {
-            "exp": now + 6 * 3600,
-            "iss": self.livekit_api_key,
-            "nbf": now,
-            "sub": identity,
-            "name": name,
-            "video": {
-                "room": room,
-                "roomJoin": True,
-                "canPublish": True,
-                "canSubscribe": True,
-                "canPublishData": True,
-            },
-            "metadata": "",
-        }
-        return make_jwt(claims, self.livekit_api_secret)
+        return self._livekit.livekit_token(room, identity, name)
 
     def livekit_webhook_headers(self, body: bytes) -> dict[str, str]:
         """Headers LiveKit would send with ``body`` to ``POST /livekit/webhook``."""
-        now = int(time.time())
-        digest = base64.b64encode(hashlib.sha256(body).digest()).decode("ascii")
-        claims = {"iss": self.livekit_api_key, "nbf": now, "exp": now + 300, "sha256": digest}
-        return {
-            "Content-Type": "application/webhook+json",
-            "Authorization": make_jwt(claims, self.livekit_api_secret),
-        }
-
-    def _room_event(self, room_name: str, what: str, participant: Participant) -> None:
-        for session in self.sessions:
-            if session.livekit_room == room_name and not session.closed.is_set():
-                session._room_event(what, participant)
-
-    def _transfer_leaves(self, room: str, identity: str) -> None:
-        """A transferred SIP caller leaves the room shortly after the REFER."""
-
-        def leave() -> None:
-            if not self._stopping.wait(0.05):
-                self.state.remove_participant(room, identity)
-
-        self._tasks.spawn(leave, "sayna-fake-transfer")
-
-    # --- SIP webhooks (§6) -----------------------------------------------------------------
+        return self._livekit.livekit_webhook_headers(body)
 
     def simulate_inbound_call(
         self,
@@ -539,33 +481,16 @@ class FakeServer:
         of §6.2 to the URL of ``host``'s hook and returns its (status, body).
         Raises LookupError when no hook or secret makes delivery possible.
         """
-        if not self.sip_configured:
-            raise LookupError("SIP is not configured on this FakeServer")
-        identity = participant_identity or f"sip_{from_phone_number}"
-        room = room_name or f"{self.sip_room_prefix}{to_phone_number}"
-        attributes = {
-            "sip.phoneNumber": from_phone_number,
-            "sip.trunkPhoneNumber": to_phone_number,
-            "sip.h.to": f"<sip:{to_phone_number}@{host}>",
-        }
-        attributes.update({f"sip.h.{k}": v for k, v in (sip_headers or {}).items()})
-        room_sid = self.add_room(room).sid
-        event = {
-            "event": "participant_joined",
-            "id": event_id or new_id("EV_"),
-            "createdAt": str(int(time.time())),
-            "room": {"sid": room_sid, "name": room},
-            "participant": {
-                "sid": new_id("PA_"),
-                "identity": identity,
-                "name": participant_name,
-                "kind": "SIP",
-                "attributes": attributes,
-            },
-        }
-        result = self.handle_livekit_event(event, deliver_async=False)
-        assert result is not None
-        return result
+        return self._livekit.simulate_inbound_call(
+            host=host,
+            from_phone_number=from_phone_number,
+            to_phone_number=to_phone_number,
+            participant_identity=participant_identity,
+            participant_name=participant_name,
+            room_name=room_name,
+            sip_headers=sip_headers,
+            event_id=event_id,
+        )
 
     def handle_livekit_event(
         self, event: Mapping[str, Any], *, deliver_async: bool = True
@@ -576,95 +501,4 @@ class FakeServer:
         the server) and None is returned; otherwise the hook's (status, body) is
         returned, or LookupError raised when the call routes nowhere.
         """
-        kind = event.get("event")
-        room_info: Any = event.get("room") or {}
-        info: Any = event.get("participant") or {}
-        if not isinstance(room_info, dict) or not isinstance(info, dict):
-            return None
-        room_name, identity = room_info.get("name"), info.get("identity")
-        if not isinstance(room_name, str) or not isinstance(identity, str):
-            return None
-        if kind == "participant_left":
-            self.state.remove_participant(room_name, identity)
-            return None
-        if kind != "participant_joined":
-            return None
-        attributes = {str(k): str(v) for k, v in (info.get("attributes") or {}).items()}
-        is_sip = info.get("kind") in ("SIP", 3) or any(k.startswith("sip.") for k in attributes)
-        participant = Participant(
-            identity=identity,
-            name=str(info.get("name") or ""),
-            kind="SIP" if is_sip else "STANDARD",
-            attributes=attributes,
-            tracks=[Track(kind="audio")],
-        )
-        if isinstance(info.get("sid"), str):
-            participant.sid = info["sid"]
-        room = self.add_room(room_name)
-        if isinstance(room_info.get("sid"), str):
-            room.sid = room_info["sid"]
-        self.state.add_participant(room_name, participant)
-        try:
-            url, body, headers = self._sip_delivery(str(event.get("id") or ""), room, participant)
-        except LookupError:
-            if deliver_async:
-                return None
-            raise
-        if deliver_async:
-            self._tasks.spawn(lambda: self._post(url, body, headers) and None, "sayna-fake-webhook")
-            return None
-        return self._post(url, body, headers)
-
-    def _sip_delivery(
-        self, event_id: str, room: Room, participant: Participant
-    ) -> tuple[str, bytes, dict[str, str]]:
-        attributes = participant.attributes
-        header = attributes.get("sip.h.x-to-ip") or attributes.get("sip.h.to")
-        domain = _sip_domain(header) if header else None
-        if not self.sip_configured:
-            raise LookupError("SIP is not configured on this FakeServer")
-        if domain is None:
-            raise LookupError("the participant has no SIP destination header with a domain")
-        with self.state.lock:
-            hook = self.state.hook_for(domain)
-        if hook is None:
-            raise LookupError(f"no SIP hook for host {domain!r}")
-        caller, called = attributes.get("sip.phoneNumber"), attributes.get("sip.trunkPhoneNumber")
-        if caller is None or called is None:
-            raise LookupError("the participant lacks sip.phoneNumber / sip.trunkPhoneNumber")
-        secret = hook.secret or self.webhook_secret
-        if not secret:
-            raise LookupError(f"no signing secret for the hook of {domain!r} (set webhook_secret)")
-        if hook.auth_id:
-            with self.state.lock:
-                room.stamp(hook.auth_id)
-        payload = {
-            "participant": {
-                "name": participant.name,
-                "identity": participant.identity,
-                "sid": participant.sid,
-            },
-            "room": {"name": room.name, "sid": room.sid},
-            "from_phone_number": caller,
-            "to_phone_number": called,
-            "room_prefix": self.sip_room_prefix,
-            "sip_host": domain,
-            "sip_headers": {k[6:]: v for k, v in attributes.items() if k.startswith("sip.h.")},
-        }
-        body = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-        headers = sign_webhook(secret, body, event_id=event_id or None)
-        return hook.url, body, headers
-
-    @staticmethod
-    def _post(url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, bytes]:
-        # No proxies: hook URLs in tests point at loopback receivers.
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
-        try:
-            with opener.open(request, timeout=5) as response:
-                return response.status, response.read()
-        except urllib.error.HTTPError as exc:
-            try:
-                return exc.code, exc.read()
-            finally:
-                exc.close()
+        return self._livekit.handle_livekit_event(event, deliver_async=deliver_async)

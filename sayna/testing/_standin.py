@@ -30,13 +30,13 @@ from sayna.testing._providers import (
     synthesize,
     tts_settings,
 )
+from sayna.testing._records import PublishedData, ReceivedFrame
 from sayna.testing._schemas import FrameError, decode_incoming
 from sayna.testing._state import Participant, PhoneError, Track, check_phone
-from sayna.testing._ws import PublishedData, ReceivedFrame
 
 if TYPE_CHECKING:
     from sayna.testing._context import ServerContext
-    from sayna.testing._ws import FakeSession
+    from sayna.testing._ws import SessionLink
 
 __all__ = ["StandIn"]
 
@@ -68,8 +68,9 @@ class _Voice:
 class StandIn:
     """Serves one session with the stand-in providers and the simulated LiveKit room."""
 
-    def __init__(self, session: FakeSession, context: ServerContext) -> None:
-        self._session = session
+    def __init__(self, link: SessionLink, context: ServerContext) -> None:
+        self._link = link
+        self._session = link.session
         self._context = context
         self._script: collections.deque[str] = collections.deque(context.behaviour.transcripts)
         self._published_audio = bytearray()
@@ -123,10 +124,10 @@ class StandIn:
             self._tts_thread.join(timeout)
 
     def _send(self, event: Mapping[str, Any]) -> None:
-        self._session._send(event)
+        self._link.send(event)
 
     def _error(self, message: str) -> None:
-        self._session._send({"type": "error", "message": message})
+        self._link.send({"type": "error", "message": message})
 
     def participant_leaves(self, identity: str = "caller", name: str = "Caller") -> None:
         """A remote participant leaves: ``participant_disconnected``, ~100 ms, Close (no code)."""
@@ -190,16 +191,16 @@ class StandIn:
         try:
             message = decode_incoming(text)
         except FrameError as exc:
-            self._session._record_text(text)
+            self._link.record_text(text)
             self._error(f"Invalid message format: {exc}")
             return
         kind = message["type"]
-        self._session._record(ReceivedFrame(kind="text", data=message, type=kind))
+        self._link.record(ReceivedFrame(kind="text", data=message, type=kind))
         handler = getattr(self, f"_on_{kind}")
         handler(message)
 
     def on_binary(self, data: bytes) -> None:
-        self._session._record(ReceivedFrame(kind="binary", data=data))
+        self._link.record(ReceivedFrame(kind="binary", data=data))
         if not self._audio:
             self._error(_AUDIO_DISABLED)
             return
@@ -302,7 +303,7 @@ class StandIn:
             self._start_tts()
         if livekit is not None and not self._join_room(livekit):
             return
-        if self._session.ready_delay > 0 and self._session._abort.wait(self._session.ready_delay):
+        if self._session.ready_delay > 0 and self._link.wait_aborted(self._session.ready_delay):
             return
         if self._session.withhold_ready:
             return
@@ -314,7 +315,7 @@ class StandIn:
             ready["sayna_participant_identity"] = self._agent_identity
             ready["sayna_participant_name"] = self._agent_name
         self._send(ready)
-        self._session._ready.set()
+        self._link.mark_ready()
         if self._room is not None and self._audio:
             # Auto-subscribe to the audio of everyone already in the room.
             with server.state.lock:
@@ -367,7 +368,7 @@ class StandIn:
 
     def room_event(self, what: str, participant: Participant) -> None:
         """A participant joined or left this session's room."""
-        if participant.identity == self._agent_identity or self._session._finished:
+        if participant.identity == self._agent_identity or self._link.finished:
             return
         if what == "joined":
             self._send(
@@ -381,7 +382,7 @@ class StandIn:
                     },
                 }
             )
-            if self._audio and self._session._ready.is_set():
+            if self._audio and self._session.ready:
                 self._subscribe_tracks(participant)
         else:
             self._participant_left(participant.identity, participant.name, self._room or "")
@@ -414,8 +415,8 @@ class StandIn:
                 },
             }
         )
-        self._session._outbox.put(PAUSE, 0.1)
-        self._session._outbox.put(CLOSE, (None, ""))
+        self._link.put(PAUSE, 0.1)
+        self._link.put(CLOSE, (None, ""))
 
     def _on_speak(self, message: dict[str, Any]) -> None:
         if not self._audio:
@@ -550,17 +551,17 @@ class StandIn:
 
     def _start_tts(self) -> None:
         if self._tts_thread is None:
-            self._tts_thread = self._session._thread(self._tts_loop, "tts")
+            self._tts_thread = self._link.thread(self._tts_loop, "tts")
             self._tts_thread.start()
 
     def _tts_loop(self) -> None:
         server = self._context
-        session = self._session
+        link = self._link
         while True:
             with self._tts_cond:
-                while not self._tts_queue and not session._finished and not session._abort.is_set():
+                while not self._tts_queue and not link.finished and not link.aborted:
                     self._tts_cond.wait()
-                if session._finished or session._abort.is_set():
+                if link.finished or link.aborted:
                     return
                 text, settings, generation, protect = self._tts_queue.popleft()
                 if generation != self._tts_generation:
@@ -578,13 +579,13 @@ class StandIn:
             cancelled = False
             for chunk in chunks(audio, settings, server.behaviour.tts_chunk_ms):
                 with self._tts_cond:
-                    if generation != self._tts_generation or self._session._finished:
+                    if generation != self._tts_generation or self._link.finished:
                         cancelled = True
                         break
                 if self._room is not None:
                     self._published_audio += chunk
                 else:
-                    self._session._outbox.put(BINARY, chunk)
+                    self._link.put(BINARY, chunk)
                 produced += server.behaviour.tts_chunk_ms / 1000
                 if speed and speed > 0:
                     delay = started + produced / speed - time.monotonic()

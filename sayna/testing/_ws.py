@@ -5,8 +5,11 @@ one at a time, to the session's behaviour (like the server, it does not read
 the next frame before the current one is handled); a writer thread drains the
 session's single outgoing FIFO. Every server frame, text or binary, goes through
 the FIFO, so frames leave in the order they were queued. What the frames *mean*
-is the behaviour's business: the stand-in providers
-(:mod:`sayna.testing._standin`) or a recorded cassette (:mod:`sayna.testing._replay`).
+is the behaviour's business: the server hands each session a factory for its
+:class:`FrameHandler` (the stand-in providers, or a recorded cassette), the way
+httpx's ``MockTransport(handler)`` is handed its handler, so this module never
+names a behaviour. The factory gets a :class:`SessionLink`, the one door from a
+behaviour into the session's queue, records and threads.
 """
 
 from __future__ import annotations
@@ -19,9 +22,8 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-import attrs
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import (
     BytesMessage,
@@ -35,13 +37,13 @@ from wsproto.frame_protocol import CloseReason
 from wsproto.utilities import LocalProtocolError
 
 from sayna.testing._outbox import BINARY, CLOSE, CLOSE_REPLY, PAUSE, PONG, TEXT, TEXTS, Outbox
+from sayna.testing._records import PublishedData, ReceivedFrame
 
 if TYPE_CHECKING:
     from sayna.testing._context import ServerContext
-    from sayna.testing._standin import StandIn
     from sayna.testing._state import Participant
 
-__all__ = ["FakeSession", "FrameHandler", "PublishedData", "ReceivedFrame"]
+__all__ = ["FakeSession", "FrameHandler", "RoomHandler", "SessionLink"]
 
 log = logging.getLogger("sayna.testing")
 
@@ -55,32 +57,6 @@ def _close_code(code: int | None) -> int:
 
 def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
-@attrs.frozen(kw_only=True)
-class ReceivedFrame:
-    """A frame the client sent, decoded.
-
-    ``kind`` is ``"text"`` or ``"binary"``; ``data`` is a dict for JSON-object
-    text, the raw string for other text, and bytes for binary frames; ``type``
-    is the JSON ``type`` field when it is a string, else None.
-    """
-
-    kind: str
-    data: Any
-    type: str | None = None
-
-
-@attrs.frozen(kw_only=True)
-class PublishedData:
-    """A LiveKit data packet the agent published (from ``send_message``)."""
-
-    topic: str
-    payload: bytes
-
-    def json(self) -> Any:
-        """The payload decoded as JSON."""
-        return json.loads(self.payload)
 
 
 class FrameHandler(Protocol):
@@ -106,6 +82,89 @@ class FrameHandler(Protocol):
 
     def leave_room(self) -> None:
         """The connection is closed: undo what the session did to the shared state."""
+
+
+@runtime_checkable
+class RoomHandler(FrameHandler, Protocol):
+    """A behaviour that also simulates the session's LiveKit room and speech script.
+
+    Sessions whose handler is one offer the room methods of :class:`FakeSession`;
+    a handler without them (a replayed cassette) makes those methods raise.
+    """
+
+    @property
+    def livekit_room(self) -> str | None: ...
+
+    @property
+    def published_audio(self) -> bytes: ...
+
+    def script_transcripts(self, transcripts: Iterable[str]) -> None: ...
+
+    def participant_leaves(self, identity: str, name: str) -> None: ...
+
+    def deliver_data(
+        self, payload: bytes | str | Mapping[str, Any], *, identity: str | None, topic: str | None
+    ) -> None: ...
+
+    def inject_room_audio(self, pcm: bytes, *, identity: str) -> None: ...
+
+    def room_event(self, what: str, participant: Participant) -> None:
+        """A participant joined or left the room this session is in."""
+
+
+class SessionLink:
+    """What a behaviour may do to its session beyond the public :class:`FakeSession` face.
+
+    The behaviour's factory is called with one; ``session`` is the public face
+    (config, stream id, scripting). The rest queues frames in the session's
+    FIFO, records client frames, marks ``ready`` and runs the behaviour's threads.
+    """
+
+    __slots__ = ("session",)
+
+    def __init__(self, session: FakeSession) -> None:
+        self.session = session
+
+    def __repr__(self) -> str:
+        return f"<SessionLink {self.session!r}>"
+
+    def send(self, event: Mapping[str, Any]) -> None:
+        """Queue a JSON text frame."""
+        self.session._send(event)
+
+    def put(self, op: int, arg: Any) -> bool:
+        """Queue one outbox operation (see :mod:`sayna.testing._outbox`); False once closed."""
+        return self.session._outbox.put(op, arg)
+
+    def record(self, frame: ReceivedFrame) -> None:
+        """Keep a client frame for inspection (when the server records)."""
+        self.session._record(frame)
+
+    def record_text(self, text: str) -> Any:
+        """Record a text frame as its JSON (the text itself when not JSON); returns that."""
+        return self.session._record_text(text)
+
+    def mark_ready(self) -> None:
+        """The ``ready`` frame is queued: :meth:`FakeSession.wait_until_ready` returns."""
+        self.session._ready.set()
+
+    @property
+    def finished(self) -> bool:
+        """The connection has ended (Close exchanged, or the client gone)."""
+        return self.session._finished
+
+    @property
+    def aborted(self) -> bool:
+        """The session was dropped or the server is stopping."""
+        return self.session._abort.is_set()
+
+    def wait_aborted(self, timeout: float) -> bool:
+        """Sleep up to ``timeout`` seconds; True when the session was aborted meanwhile."""
+        return self.session._abort.wait(timeout)
+
+    def thread(self, target: Callable[[], None], role: str) -> threading.Thread:
+        """A daemon thread (not started) of this session: a crash in it aborts the session."""
+        return self.session._thread(target, role)
 
 
 def _readable(sock: socket.socket, timeout: float | None) -> bool:
@@ -135,7 +194,7 @@ class FakeSession:
         index: int,
         tenant: str | None,
         request_headers: Mapping[str, str],
-        handler: Callable[[FakeSession], FrameHandler] | None = None,
+        handler: Callable[[SessionLink], FrameHandler],
     ) -> None:
         self._context = context
         self._sock = sock
@@ -172,14 +231,8 @@ class FakeSession:
         self._graceful = False
         self._message_parts: list[Any] = []
         self._writer = self._thread(self._write_loop, "writer")
-        self._standin: StandIn | None = None
-        if handler is None:
-            from sayna.testing._standin import StandIn
-
-            self._standin = StandIn(self, context)
-            self._handler: FrameHandler = self._standin
-        else:
-            self._handler = handler(self)
+        self._handler = handler(SessionLink(self))
+        self._room = self._handler if isinstance(self._handler, RoomHandler) else None
 
     def __repr__(self) -> str:
         state = "closed" if self.closed.is_set() else ("ready" if self.ready else "open")
@@ -195,12 +248,12 @@ class FakeSession:
     @property
     def livekit_room(self) -> str | None:
         """The LiveKit room this session joined, if any."""
-        return self._standin.livekit_room if self._standin is not None else None
+        return self._room.livekit_room if self._room is not None else None
 
     @property
     def published_audio(self) -> bytes:
         """TTS audio this LiveKit session published into the room (not sent on the socket)."""
-        return self._standin.published_audio if self._standin is not None else b""
+        return self._room.published_audio if self._room is not None else b""
 
     @property
     def received_audio(self) -> bytes:
@@ -289,13 +342,13 @@ class FakeSession:
 
     def script_transcripts(self, transcripts: Iterable[str]) -> None:
         """Queue transcripts for audio this session's stand-in STT cannot decode."""
-        self._stand_in("script_transcripts").script_transcripts(transcripts)
+        self._room_side("script_transcripts").script_transcripts(transcripts)
 
     # --- the LiveKit room, simulated ----------------------------------------------------
 
     def participant_leaves(self, identity: str = "caller", name: str = "Caller") -> None:
         """A remote participant leaves: ``participant_disconnected``, ~100 ms, Close (no code)."""
-        self._stand_in("participant_leaves").participant_leaves(identity, name)
+        self._room_side("participant_leaves").participant_leaves(identity, name)
 
     def deliver_data(
         self,
@@ -305,20 +358,20 @@ class FakeSession:
         topic: str | None = None,
     ) -> None:
         """A data packet arrives from the room: a ``message`` frame (§5.3) unless filtered."""
-        self._stand_in("deliver_data").deliver_data(payload, identity=identity, topic=topic)
+        self._room_side("deliver_data").deliver_data(payload, identity=identity, topic=topic)
 
     def inject_room_audio(self, pcm: bytes, *, identity: str = "caller") -> None:
         """Audio from a room participant reaches STT (§4.3.4 ``listen_participants`` applies)."""
-        self._stand_in("inject_room_audio").inject_room_audio(pcm, identity=identity)
+        self._room_side("inject_room_audio").inject_room_audio(pcm, identity=identity)
 
-    def _stand_in(self, what: str) -> StandIn:
-        if self._standin is None:
+    def _room_side(self, what: str) -> RoomHandler:
+        if self._room is None:
             raise RuntimeError(f"{what}() needs the stand-in providers; this session replays")
-        return self._standin
+        return self._room
 
     def _room_event(self, what: str, participant: Participant) -> None:
-        if self._standin is not None:
-            self._standin.room_event(what, participant)
+        if self._room is not None:
+            self._room.room_event(what, participant)
 
     # --- connection thread --------------------------------------------------------------
 

@@ -26,8 +26,8 @@ from django.test import Client, override_settings
 from django.urls import path
 
 from sayna import WebhookReceiver, WebhookSIPOutput
-from sayna._webhooks import make_webhook_request, sip_webhook_payload
 from sayna.contrib.django import sayna_webhook
+from sayna.testing import make_webhook_request, sip_webhook_payload
 
 SECRET = "django-adapter-secret-0123456789"
 RECEIVER = WebhookReceiver(SECRET, max_body_size=4096)

@@ -7,8 +7,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from sayna import WebhookReceiver, WebhookSIPOutput
-from sayna._webhooks import make_webhook_request, sip_webhook_payload
 from sayna.contrib.flask import sayna_webhook
+from sayna.testing import make_webhook_request, sip_webhook_payload
 
 SECRET = "flask-adapter-secret-0123456789"
 RECEIVER = WebhookReceiver(SECRET, max_body_size=4096)

@@ -14,8 +14,8 @@ import pytest
 import requests
 
 from sayna import WebhookReceiver, WebhookSIPOutput, WebhookVerificationError
-from sayna._webhooks import make_webhook_request, sip_webhook_payload
 from sayna.contrib.wsgi import WebhookApp, WebhookMiddleware, read_body
+from sayna.testing import make_webhook_request, sip_webhook_payload
 
 SECRET = "wsgi-adapter-secret-0123456789"
 PATH = "/hooks/sayna"

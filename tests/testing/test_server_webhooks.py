@@ -13,7 +13,7 @@ import requests
 
 from sayna._signing import compute_signature
 from sayna.testing import FakeServer
-from sayna.testing._server import _sip_domain
+from sayna.testing._livekit import sip_domain
 from tests.support.server_helpers import connect, recv_json, send, wait_until
 
 SECRET = "a-webhook-secret-of-32-characters"
@@ -236,4 +236,4 @@ def test_livekit_webhook_route_forwards_in_the_background(receiver: Receiver) ->
 )
 def test_sip_destination_domain_parsing(header: str, domain: str | None) -> None:
     """SIP destination headers are reduced to a domain as §6.1 describes."""
-    assert _sip_domain(header) == domain
+    assert sip_domain(header) == domain

@@ -25,3 +25,12 @@ def test_signed_request_fails_with_another_secret() -> None:
     with pytest.raises(WebhookVerificationError) as info:
         WebhookReceiver("some-other-secret-0123456789").receive(headers, body)
     assert info.value.reason == "signature_mismatch"
+
+
+def test_body_is_serialised_as_the_server_does() -> None:
+    """The body is compact JSON in UTF-8 with non-ASCII characters left unescaped."""
+    payload = sip_webhook_payload(participant={"name": "José", "identity": "sip_1", "sid": "PA_2"})
+    _, body = make_webhook_request(SECRET, payload)
+    assert '"name":"José"'.encode() in body
+    assert b", " not in body
+    assert b": " not in body

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,10 +24,7 @@ from tests.support.server_helpers import (
 KEY = "key-a"
 
 
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer(api_keys={KEY: "tenant-a", "key-b": "tenant-b"}, tts_speedup=0) as server:
-        yield server
+pytestmark = pytest.mark.fake_server(api_keys={KEY: "tenant-a", "key-b": "tenant-b"}, tts_speedup=0)
 
 
 def _join(server: FakeServer, room: str = "room-1", **livekit: Any) -> websocket.WebSocket:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import struct
-from collections.abc import Iterator
 
 import pytest
 import requests
@@ -15,15 +14,10 @@ KEY_A = {"Authorization": "Bearer key-a"}
 KEY_B = {"Authorization": "Bearer key-b"}
 
 
-@pytest.fixture
-def server() -> Iterator[FakeServer]:
-    with FakeServer(
-        api_keys={"key-a": "tenant-a", "key-b": "tenant-b"},
-        protected_hooks=[
-            {"host": "Fixed.Example", "url": "https://fixed/h", "auth_id": "tenant-a"}
-        ],
-    ) as server:
-        yield server
+pytestmark = pytest.mark.fake_server(
+    api_keys={"key-a": "tenant-a", "key-b": "tenant-b"},
+    protected_hooks=[{"host": "Fixed.Example", "url": "https://fixed/h", "auth_id": "tenant-a"}],
+)
 
 
 def _speak(server: FakeServer, **tts: object) -> requests.Response:

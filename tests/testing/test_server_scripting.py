@@ -21,11 +21,7 @@ from tests.support.server_helpers import (
     speak_and_collect,
 )
 
-
-@pytest.fixture
-def server() -> FakeServer:
-    with FakeServer(tts_speedup=0, stt_endpoint_ms=150) as server:
-        yield server
+pytestmark = pytest.mark.fake_server(tts_speedup=0, stt_endpoint_ms=150)
 
 
 def test_fail_config_answers_every_config_with_the_error(server: FakeServer) -> None:

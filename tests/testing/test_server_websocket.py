@@ -25,11 +25,7 @@ from tests.support.server_helpers import (
     speak_and_collect,
 )
 
-
-@pytest.fixture
-def server() -> FakeServer:
-    with FakeServer(tts_speedup=0) as server:
-        yield server
+pytestmark = pytest.mark.fake_server(tts_speedup=0)
 
 
 @pytest.fixture

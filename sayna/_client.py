@@ -18,10 +18,8 @@ from urllib.parse import quote
 import attrs
 import requests
 
-from sayna import _connect
 from sayna._answers import decode_json, structure_answer
 from sayna._audio import AudioResult
-from sayna._connection import RealtimeSettings
 from sayna._converter import to_wire
 from sayna._errors import SaynaNotConnectedError, SaynaValidationError
 from sayna._forksafe import ForkAware, reset_connection_pools
@@ -40,6 +38,9 @@ from sayna._models import (
     TTSConfig,
     VoiceDescriptor,
 )
+from sayna._realtime import connect as _connect
+from sayna._realtime.connection import RealtimeSettings
+from sayna._realtime.opening import PlanCache
 from sayna._transport import MAX_AUDIO_BYTES, MAX_JSON_BYTES, RestTransport
 from sayna._urls import rest_base_url, ws_url
 from sayna._validation import (
@@ -50,7 +51,6 @@ from sayna._validation import (
     require_text_list,
 )
 from sayna._version import __version__
-from sayna._wsconnect import PlanCache
 
 if TYPE_CHECKING:
     pass
@@ -347,7 +347,7 @@ class Sayna:
 
     # --- realtime ------------------------------------------------------------------
 
-    #: Open a realtime session (declared in :mod:`sayna._connect`, bound here).
+    #: Open a realtime session (declared in :mod:`sayna._realtime.connect`, bound here).
     connect = _connect.connect
 
     def _realtime_settings(self) -> RealtimeSettings:

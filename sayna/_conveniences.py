@@ -42,7 +42,7 @@ from sayna._validation import is_finite_number, require_positive_seconds, requir
 from sayna._wav import WavAudio, bytes_per_second, pace, read_wav, split_pcm
 
 if TYPE_CHECKING:
-    from sayna._session import Session
+    from sayna._realtime.session import Session
 
 __all__ = [
     "AudioSource",

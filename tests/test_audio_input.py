@@ -12,7 +12,7 @@ from polling import wait_until
 from speech_configs import TTS_16K
 
 from sayna import AudioResult, Sayna, SaynaValidationError, WavAudio
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna._wav import read_wav, write_wav
 from sayna.testing import FakeServer, decode_speech, encode_speech
 

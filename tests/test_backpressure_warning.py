@@ -11,7 +11,8 @@ from collections.abc import Iterator
 import pytest
 from speech_configs import STT
 
-from sayna import Sayna, SaynaTimeoutError, Session, STTResultEvent, TTSConfig, _eventlog
+from sayna import Sayna, SaynaTimeoutError, Session, STTResultEvent, TTSConfig
+from sayna._realtime import eventlog as _eventlog
 from sayna.testing import FakeServer, encode_speech
 
 TTS = TTSConfig(provider="deepgram", model="", sample_rate=16000)

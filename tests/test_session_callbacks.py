@@ -17,7 +17,7 @@ from sayna._events import (
     ReadyEvent,
     TTSPlaybackCompleteEvent,
 )
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession
 
 

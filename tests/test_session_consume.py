@@ -31,7 +31,7 @@ from sayna._events import (
     TTSPlaybackCompleteEvent,
     UnknownEvent,
 )
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession, decode_speech, encode_speech
 
 

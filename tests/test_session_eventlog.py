@@ -10,8 +10,8 @@ import pytest
 from polling import wait_until
 
 from sayna._errors import SaynaConnectionClosedError, SaynaTimeoutError
-from sayna._eventlog import EventIterator, EventLog
 from sayna._events import CloseEvent, ErrorEvent, Event, EventsDiscardedEvent, TTSAudioEvent
+from sayna._realtime.eventlog import EventIterator, EventLog
 
 
 def ev(n: int) -> ErrorEvent:

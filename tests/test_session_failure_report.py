@@ -9,7 +9,7 @@ from lone_server import reconnecting_session
 from polling import wait_until
 
 from sayna import CloseEvent, ReadyEvent, ReconnectPolicy, SaynaConnectionClosedError
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeSession
 
 

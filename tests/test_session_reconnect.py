@@ -26,7 +26,7 @@ from sayna import (
     SaynaValidationError,
     TTSAudioEvent,
 )
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession, encode_speech
 
 FAST = ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.2)

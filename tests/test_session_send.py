@@ -21,7 +21,7 @@ from sayna import (
     VADConfigUpdate,
 )
 from sayna._events import CloseEvent
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession
 
 

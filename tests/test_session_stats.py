@@ -14,7 +14,7 @@ from sayna import (
     SessionStats,
     SpeechTiming,
 )
-from sayna._stats import SpeechTracker
+from sayna._realtime.stats import SpeechTracker
 from sayna.testing import FakeServer, encode_speech
 
 

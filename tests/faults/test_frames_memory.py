@@ -12,7 +12,7 @@ from faults.rawserver import RawServer
 from faults.wspeer import Peer, server_frame, session_handler
 from sayna import Sayna
 from sayna._events import CloseEvent
-from sayna._frames import MAX_FRAGMENTS, MAX_MESSAGE_SIZE
+from sayna._realtime.frames import MAX_FRAGMENTS, MAX_MESSAGE_SIZE
 
 
 def test_a_header_announcing_64_mib_allocates_only_what_arrives(traced: None) -> None:

@@ -25,9 +25,9 @@ from sayna import (
     SaynaError,
     SaynaProtocolError,
     SaynaTimeoutError,
-    _handshake,
 )
 from sayna._events import ErrorEvent
+from sayna._realtime import handshake as _handshake
 
 T = 1.0  # the connect timeout of every test here
 KEY = "sk-hostile-test-key"

@@ -2,7 +2,7 @@
 
 ``Sayna.connect`` *is* :func:`connect` (the client binds it as a method), so
 its parameters, defaults and validation live in one place. The session takes
-what it needs from the client as one :class:`~sayna._connection.RealtimeSettings`.
+what it needs from the client as one :class:`~sayna._realtime.opening.RealtimeSettings`.
 """
 
 from __future__ import annotations
@@ -10,14 +10,14 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sayna._connection import CLOSE_HANDSHAKE_TIMEOUT
 from sayna._converter import to_wire
-from sayna._core import SessionCore
 from sayna._errors import SaynaValidationError
-from sayna._eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
 from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig, TTSConfig
-from sayna._reconnect import ReconnectPolicy, resolve_policy
-from sayna._session import Session
+from sayna._realtime.connection import CLOSE_HANDSHAKE_TIMEOUT
+from sayna._realtime.core import SessionCore
+from sayna._realtime.eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
+from sayna._realtime.reconnect import ReconnectPolicy, resolve_policy
+from sayna._realtime.session import Session
 from sayna._validation import require_bool, require_positive_seconds
 
 if TYPE_CHECKING:

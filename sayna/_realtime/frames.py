@@ -1,6 +1,6 @@
 """WebSocket framing after the handshake: server frames in, masked client frames out.
 
-:mod:`sayna._wsconnect` opens the connection (with websocket-client's upgrade
+:mod:`sayna._realtime.opening` opens the connection (with websocket-client's upgrade
 request) and websocket-client closes it; once it is open, the session reads
 and writes frames on that socket itself.
 websocket-client's frame reader costs two or three ``recv`` calls, an object and

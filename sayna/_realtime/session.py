@@ -1,9 +1,9 @@
 """The public realtime session: send commands, receive events (blocking API).
 
 :class:`Session` is the face users hold; everything behind it lives in
-:class:`sayna._core.SessionCore` (state, event log, connection, dispatcher),
+:class:`sayna._realtime.core.SessionCore` (state, event log, connection, dispatcher),
 which the threads hold instead, so an abandoned session can be
-garbage-collected and warned about. ``Sayna.connect`` (:mod:`sayna._connect`)
+garbage-collected and warned about. ``Sayna.connect`` (:mod:`sayna._realtime.connect`)
 makes one.
 """
 
@@ -18,10 +18,7 @@ from typing import Any, TypeVar
 from sayna import _conveniences
 from sayna._audio import AudioResult
 from sayna._converter import to_wire
-from sayna._core import SessionCore
-from sayna._dispatch import EventKey, EventMatch, callable_name, check_key, matcher
 from sayna._errors import SaynaTimeoutError, SaynaValidationError
-from sayna._eventlog import EventIterator
 from sayna._events import (
     CloseEvent,
     ErrorEvent,
@@ -42,7 +39,11 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
-from sayna._stats import SessionStats
+from sayna._realtime.core import SessionCore
+from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
+from sayna._realtime.eventlog import EventIterator
+from sayna._realtime.protocol import LIVE_STATES, OPEN_STATES, State
+from sayna._realtime.stats import SessionStats
 from sayna._validation import (
     normalize_phone_number,
     require_bool,
@@ -50,7 +51,6 @@ from sayna._validation import (
     require_wait,
 )
 from sayna._wav import WavAudio
-from sayna._wsprotocol import LIVE_STATES, OPEN_STATES, State
 
 __all__ = ["Session"]
 

@@ -2,7 +2,7 @@
 
 Everything here is a pure function of bytes, exceptions and clock readings, so
 it is tested byte by byte without a socket. The connection
-(:mod:`sayna._connection`) feeds it what it reads and writes what it returns.
+(:mod:`sayna._realtime.connection`) feeds it what it reads and writes what it returns.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import struct
 
 import websocket
 
-from sayna import _frames
 from sayna._errors import SaynaConnectionClosedError
 from sayna._events import CloseEvent
+from sayna._realtime import frames as _frames
 
 __all__ = [
     "LIVE_STATES",

@@ -3,7 +3,7 @@
 Three kinds of threads touch a session: the connection's reader (one per
 connection, owns the receiving side of the socket), the dispatcher (one per
 session, started with the first callback, runs user callbacks) and the
-process-wide keep-alive thread (see :mod:`sayna._keepalive`). User threads
+process-wide keep-alive thread (see :mod:`sayna._realtime.keepalive`). User threads
 send and consume. The threads hold the :class:`SessionCore`, never the public
 :class:`~sayna.Session`, so an abandoned session can be garbage-collected (and
 warned about).
@@ -24,15 +24,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from sayna import _reconnect
-from sayna._connection import (
-    CLOSE_HANDSHAKE_TIMEOUT,
-    Connection,
-    RealtimeSettings,
-    binary_frame,
-    text_frame,
-)
-from sayna._dispatch import Dispatcher
 from sayna._errors import (
     SaynaConfigError,
     SaynaConnectionClosedError,
@@ -41,12 +32,21 @@ from sayna._errors import (
     SaynaNotConnectedError,
     SaynaTimeoutError,
 )
-from sayna._eventlog import EventLog
 from sayna._events import CloseEvent, ErrorEvent, Event, ReadyEvent, ReconnectedEvent
 from sayna._forksafe import fork_generation
 from sayna._models import STTConfig, TTSConfig
-from sayna._stats import SessionStats, SpeechTracker
-from sayna._wsprotocol import LIVE_STATES, State, client_close, describe, describe_close
+from sayna._realtime import reconnect as _reconnect
+from sayna._realtime.connection import (
+    CLOSE_HANDSHAKE_TIMEOUT,
+    Connection,
+    RealtimeSettings,
+    binary_frame,
+    text_frame,
+)
+from sayna._realtime.dispatch import Dispatcher
+from sayna._realtime.eventlog import EventLog
+from sayna._realtime.protocol import LIVE_STATES, State, client_close, describe, describe_close
+from sayna._realtime.stats import SessionStats, SpeechTracker
 
 __all__ = ["SessionCore", "close_all_at_exit"]
 
@@ -114,7 +114,7 @@ class SessionCore:
         self._user_closed = False
         self.connection: Connection | None = None
         self.speech = SpeechTracker()
-        # Reconnecting (see sayna._reconnect); set by connect() when asked for.
+        # Reconnecting (see sayna._realtime.reconnect); set by connect() when asked for.
         self.policy: _reconnect.ReconnectPolicy | None = None
         self.settings: RealtimeSettings | None = None
         self.config: dict[str, Any] = {}
@@ -427,7 +427,7 @@ class SessionCore:
                     raise self.closed_error()
 
     def speak(self, text: str, payload: dict[str, Any]) -> None:
-        """``speak()``: timed from now (see :mod:`sayna._stats`)."""
+        """``speak()``: timed from now (see :mod:`sayna._realtime.stats`)."""
         token = self.speech.spoke(text, time.monotonic())
         try:
             self.send_json(payload)
@@ -464,7 +464,7 @@ class SessionCore:
             raise self.closed_error()
         return connection
 
-    # --- reconnecting (driven by sayna._reconnect.reconnect) -------------------------
+    # --- reconnecting (driven by sayna._realtime.reconnect.reconnect) -------------------------
 
     def sleep_while_reconnecting(self, delay: float) -> bool:
         """Wait ``delay`` seconds; False if the session is closing meanwhile."""

@@ -9,7 +9,7 @@ them for a request (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ...).
 Opening takes one deadline for all of its steps: TCP, an HTTP proxy's
 ``CONNECT`` tunnel (ours), TLS, the upgrade. websocket-client writes the upgrade
 request, checks the 101 answer and opens SOCKS tunnels; the answers themselves
-are read by :mod:`sayna._handshake`, within the deadline and the size limits.
+are read by :mod:`sayna._realtime.handshake`, within the deadline and the size limits.
 
 Every failure is a :class:`~sayna.SaynaError`: a refused upgrade becomes the
 exception for its HTTP status (built from an excerpt of the server's body), an
@@ -45,7 +45,7 @@ from sayna._errors import (
     SaynaTimeoutError,
     error_from_response,
 )
-from sayna._handshake import Answer, read_answer, read_error_body, redact, remaining
+from sayna._realtime.handshake import Answer, read_answer, read_error_body, redact, remaining
 
 __all__ = ["NetworkPlan", "PlanCache", "network_plan", "open_websocket"]
 

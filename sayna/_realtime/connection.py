@@ -21,9 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import attrs
 
-from sayna import _frames, _keepalive
 from sayna._errors import SaynaConnectionClosedError, SaynaError, SaynaValidationError
-from sayna._eventlog import BATCH, EventLog
 from sayna._events import (
     CloseEvent,
     Event,
@@ -31,9 +29,11 @@ from sayna._events import (
     decode_binary,
     decode_text,
 )
-from sayna._stats import SpeechTracker
-from sayna._wsconnect import PlanCache, open_websocket
-from sayna._wsprotocol import (
+from sayna._realtime import frames as _frames
+from sayna._realtime import keepalive as _keepalive
+from sayna._realtime.eventlog import BATCH, EventLog
+from sayna._realtime.opening import PlanCache, open_websocket
+from sayna._realtime.protocol import (
     PROTOCOL_ERROR,
     PingClock,
     PingStep,
@@ -46,6 +46,7 @@ from sayna._wsprotocol import (
     server_close,
     unanswered_close,
 )
+from sayna._realtime.stats import SpeechTracker
 
 if TYPE_CHECKING:
     import weakref
@@ -339,7 +340,7 @@ class Connection:
     # --- the reader thread -------------------------------------------------------
 
     def _read_loop(self) -> None:
-        # The handshake is done (sayna._handshake read the answers, websocket-client
+        # The handshake is done (sayna._realtime.handshake read the answers, websocket-client
         # opened TLS and the proxy tunnel); from here the frames are parsed by
         # _frames.FrameReader straight off the socket.
         # Its blocking recv_into works for plain and TLS sockets alike: the

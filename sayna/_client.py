@@ -39,8 +39,7 @@ from sayna._models import (
     VoiceDescriptor,
 )
 from sayna._realtime import connect as _connect
-from sayna._realtime.connection import RealtimeSettings
-from sayna._realtime.opening import PlanCache
+from sayna._realtime.opening import PlanCache, RealtimeSettings
 from sayna._transport import MAX_AUDIO_BYTES, MAX_JSON_BYTES, RestTransport
 from sayna._urls import rest_base_url, ws_url
 from sayna._validation import (

@@ -162,7 +162,12 @@ def connect(
     deadline = time.monotonic() + timeout
     ws = settings.open_websocket(timeout, deadline)
     core = SessionCore(
-        without_audio=without_audio,
+        settings=settings,
+        config=config,
+        connect_timeout=timeout,
+        policy=policy,
+        stt_config=stt_config,
+        tts_config=tts_config,
         livekit=livekit_config is not None,
         max_buffered_events=max_buffered_events,
         max_buffered_audio_bytes=max_buffered_audio_bytes,
@@ -170,10 +175,6 @@ def connect(
     connection = core.attach(
         ws, ping_interval=settings.ping_interval, ping_timeout=settings.ping_timeout
     )
-    if not without_audio:
-        core.stt_config, core.tts_config = stt_config, tts_config
-    core.policy, core.settings, core.config = policy, settings, config
-    core.connect_timeout = timeout
     session = Session(core)
     # Registered before ready, so that closing the client also aborts a connect
     # still waiting in another thread.

@@ -17,9 +17,7 @@ import select
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Protocol
-
-import attrs
+from typing import Any, Protocol
 
 from sayna._errors import SaynaConnectionClosedError, SaynaError, SaynaValidationError
 from sayna._events import (
@@ -32,12 +30,10 @@ from sayna._events import (
 from sayna._realtime import frames as _frames
 from sayna._realtime import keepalive as _keepalive
 from sayna._realtime.eventlog import BATCH, EventLog
-from sayna._realtime.opening import PlanCache, open_websocket
 from sayna._realtime.protocol import (
     PROTOCOL_ERROR,
     PingClock,
     PingStep,
-    State,
     client_close,
     close_frame,
     describe,
@@ -48,12 +44,7 @@ from sayna._realtime.protocol import (
 )
 from sayna._realtime.stats import SpeechTracker
 
-if TYPE_CHECKING:
-    import weakref
-
-    import requests
-
-__all__ = ["CLOSE_HANDSHAKE_TIMEOUT", "Connection", "ConnectionOwner", "RealtimeSettings"]
+__all__ = ["CLOSE_HANDSHAKE_TIMEOUT", "Connection", "ConnectionOwner"]
 
 logger = logging.getLogger("sayna")
 
@@ -70,46 +61,16 @@ _OP_PONG = _frames.OP_PONG
 _build_frame = _frames.build_frame
 
 
-@attrs.frozen
-class RealtimeSettings:
-    """What a session needs from its client, taken once at ``connect()``.
-
-    ``headers`` carries the API key: never shown.
-    """
-
-    ws_url: str
-    headers: tuple[str, ...] = attrs.field(repr=False)
-    http: requests.Session = attrs.field(repr=False)
-    timeout: float
-    ping_interval: float | None
-    ping_timeout: float
-    #: The client's registry of open sessions (so that ``Sayna.close()`` ends them).
-    sessions: weakref.WeakSet[Any] = attrs.field(repr=False, eq=False)
-    #: The client's network plan, built once while its settings stay the same.
-    plans: PlanCache = attrs.field(factory=PlanCache, repr=False, eq=False)
-
-    def open_websocket(self, timeout: float, deadline: float) -> Any:
-        """Connect and upgrade (proxy, TLS as the REST calls) by ``deadline``; raise a SaynaError.
-
-        ``deadline`` is the one of the whole connect (TCP, proxy, TLS, upgrade,
-        and the wait for ``ready`` after this returns).
-        """
-        plan = self.plans.plan(self.http, self.ws_url)
-        return open_websocket(
-            self.ws_url,
-            plan=plan,
-            headers=list(self.headers),
-            timeout=min(timeout, self.timeout),
-            deadline=deadline,
-        )
-
-
 class ConnectionOwner(Protocol):
     """What a connection needs from the session it serves."""
 
-    state: State
     log: EventLog
     speech: SpeechTracker
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether the session is ready (keep-alive pings only then)."""
+        ...
 
     def before_ready(self, connection: Connection, event: Event) -> bool:
         """An event arrived before this connection's ``ready``; False keeps it out of the log."""
@@ -194,6 +155,11 @@ class Connection:
         """The socket (``None`` once closed)."""
         sock: socket.socket | None = self._ws.sock
         return sock
+
+    @property
+    def rtt(self) -> float | None:
+        """The last answered keep-alive ping's round trip (for the stats)."""
+        return self.pings.rtt
 
     def start(self) -> None:
         self.reader.start()
@@ -438,7 +404,7 @@ class Connection:
     # --- keep-alive --------------------------------------------------------------
 
     def keepalive_tick(self, now: float) -> float:
-        if not self.open or self._owner.state is not State.READY:
+        if not self.open or not self._owner.is_ready:
             return now + 1.0
         pings = self.pings
         log = self._owner.log

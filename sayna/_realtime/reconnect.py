@@ -1,29 +1,23 @@
-"""Reconnecting a session after an abnormal end: the policy and the attempts.
+"""Reconnecting a session after an abnormal end: the policy, as a value.
 
-The session (its handlers, event log, iterators) outlives the connection: on
-a drop the core switches to ``reconnecting`` and hands the work to one thread
-running :func:`reconnect`, which opens new sockets with the policy's backoff,
-re-sends the session's config (with the stream id of the first ``ready``) and
-stops at the first ``ready``, a refusal of the credentials, the user closing
-the session or the last attempt.
+:class:`ReconnectPolicy` says how many attempts and how long to wait before
+each; :func:`is_resumable` says which ends are worth an attempt. The attempts
+themselves are transitions of the session and live with them, in
+:meth:`SessionCore._reconnect <sayna._realtime.core.SessionCore._reconnect>`
+(the way urllib3 keeps ``Retry`` a value and its loop in ``urlopen``).
 """
 
 from __future__ import annotations
 
 import random
-from typing import TYPE_CHECKING
 
 import attrs
 
 from sayna._errors import SaynaValidationError
-from sayna._events import CloseEvent, ReconnectingEvent
-from sayna._realtime.protocol import describe_close
+from sayna._events import CloseEvent
 from sayna._validation import require_positive_seconds
 
-if TYPE_CHECKING:
-    from sayna._realtime.core import SessionCore
-
-__all__ = ["RESUMABLE_CLOSE_CODES", "ReconnectPolicy", "reconnect", "resolve_policy"]
+__all__ = ["RESUMABLE_CLOSE_CODES", "ReconnectPolicy", "is_resumable", "resolve_policy"]
 
 # Server Close codes after which a session may resume on a new connection:
 # going away, abnormal, internal error, restart, try again later, bad gateway.
@@ -96,27 +90,3 @@ def is_resumable(close: CloseEvent, *, protocol_violation: bool) -> bool:
     if close.initiator == "network":
         return not protocol_violation
     return close.initiator == "server" and close.code in RESUMABLE_CLOSE_CODES
-
-
-def reconnect(core: SessionCore, policy: ReconnectPolicy, ended: CloseEvent) -> None:
-    """Run the attempts for ``core`` (on its reconnect thread) after ``ended``."""
-    if ended.initiator == "server":
-        reason = f"the server closed the connection ({describe_close(ended)})"
-    else:
-        reason = ended.reason or describe_close(ended)
-    last = reason
-    for attempt in range(1, policy.max_attempts + 1):
-        delay = policy.delay(attempt)
-        core.log.append(ReconnectingEvent(attempt, delay, last), force=True)
-        if not core.sleep_while_reconnecting(delay):
-            core.finish_if_closing()
-            return
-        outcome = core.try_reconnect(attempt)
-        if outcome.done:
-            core.finish_if_closing()
-            return
-        last = f"attempt {attempt} failed: {outcome.failure}"
-        if outcome.refused:
-            core.give_up(ended, reason, f"the server refused the credentials ({outcome.failure})")
-            return
-    core.give_up(ended, reason, f"{policy.max_attempts} attempt(s) failed; the {last}")

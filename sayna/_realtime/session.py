@@ -39,10 +39,9 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
-from sayna._realtime.core import SessionCore
+from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
 from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
 from sayna._realtime.eventlog import EventIterator
-from sayna._realtime.protocol import LIVE_STATES, OPEN_STATES, State
 from sayna._realtime.stats import SessionStats
 from sayna._validation import (
     normalize_phone_number,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import threading
+from typing import Protocol
 
 import attrs
 
@@ -137,3 +138,51 @@ class SpeechTracker:
         with self._lock:
             every = [*self._done, *self._open]
         return tuple(u.timing() for u in every[-SPEECH_KEPT:])
+
+
+class _Counted(Protocol):
+    """What a connection counts (see :class:`~sayna._realtime.connection.Connection`)."""
+
+    received_messages: int
+    received_audio: int
+    sent_messages: int
+    sent_audio: int
+
+    @property
+    def rtt(self) -> float | None: ...
+
+
+class Counters:
+    """A session's totals over the connections that ended, and its reconnects.
+
+    Not locked: the core updates and reads it under its own lock.
+    """
+
+    __slots__ = ("audio_in", "audio_out", "received", "reconnects", "rtt", "sent")
+
+    def __init__(self) -> None:
+        self.reconnects = 0
+        self.received = self.audio_in = self.sent = self.audio_out = 0
+        self.rtt: float | None = None  # the last answered ping's, of any connection
+
+    def retire(self, connection: _Counted) -> None:
+        """Add an ended connection's counts (once per connection)."""
+        self.received += connection.received_messages
+        self.audio_in += connection.received_audio
+        self.sent += connection.sent_messages
+        self.audio_out += connection.sent_audio
+        if connection.rtt is not None:
+            self.rtt = connection.rtt
+
+    def snapshot(self, current: _Counted | None, speech: tuple[SpeechTiming, ...]) -> SessionStats:
+        """The totals so far, with the live connection's (``current``) counted in."""
+        received, audio_in = self.received, self.audio_in
+        sent, audio_out, rtt = self.sent, self.audio_out, self.rtt
+        if current is not None:
+            received += current.received_messages
+            audio_in += current.received_audio
+            sent += current.sent_messages
+            audio_out += current.sent_audio
+            if current.rtt is not None:
+                rtt = current.rtt
+        return SessionStats(self.reconnects, received, sent, audio_in, audio_out, rtt, speech)

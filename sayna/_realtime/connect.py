@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sayna._converter import to_wire
+from sayna import _messages as messages
 from sayna._errors import SaynaValidationError
 from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig, TTSConfig
 from sayna._realtime.connection import CLOSE_HANDSHAKE_TIMEOUT
@@ -147,17 +147,14 @@ def connect(
         )
     settings = self._realtime_settings()
 
-    config: dict[str, Any] = {"type": "config", "audio": not without_audio}
-    if stream_id is not None:
-        config["stream_id"] = stream_id
-    if stt_config is not None:
-        config["stt_config"] = to_wire(stt_config)
-    if tts_config is not None:
-        config["tts_config"] = to_wire(tts_config)
-    if livekit_config is not None:
-        config["livekit"] = to_wire(livekit_config)
-    if loading_audio is not None:
-        config["loading_audio"] = to_wire(loading_audio)
+    config = messages.config(
+        audio=not without_audio,
+        stream_id=stream_id,
+        stt_config=stt_config,
+        tts_config=tts_config,
+        livekit=livekit_config,
+        loading_audio=loading_audio,
+    )
 
     deadline = time.monotonic() + timeout
     ws = settings.open_websocket(timeout, deadline)

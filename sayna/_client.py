@@ -45,6 +45,7 @@ from sayna._urls import rest_base_url, ws_url
 from sayna._validation import (
     normalize_phone_number,
     require_bool,
+    require_int,
     require_positive_seconds,
     require_text,
     require_text_list,
@@ -238,11 +239,7 @@ class Sayna:
         self._auth = _BearerAuth(self._api_key) if self._api_key else None
 
         self._timeout: float = require_positive_seconds(timeout, "timeout")
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise SaynaValidationError(
-                "max_retries must be a non-negative integer", field="max_retries"
-            )
-        self._max_retries = max_retries
+        self._max_retries = require_int(max_retries, "max_retries", minimum=0)
         self._ping_interval: float | None = (
             None
             if ping_interval is None

@@ -18,7 +18,7 @@ from sayna._realtime.core import SessionCore
 from sayna._realtime.eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
 from sayna._realtime.reconnect import ReconnectPolicy, resolve_policy
 from sayna._realtime.session import Session
-from sayna._validation import require_bool, require_positive_seconds
+from sayna._validation import require_bool, require_int, require_positive_seconds
 
 if TYPE_CHECKING:
     from sayna._client import Sayna
@@ -31,11 +31,6 @@ def _validated(value: Any, cls: type, field: str) -> None:
         raise SaynaValidationError(
             f"{field} must be a {cls.__name__}, not {type(value).__name__}", field=field
         )
-
-
-def _require_positive_int(value: object, field: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SaynaValidationError(f"{field} must be a positive integer", field=field)
 
 
 def connect(
@@ -135,8 +130,8 @@ def connect(
     if stream_id is not None and not isinstance(stream_id, str):
         raise SaynaValidationError("stream_id must be a string", field="stream_id")
     require_positive_seconds(timeout, "timeout")
-    _require_positive_int(max_buffered_events, "max_buffered_events")
-    _require_positive_int(max_buffered_audio_bytes, "max_buffered_audio_bytes")
+    require_int(max_buffered_events, "max_buffered_events", minimum=1)
+    require_int(max_buffered_audio_bytes, "max_buffered_audio_bytes", minimum=1)
     policy = resolve_policy(reconnect)
     if policy is not None and livekit_config is not None:
         raise SaynaValidationError(

@@ -15,20 +15,13 @@ import attrs
 
 from sayna._errors import SaynaValidationError
 from sayna._events import CloseEvent
-from sayna._validation import require_positive_seconds
+from sayna._validation import int_at_least, require_positive_seconds
 
 __all__ = ["RESUMABLE_CLOSE_CODES", "ReconnectPolicy", "is_resumable", "resolve_policy"]
 
 # Server Close codes after which a session may resume on a new connection:
 # going away, abnormal, internal error, restart, try again later, bad gateway.
 RESUMABLE_CLOSE_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
-
-
-def _positive_int(instance: object, attribute: attrs.Attribute[int], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SaynaValidationError(
-            f"{attribute.name} must be a positive integer", field=attribute.name
-        )
 
 
 def _positive_seconds(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
@@ -45,7 +38,7 @@ class ReconnectPolicy:
     ``timeout`` given to ``connect()``.
     """
 
-    max_attempts: int = attrs.field(default=5, validator=_positive_int)
+    max_attempts: int = attrs.field(default=5, validator=int_at_least(1))
     initial_delay: float = attrs.field(default=0.5, validator=_positive_seconds)
     max_delay: float = attrs.field(default=10.0, validator=_positive_seconds)
 

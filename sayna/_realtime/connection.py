@@ -207,17 +207,32 @@ class Connection:
         ) from failure
 
     def send_close(self, code: int | None, reason: bytes, deadline: float) -> bool:
-        data = close_frame(code, reason)
+        """Our Close frame (once), waiting at most until ``deadline`` and the close timeout."""
         wait = min(_left(deadline), CLOSE_HANDSHAKE_TIMEOUT)
+        return self._send_control(close_frame(code, reason), wait, close=True)
+
+    def _send_control(self, data: bytes | bytearray, wait: float, *, close: bool = False) -> bool:
+        """Write one control frame; False if it could not go out within ``wait`` seconds.
+
+        The one writer of control frames. ``wait`` bounds both the wait for the
+        send lock and for room in the socket: 0 for the reader (pongs, the
+        Close 1002) and the keep-alive thread (pings), which must never block
+        while they serve everyone else; a short bounded wait for our Close.
+        """
         lock = self._send_lock
         if not (lock.acquire(timeout=wait) if wait > 0 else lock.acquire(blocking=False)):
             return False  # a send is stuck; the socket will be shut down instead
         try:
             sock = self._ws.sock
-            if sock is None or self._close_sent:
+            if sock is None:
                 return False
-            self._close_sent = True
-            # A peer that stopped reading would block even this small write.
+            if close:
+                if self._close_sent:
+                    return False
+                self._close_sent = True
+            elif not self.open:
+                return False
+            # A peer that stopped reading would block even a small write.
             if not _writable(sock, wait):
                 return False
             sock.sendall(data)
@@ -225,25 +240,7 @@ class Connection:
         except (OSError, ValueError):
             return False
         finally:
-            self._send_lock.release()
-
-    def _try_send_control(self, data: bytes | bytearray) -> bool:
-        # For the reader and the keep-alive thread: never wait for the send lock,
-        # never block on a full socket (they must keep serving everyone else).
-        if not self._send_lock.acquire(blocking=False):
-            return False
-        try:
-            sock = self._ws.sock
-            if sock is None or not self.open:
-                return False
-            if not _writable(sock, 0):
-                return False
-            sock.sendall(data)
-            return True
-        except (OSError, ValueError):
-            return False
-        finally:
-            self._send_lock.release()
+            lock.release()
 
     # --- closing -----------------------------------------------------------------
 
@@ -356,7 +353,7 @@ class Connection:
                         break
                     else:
                         if opcode == _OP_PING:
-                            self._try_send_control(_build_frame(_OP_PONG, payload))
+                            self._send_control(_build_frame(_OP_PONG, payload), 0)
                         elif opcode == _OP_PONG:
                             self.pings.answered(self.last_inbound)
                         # Nothing more: any bytes received prove the peer alive.
@@ -387,7 +384,7 @@ class Connection:
         if self._close_sent or self.closing:
             return client_close()
         close, answer = server_close(payload)
-        self._try_send_control(answer)
+        self._send_control(answer, 0)
         return close
 
     def _on_transport_end(self, exc: Exception) -> CloseEvent:
@@ -398,7 +395,7 @@ class Connection:
             return client_close()
         if is_protocol_violation(exc):
             self.protocol_violation = True
-            self._try_send_control(close_frame(PROTOCOL_ERROR))
+            self._send_control(close_frame(PROTOCOL_ERROR), 0)
         return lost_close(exc)
 
     # --- keep-alive --------------------------------------------------------------
@@ -418,6 +415,6 @@ class Connection:
             self._abort = unanswered_close(pings.timeout)
             self.shutdown_socket()
         elif step is PingStep.PING:
-            delivered = self._try_send_control(_build_frame(_OP_PING, b""))
+            delivered = self._send_control(_build_frame(_OP_PING, b""), 0)
             return pings.sent(delivered, time.monotonic() if delivered else now)
         return due

@@ -7,15 +7,11 @@
     def upload(session: sayna.Session, audio: AudioSource) -> str:
         return session.transcribe(audio)
 
-Each alias is the very object the signatures use; the aliases do not change
-anything at runtime.
+Each alias is the very object the signatures use; nothing changes at runtime.
 """
 
-from sayna._conveniences import AudioSource, ProgressCallback
-from sayna._events import CloseInitiator
-from sayna._realtime.dispatch import EventKey, EventMatch
-from sayna._wav import WavSource
-from sayna._webhooks import HeadersLike
+from sayna import _conveniences, _events, _wav, _webhooks
+from sayna._realtime import dispatch as _dispatch
 
 __all__ = [
     "AudioSource",
@@ -26,3 +22,31 @@ __all__ = [
     "ProgressCallback",
     "WavSource",
 ]
+
+#: What :meth:`~sayna.Session.transcribe` and :meth:`~sayna.Session.stream_audio`
+#: accept: a WAV path, a :class:`~sayna.WavAudio`, an :class:`~sayna.AudioResult`,
+#: raw PCM bytes, or an iterable of PCM chunks.
+AudioSource = _conveniences.AudioSource
+
+#: ``progress(bytes_sent, total_bytes)``; ``total_bytes`` is ``None`` for an
+#: iterable of chunks.
+ProgressCallback = _conveniences.ProgressCallback
+
+#: What :meth:`~sayna.Session.on` and :meth:`~sayna.Session.off` take: an event
+#: class, an event's wire type name, or ``None`` for every event.
+EventKey = _dispatch.EventKey
+
+#: What :meth:`~sayna.Session.wait_for` takes: an event class, a type name, a
+#: tuple of those, or a predicate over events.
+EventMatch = _dispatch.EventMatch
+
+#: What :func:`~sayna.read_wav` reads: a path, bytes, or a binary file object.
+WavSource = _wav.WavSource
+
+#: Request headers as :class:`~sayna.WebhookReceiver` accepts them: a mapping or
+#: an iterable of ``(name, value)`` pairs.
+HeadersLike = _webhooks.HeadersLike
+
+#: Who ended a connection (``initiator`` of :class:`~sayna.CloseEvent`):
+#: ``"client"``, ``"server"`` or ``"network"``.
+CloseInitiator = _events.CloseInitiator

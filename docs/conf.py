@@ -30,12 +30,12 @@ exclude_patterns = ["_build"]
 # listed here instead of dropping -n, which still catches every broken
 # reference to sayna's own names.
 nitpick_ignore_regex = [
-    ("py:class", r"(collections\.abc|os|pathlib|typing|threading|queue)\.\w+"),
+    ("py:class", r"(collections\.abc|os|pathlib|typing|threading|queue)\.\w+(\[.*\])?"),
     ("py:class", r"(requests|django|flask|werkzeug|websocket)(\.\w+)+"),
     ("py:class", r"WSGIEnvironment|WSGIApplication|StartResponse"),
     # Private names that appear in public signatures: sayna.contrib.wsgi's
     # handler type and Session.on's type variable.
-    ("py:class", r"Handler|sayna\._session\.H"),
+    ("py:class", r"Handler|sayna\._realtime\.session\.H"),
 ]
 
 # Session, EventIterator and FakeSession are built by the library, not by users; their

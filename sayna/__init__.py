@@ -31,7 +31,6 @@ from sayna._errors import (
     UnsupportedMediaTypeError,
     WebhookVerificationError,
 )
-from sayna._eventlog import EventIterator
 from sayna._events import (
     CallbackErrorEvent,
     CloseEvent,
@@ -83,9 +82,10 @@ from sayna._models import (
     VADConfigUpdate,
     VoiceDescriptor,
 )
-from sayna._reconnect import ReconnectPolicy
-from sayna._session import Session
-from sayna._stats import SessionStats, SpeechTiming
+from sayna._realtime.eventlog import EventIterator
+from sayna._realtime.reconnect import ReconnectPolicy
+from sayna._realtime.session import Session
+from sayna._realtime.stats import SessionStats, SpeechTiming
 from sayna._version import __version__
 from sayna._wav import WavAudio, read_wav, write_wav
 from sayna._webhooks import (

@@ -18,10 +18,8 @@ from urllib.parse import quote
 import attrs
 import requests
 
-from sayna import _connect
 from sayna._answers import decode_json, structure_answer
 from sayna._audio import AudioResult
-from sayna._connection import RealtimeSettings
 from sayna._converter import to_wire
 from sayna._errors import SaynaNotConnectedError, SaynaValidationError
 from sayna._forksafe import ForkAware, reset_connection_pools
@@ -40,17 +38,19 @@ from sayna._models import (
     TTSConfig,
     VoiceDescriptor,
 )
+from sayna._realtime import connect as _connect
+from sayna._realtime.opening import PlanCache, RealtimeSettings
 from sayna._transport import MAX_AUDIO_BYTES, MAX_JSON_BYTES, RestTransport
 from sayna._urls import rest_base_url, ws_url
 from sayna._validation import (
     normalize_phone_number,
     require_bool,
+    require_int,
     require_positive_seconds,
     require_text,
     require_text_list,
 )
 from sayna._version import __version__
-from sayna._wsconnect import PlanCache
 
 if TYPE_CHECKING:
     pass
@@ -239,11 +239,7 @@ class Sayna:
         self._auth = _BearerAuth(self._api_key) if self._api_key else None
 
         self._timeout: float = require_positive_seconds(timeout, "timeout")
-        if not isinstance(max_retries, int) or isinstance(max_retries, bool) or max_retries < 0:
-            raise SaynaValidationError(
-                "max_retries must be a non-negative integer", field="max_retries"
-            )
-        self._max_retries = max_retries
+        self._max_retries = require_int(max_retries, "max_retries", minimum=0)
         self._ping_interval: float | None = (
             None
             if ping_interval is None
@@ -347,7 +343,7 @@ class Sayna:
 
     # --- realtime ------------------------------------------------------------------
 
-    #: Open a realtime session (declared in :mod:`sayna._connect`, bound here).
+    #: Open a realtime session (declared in :mod:`sayna._realtime.connect`, bound here).
     connect = _connect.connect
 
     def _realtime_settings(self) -> RealtimeSettings:

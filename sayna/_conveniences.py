@@ -42,7 +42,7 @@ from sayna._validation import is_finite_number, require_positive_seconds, requir
 from sayna._wav import WavAudio, bytes_per_second, pace, read_wav, split_pcm
 
 if TYPE_CHECKING:
-    from sayna._session import Session
+    from sayna._realtime.session import Session
 
 __all__ = [
     "AudioSource",
@@ -110,7 +110,7 @@ def _closed(event: CloseEvent, doing: str) -> SaynaError:
 
 def stall_note(session: Session) -> str:
     """For a timeout message: the consumer that holds the session's reader, if one does."""
-    held_by = session._core.log.held_by  # the session's own event log (backpressure)
+    held_by = session.blocked_by
     return f"; {held_by}" if held_by else ""
 
 
@@ -120,12 +120,8 @@ def _skip_unconsumed(session: Session, call: str) -> None:
     That is the documented contract, so nothing is logged for events that were
     dropped meanwhile; a session that already ended says so.
     """
-    core = session._core  # the session's own event log and closing error
-    for event in core.log.skip():
-        if isinstance(event, CloseEvent):
-            if event.error is not None:
-                raise core.closed_error()
-            raise SaynaNotConnectedError(f"{call} needs an open session; this one is closed")
+    if not session.skip_pending():
+        raise SaynaNotConnectedError(f"{call} needs an open session; this one is closed")
 
 
 def say(

@@ -21,7 +21,13 @@ import attrs
 
 from sayna._errors import SaynaValidationError
 from sayna._jsondata import WireData
-from sayna._validation import is_finite_number, require_bool, require_str, require_text
+from sayna._validation import (
+    int_at_least,
+    is_finite_number,
+    require_bool,
+    require_str,
+    require_text,
+)
 
 __all__ = [
     "ApiKeyAuth",
@@ -82,27 +88,12 @@ def _optional_str(_: object, attribute: attrs.Attribute[Any], value: Any) -> Non
         require_str(value, attribute.name)
 
 
+_POSITIVE_INT = int_at_least(1)
+_NON_NEGATIVE_INT = int_at_least(0)
+
+
 def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _positive_int(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    if not _is_int(value) or value <= 0:
-        raise SaynaValidationError(
-            f"{attribute.name} must be a positive integer, got {value!r}", field=attribute.name
-        )
-
-
-def _non_negative_int(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if value is None:
-        return
-    if not _is_int(value) or value < 0:
-        raise SaynaValidationError(
-            f"{attribute.name} must be a non-negative integer, got {value!r}",
-            field=attribute.name,
-        )
 
 
 def _channels(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -235,7 +226,7 @@ class STTConfig(WireData):
     provider: str = attrs.field(validator=_text)
     model: str = attrs.field(validator=_str)
     language: str = attrs.field(default="en-US", validator=_text)
-    sample_rate: int = attrs.field(default=16000, validator=_positive_int)
+    sample_rate: int = attrs.field(default=16000, validator=_POSITIVE_INT)
     channels: int = attrs.field(default=1, validator=_channels)
     punctuation: bool = attrs.field(default=True, validator=_bool)
     encoding: str = attrs.field(default="linear16", validator=_text)
@@ -288,9 +279,9 @@ class TTSConfig(WireData):
     voice_id: str | None = attrs.field(default=None, validator=_optional_text)
     speaking_rate: float | None = attrs.field(default=None, validator=_positive_number)
     audio_format: str | None = attrs.field(default=None, validator=_optional_text)
-    sample_rate: int | None = attrs.field(default=None, validator=_positive_int)
-    connection_timeout: int | None = attrs.field(default=None, validator=_positive_int)
-    request_timeout: int | None = attrs.field(default=None, validator=_positive_int)
+    sample_rate: int | None = attrs.field(default=None, validator=_POSITIVE_INT)
+    connection_timeout: int | None = attrs.field(default=None, validator=_POSITIVE_INT)
+    request_timeout: int | None = attrs.field(default=None, validator=_POSITIVE_INT)
     pronunciations: tuple[Pronunciation, ...] = attrs.field(default=(), converter=_pronunciations)
     auth: AuthInput | None = attrs.field(default=None, converter=_auth, repr=_secret_repr)
 
@@ -370,7 +361,7 @@ class LoadingAudioConfig(WireData):
 
     data: bytes = attrs.field(converter=_to_bytes, validator=_audio_bytes, repr=_data_repr)
     format: str | None = attrs.field(default=None, validator=_audio_format)
-    sample_rate: int | None = attrs.field(default=None, validator=_positive_int)
+    sample_rate: int | None = attrs.field(default=None, validator=_POSITIVE_INT)
     channels: int | None = attrs.field(default=None, validator=_channels)
     volume: float | None = attrs.field(default=None, validator=_number)
 
@@ -416,7 +407,7 @@ class LoadingAudioConfig(WireData):
 class VADConfigUpdate(WireData):
     """Voice-activity settings for ``update_config`` (accepted, ignored by the server)."""
 
-    silence_duration_ms: int | None = attrs.field(default=None, validator=_non_negative_int)
+    silence_duration_ms: int | None = attrs.field(default=None, validator=_NON_NEGATIVE_INT)
 
 
 @attrs.frozen(kw_only=True)

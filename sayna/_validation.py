@@ -8,17 +8,21 @@ problem, never echo the value (it may be a secret or personal data).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, overload
+
+import attrs
 
 from sayna._errors import SaynaValidationError
 
 __all__ = [
     "MAX_TIMEOUT",
+    "int_at_least",
     "is_finite_number",
     "normalize_phone_number",
     "phone_number_problem",
     "require_bool",
+    "require_int",
     "require_positive_seconds",
     "require_str",
     "require_text",
@@ -63,6 +67,39 @@ def require_bool(value: Any, field: str) -> bool:
             f"{field} must be True or False, not {_type_name(value)}", field=field
         )
     return value
+
+
+def require_int(value: Any, field: str, *, minimum: int) -> int:
+    """Return ``value`` if it is an ``int`` (``bool`` is not) of at least ``minimum``, else raise.
+
+    The one integer check: connect()'s buffer bounds, the client's retries,
+    the reconnect policy, the models' counts and the webhook receiver's limits.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SaynaValidationError(
+            f"{field} must be {_int_kind(minimum)}, not {_type_name(value)}", field=field
+        )
+    if value < minimum:
+        raise SaynaValidationError(f"{field} must be {_int_kind(minimum)}", field=field)
+    return value
+
+
+def _int_kind(minimum: int) -> str:
+    if minimum == 0:
+        return "a non-negative integer"
+    if minimum == 1:
+        return "a positive integer"
+    return f"an integer of at least {minimum}"
+
+
+def int_at_least(minimum: int) -> Callable[[object, attrs.Attribute[Any], Any], None]:
+    """:func:`require_int` as an ``attrs`` validator; ``None`` passes (an omitted option)."""
+
+    def validate(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if value is not None:
+            require_int(value, attribute.name, minimum=minimum)
+
+    return validate
 
 
 def is_finite_number(value: Any) -> bool:

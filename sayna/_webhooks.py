@@ -38,6 +38,7 @@ import attrs
 
 from sayna._errors import SaynaValidationError, WebhookVerificationError
 from sayna._signing import compute_signature
+from sayna._validation import require_int
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
@@ -201,8 +202,8 @@ class WebhookReceiver:
             raise _reject(
                 "The webhook secret is not valid Unicode text.", "invalid_secret"
             ) from None
-        _check_count("tolerance", tolerance, minimum=0)
-        _check_count("max_body_size", max_body_size, minimum=1)
+        require_int(tolerance, "tolerance", minimum=0)
+        require_int(max_body_size, "max_body_size", minimum=1)
         self._secret = secret
         self._tolerance = tolerance
         self._max_body_size = max_body_size
@@ -347,13 +348,6 @@ def _whole_seconds(name: str, value: object) -> int:
     if not math.isfinite(value):
         raise SaynaValidationError(f"{name} must be a finite number, got {value!r}.", field=name)
     return math.floor(value)
-
-
-def _check_count(name: str, value: object, *, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SaynaValidationError(
-            f"{name} must be a whole number >= {minimum}, got {value!r}.", field=name
-        )
 
 
 def _too_large(limit: int) -> WebhookVerificationError:

@@ -10,7 +10,7 @@ from array import array
 import pytest
 
 from sayna import AudioResult, Sayna, SaynaValidationError, WavAudio
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna._wav import read_wav, write_wav
 from sayna.testing import FakeServer, decode_speech, encode_speech
 from tests.support.polling import wait_until

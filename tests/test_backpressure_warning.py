@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from sayna import SaynaTimeoutError, Session, STTResultEvent, TTSConfig, _eventlog
+from sayna import SaynaTimeoutError, Session, STTResultEvent, TTSConfig
+from sayna._realtime import eventlog as _eventlog
 from sayna.testing import encode_speech
 from tests.support.speech_configs import STT
 

@@ -12,7 +12,7 @@ from sayna import SaynaError, SaynaTimeoutError, SaynaValidationError
 from sayna._client import Sayna
 from sayna._conveniences import say, stream_audio, transcribe
 from sayna._events import TTSPlaybackCompleteEvent
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna._wav import read_wav, write_wav
 from sayna.testing import FakeServer, decode_speech, encode_speech
 from tests.support.polling import wait_until

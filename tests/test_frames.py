@@ -15,9 +15,9 @@ import pytest
 import trustme
 import websocket
 
-import sayna._frames as frames_module
-from sayna import _frames
-from sayna._frames import (
+import sayna._realtime.frames as frames_module
+from sayna._realtime import frames as _frames
+from sayna._realtime.frames import (
     OP_BINARY,
     OP_CLOSE,
     OP_CONT,

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sayna import _keepalive
+from sayna._realtime import keepalive as _keepalive
 
 
 class Member:

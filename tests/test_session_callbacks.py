@@ -15,7 +15,7 @@ from sayna._events import (
     ReadyEvent,
     TTSPlaybackCompleteEvent,
 )
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession
 from tests.support.polling import wait_until
 from tests.support.speech_configs import STT, TTS

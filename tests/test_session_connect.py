@@ -26,7 +26,7 @@ from sayna import (
     SaynaTimeoutError,
     SaynaValidationError,
 )
-from sayna._wsconnect import network_plan
+from sayna._realtime.opening import network_plan
 from sayna.testing import FakeServer
 from tests.support.speech_configs import STT, TTS
 
@@ -402,7 +402,7 @@ def test_connects_of_one_client_build_the_network_plan_once(
         built.append(ws_url)
         return network_plan(http, ws_url)
 
-    clean_env.setattr("sayna._wsconnect.network_plan", counting)
+    clean_env.setattr("sayna._realtime.opening.network_plan", counting)
     with Sayna(sayna_server.url) as client:
         for _ in range(3):
             with client.connect(STT, TTS) as session:

@@ -29,7 +29,7 @@ from sayna._events import (
     TTSPlaybackCompleteEvent,
     UnknownEvent,
 )
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession, decode_speech, encode_speech
 from tests.support.polling import wait_until
 from tests.support.speech_configs import STT, TTS

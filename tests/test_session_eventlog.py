@@ -9,8 +9,8 @@ import time
 import pytest
 
 from sayna._errors import SaynaConnectionClosedError, SaynaTimeoutError
-from sayna._eventlog import EventIterator, EventLog
 from sayna._events import CloseEvent, ErrorEvent, Event, EventsDiscardedEvent, TTSAudioEvent
+from sayna._realtime.eventlog import EventIterator, EventLog
 from tests.support.polling import wait_until
 
 

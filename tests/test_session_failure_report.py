@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from sayna import CloseEvent, ReadyEvent, ReconnectPolicy, SaynaConnectionClosedError
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeSession
 from tests.support.lone_server import reconnecting_session
 from tests.support.polling import wait_until

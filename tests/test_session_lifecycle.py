@@ -18,7 +18,6 @@ from sayna import (
     SaynaConnectionClosedError,
     SaynaNotConnectedError,
 )
-from sayna._core import close_all_at_exit
 from sayna._events import (
     CloseEvent,
     ErrorEvent,
@@ -26,7 +25,8 @@ from sayna._events import (
     ParticipantDisconnectedEvent,
     ReadyEvent,
 )
-from sayna._session import Session
+from sayna._realtime.core import close_all_at_exit
+from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession
 from tests.support.polling import wait_until
 from tests.support.speech_configs import STT, TTS

@@ -23,7 +23,7 @@ from sayna import (
     SaynaValidationError,
     TTSAudioEvent,
 )
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession, encode_speech
 from tests.support.lone_server import reconnecting_session
 from tests.support.polling import wait_until

@@ -18,7 +18,7 @@ from sayna import (
     VADConfigUpdate,
 )
 from sayna._events import CloseEvent
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession
 from tests.support.polling import wait_until
 from tests.support.speech_configs import STT, TTS

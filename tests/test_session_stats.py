@@ -12,7 +12,7 @@ from sayna import (
     SessionStats,
     SpeechTiming,
 )
-from sayna._stats import SpeechTracker
+from sayna._realtime.stats import SpeechTracker
 from sayna.testing import FakeServer, encode_speech
 from tests.support.polling import wait_until
 from tests.support.speech_configs import STT, TTS

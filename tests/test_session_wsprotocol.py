@@ -7,7 +7,7 @@ import struct
 import websocket
 
 from sayna._errors import SaynaConnectionClosedError
-from sayna._wsprotocol import (
+from sayna._realtime.protocol import (
     PingClock,
     PingStep,
     client_close,

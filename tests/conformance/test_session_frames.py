@@ -21,7 +21,7 @@ from sayna import (
 )
 from sayna._converter import from_wire, to_wire
 from sayna._events import decode_binary, decode_text, event_class
-from sayna._session import Session
+from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession
 from tests.support.shared_protocol import assert_valid, load_vectors
 from tests.support.speech_configs import STT, TTS

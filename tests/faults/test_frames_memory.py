@@ -8,7 +8,7 @@ import tracemalloc
 
 from sayna import Sayna
 from sayna._events import CloseEvent
-from sayna._frames import MAX_FRAGMENTS, MAX_MESSAGE_SIZE
+from sayna._realtime.frames import MAX_FRAGMENTS, MAX_MESSAGE_SIZE
 from tests.support.polling import wait_until
 from tests.support.rawserver import RawServer
 from tests.support.wspeer import Peer, server_frame, session_handler

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sayna import SaynaError
-from sayna._handshake import ERROR_EXCERPT_CHARS, Answer, read_answer, read_error_body
+from sayna._realtime.handshake import ERROR_EXCERPT_CHARS, Answer, read_answer, read_error_body
 
 
 class Feed:

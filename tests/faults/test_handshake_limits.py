@@ -23,9 +23,9 @@ from sayna import (
     SaynaError,
     SaynaProtocolError,
     SaynaTimeoutError,
-    _handshake,
 )
 from sayna._events import ErrorEvent
+from sayna._realtime import handshake as _handshake
 from tests.support.rawserver import RawServer, read_request_head
 from tests.support.wspeer import READY, Peer, server_frame, switching_protocols
 

@@ -1,9 +1,9 @@
 """The public realtime session: send commands, receive events (blocking API).
 
 :class:`Session` is the face users hold; everything behind it lives in
-:class:`sayna._core.SessionCore` (state, event log, connection, dispatcher),
+:class:`sayna._realtime.core.SessionCore` (state, event log, connection, dispatcher),
 which the threads hold instead, so an abandoned session can be
-garbage-collected and warned about. ``Sayna.connect`` (:mod:`sayna._connect`)
+garbage-collected and warned about. ``Sayna.connect`` (:mod:`sayna._realtime.connect`)
 makes one.
 """
 
@@ -16,12 +16,9 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sayna import _conveniences
+from sayna import _messages as messages
 from sayna._audio import AudioResult
-from sayna._converter import to_wire
-from sayna._core import SessionCore
-from sayna._dispatch import EventKey, EventMatch, callable_name, check_key, matcher
 from sayna._errors import SaynaTimeoutError, SaynaValidationError
-from sayna._eventlog import EventIterator
 from sayna._events import (
     CloseEvent,
     ErrorEvent,
@@ -42,7 +39,10 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
-from sayna._stats import SessionStats
+from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
+from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
+from sayna._realtime.eventlog import EventIterator
+from sayna._realtime.stats import SessionStats
 from sayna._validation import (
     normalize_phone_number,
     require_bool,
@@ -50,7 +50,6 @@ from sayna._validation import (
     require_wait,
 )
 from sayna._wav import WavAudio
-from sayna._wsprotocol import LIVE_STATES, OPEN_STATES, State
 
 __all__ = ["Session"]
 
@@ -282,27 +281,17 @@ class Session:
         self._refuse_without_audio("speak()")
         core = self._core
         core.check_process()
-        core.speak(
-            text,
-            {
-                "type": "speak",
-                "text": text,
-                "flush": flush,
-                "allow_interruption": allow_interruption,
-            },
-        )
+        core.speak(text, messages.speak(text, flush=flush, allow_interruption=allow_interruption))
 
     def tts_flush(self, allow_interruption: bool = True) -> None:
         """Send an empty ``speak`` (the official SDK's flush; a no-op on the server)."""
         require_bool(allow_interruption, "allow_interruption")
         self._refuse_without_audio("tts_flush()")
-        self._send(
-            {"type": "speak", "text": "", "flush": True, "allow_interruption": allow_interruption}
-        )
+        self._send(messages.speak("", flush=True, allow_interruption=allow_interruption))
 
     def clear(self) -> None:
         """Cancel queued and ongoing synthesis."""
-        self._send({"type": "clear"})
+        self._send(messages.clear())
 
     def send_message(
         self, message: str, role: str, topic: str = "messages", debug: Any = None
@@ -311,12 +300,6 @@ class Session:
         require_text(message, "message")
         require_text(role, "role")
         require_text(topic, "topic")
-        payload: dict[str, Any] = {
-            "type": "send_message",
-            "message": message,
-            "role": role,
-            "topic": topic,
-        }
         if debug is not None:
             try:
                 json.dumps(debug, allow_nan=False)
@@ -324,13 +307,12 @@ class Session:
                 raise SaynaValidationError(
                     f"debug must be JSON-serializable: {exc}", field="debug"
                 ) from None
-            payload["debug"] = debug
-        self._send(payload)
+        self._send(messages.send_message(message, role, topic, debug))
 
     def sip_transfer(self, transfer_to: str) -> None:
         """Transfer the room's SIP caller to a phone number (digits, optional leading +)."""
         number = normalize_phone_number(transfer_to, "transfer_to")
-        self._send({"type": "sip_transfer", "transfer_to": number})
+        self._send(messages.sip_transfer(number))
 
     def update_config(
         self,
@@ -340,22 +322,16 @@ class Session:
         """Tune voice activity / turn detection at runtime (give at least one)."""
         if vad is None and turn_detect is None:
             raise SaynaValidationError("update_config() needs vad or turn_detect", field="vad")
-        payload: dict[str, Any] = {"type": "update_config"}
-        if vad is not None:
-            if not isinstance(vad, VADConfigUpdate):
-                raise SaynaValidationError(
-                    f"vad must be a VADConfigUpdate, not {type(vad).__name__}", field="vad"
-                )
-            payload["vad"] = to_wire(vad)
-        if turn_detect is not None:
-            if not isinstance(turn_detect, TurnDetectConfigUpdate):
-                raise SaynaValidationError(
-                    "turn_detect must be a TurnDetectConfigUpdate,"
-                    f" not {type(turn_detect).__name__}",
-                    field="turn_detect",
-                )
-            payload["turn_detect"] = to_wire(turn_detect)
-        self._send(payload)
+        if vad is not None and not isinstance(vad, VADConfigUpdate):
+            raise SaynaValidationError(
+                f"vad must be a VADConfigUpdate, not {type(vad).__name__}", field="vad"
+            )
+        if turn_detect is not None and not isinstance(turn_detect, TurnDetectConfigUpdate):
+            raise SaynaValidationError(
+                f"turn_detect must be a TurnDetectConfigUpdate, not {type(turn_detect).__name__}",
+                field="turn_detect",
+            )
+        self._send(messages.update_config(vad, turn_detect))
 
     def loading_start(self) -> None:
         """Start looping the configured loading clip into the LiveKit room."""
@@ -365,11 +341,11 @@ class Session:
                 "loading_start() needs a LiveKit room: connect with livekit_config",
                 field="livekit_config",
             )
-        self._send({"type": "loading_start"})
+        self._send(messages.loading_start())
 
     def loading_stop(self) -> None:
         """Stop the loading clip (never answered, in any state)."""
-        self._send({"type": "loading_stop"})
+        self._send(messages.loading_stop())
 
     def on_audio_input(
         self, audio_data: bytes | bytearray | memoryview | AudioResult | WavAudio
@@ -524,6 +500,31 @@ class Session:
 
     def __iter__(self) -> EventIterator:
         return self.events()
+
+    def skip_pending(self) -> bool:
+        """Pass over every event no iterator has reached yet; the next read sees only newer ones.
+
+        For calls whose contract is "what arrives from now on" (``say()``,
+        ``transcribe()``). Returns ``False`` if the session's end was among
+        the events passed over, and raises the error it ended with, if any.
+        """
+        core = self._core
+        core.check_process()
+        for event in core.log.skip():
+            if isinstance(event, CloseEvent):
+                if event.error is not None:
+                    raise core.closed_error()
+                return False
+        return True
+
+    @property
+    def blocked_by(self) -> str | None:
+        """Which consumer keeps the reader waiting, when backpressure holds it; else ``None``.
+
+        A sentence naming the consumer, how long the reader has waited and
+        how many events it holds unread, for timeout messages and debugging.
+        """
+        return self._core.log.held_by
 
     def next_event(self, timeout: float | None = None) -> Event | None:
         """The next event for this thread, or ``None`` if ``timeout`` passes first.

@@ -17,13 +17,9 @@ import select
 import socket
 import threading
 import time
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-import attrs
-
-from sayna import _frames, _keepalive
 from sayna._errors import SaynaConnectionClosedError, SaynaError, SaynaValidationError
-from sayna._eventlog import BATCH, EventLog
 from sayna._events import (
     CloseEvent,
     Event,
@@ -31,13 +27,13 @@ from sayna._events import (
     decode_binary,
     decode_text,
 )
-from sayna._stats import SpeechTracker
-from sayna._wsconnect import PlanCache, open_websocket
-from sayna._wsprotocol import (
+from sayna._realtime import frames as _frames
+from sayna._realtime import keepalive as _keepalive
+from sayna._realtime.eventlog import BATCH, EventLog
+from sayna._realtime.protocol import (
     PROTOCOL_ERROR,
     PingClock,
     PingStep,
-    State,
     client_close,
     close_frame,
     describe,
@@ -46,13 +42,9 @@ from sayna._wsprotocol import (
     server_close,
     unanswered_close,
 )
+from sayna._realtime.stats import SpeechTracker
 
-if TYPE_CHECKING:
-    import weakref
-
-    import requests
-
-__all__ = ["CLOSE_HANDSHAKE_TIMEOUT", "Connection", "ConnectionOwner", "RealtimeSettings"]
+__all__ = ["CLOSE_HANDSHAKE_TIMEOUT", "Connection", "ConnectionOwner"]
 
 logger = logging.getLogger("sayna")
 
@@ -69,46 +61,16 @@ _OP_PONG = _frames.OP_PONG
 _build_frame = _frames.build_frame
 
 
-@attrs.frozen
-class RealtimeSettings:
-    """What a session needs from its client, taken once at ``connect()``.
-
-    ``headers`` carries the API key: never shown.
-    """
-
-    ws_url: str
-    headers: tuple[str, ...] = attrs.field(repr=False)
-    http: requests.Session = attrs.field(repr=False)
-    timeout: float
-    ping_interval: float | None
-    ping_timeout: float
-    #: The client's registry of open sessions (so that ``Sayna.close()`` ends them).
-    sessions: weakref.WeakSet[Any] = attrs.field(repr=False, eq=False)
-    #: The client's network plan, built once while its settings stay the same.
-    plans: PlanCache = attrs.field(factory=PlanCache, repr=False, eq=False)
-
-    def open_websocket(self, timeout: float, deadline: float) -> Any:
-        """Connect and upgrade (proxy, TLS as the REST calls) by ``deadline``; raise a SaynaError.
-
-        ``deadline`` is the one of the whole connect (TCP, proxy, TLS, upgrade,
-        and the wait for ``ready`` after this returns).
-        """
-        plan = self.plans.plan(self.http, self.ws_url)
-        return open_websocket(
-            self.ws_url,
-            plan=plan,
-            headers=list(self.headers),
-            timeout=min(timeout, self.timeout),
-            deadline=deadline,
-        )
-
-
 class ConnectionOwner(Protocol):
     """What a connection needs from the session it serves."""
 
-    state: State
     log: EventLog
     speech: SpeechTracker
+
+    @property
+    def is_ready(self) -> bool:
+        """Whether the session is ready (keep-alive pings only then)."""
+        ...
 
     def before_ready(self, connection: Connection, event: Event) -> bool:
         """An event arrived before this connection's ``ready``; False keeps it out of the log."""
@@ -194,6 +156,11 @@ class Connection:
         sock: socket.socket | None = self._ws.sock
         return sock
 
+    @property
+    def rtt(self) -> float | None:
+        """The last answered keep-alive ping's round trip (for the stats)."""
+        return self.pings.rtt
+
     def start(self) -> None:
         self.reader.start()
 
@@ -240,17 +207,32 @@ class Connection:
         ) from failure
 
     def send_close(self, code: int | None, reason: bytes, deadline: float) -> bool:
-        data = close_frame(code, reason)
+        """Our Close frame (once), waiting at most until ``deadline`` and the close timeout."""
         wait = min(_left(deadline), CLOSE_HANDSHAKE_TIMEOUT)
+        return self._send_control(close_frame(code, reason), wait, close=True)
+
+    def _send_control(self, data: bytes | bytearray, wait: float, *, close: bool = False) -> bool:
+        """Write one control frame; False if it could not go out within ``wait`` seconds.
+
+        The one writer of control frames. ``wait`` bounds both the wait for the
+        send lock and for room in the socket: 0 for the reader (pongs, the
+        Close 1002) and the keep-alive thread (pings), which must never block
+        while they serve everyone else; a short bounded wait for our Close.
+        """
         lock = self._send_lock
         if not (lock.acquire(timeout=wait) if wait > 0 else lock.acquire(blocking=False)):
             return False  # a send is stuck; the socket will be shut down instead
         try:
             sock = self._ws.sock
-            if sock is None or self._close_sent:
+            if sock is None:
                 return False
-            self._close_sent = True
-            # A peer that stopped reading would block even this small write.
+            if close:
+                if self._close_sent:
+                    return False
+                self._close_sent = True
+            elif not self.open:
+                return False
+            # A peer that stopped reading would block even a small write.
             if not _writable(sock, wait):
                 return False
             sock.sendall(data)
@@ -258,25 +240,7 @@ class Connection:
         except (OSError, ValueError):
             return False
         finally:
-            self._send_lock.release()
-
-    def _try_send_control(self, data: bytes | bytearray) -> bool:
-        # For the reader and the keep-alive thread: never wait for the send lock,
-        # never block on a full socket (they must keep serving everyone else).
-        if not self._send_lock.acquire(blocking=False):
-            return False
-        try:
-            sock = self._ws.sock
-            if sock is None or not self.open:
-                return False
-            if not _writable(sock, 0):
-                return False
-            sock.sendall(data)
-            return True
-        except (OSError, ValueError):
-            return False
-        finally:
-            self._send_lock.release()
+            lock.release()
 
     # --- closing -----------------------------------------------------------------
 
@@ -339,7 +303,7 @@ class Connection:
     # --- the reader thread -------------------------------------------------------
 
     def _read_loop(self) -> None:
-        # The handshake is done (sayna._handshake read the answers, websocket-client
+        # The handshake is done (sayna._realtime.handshake read the answers, websocket-client
         # opened TLS and the proxy tunnel); from here the frames are parsed by
         # _frames.FrameReader straight off the socket.
         # Its blocking recv_into works for plain and TLS sockets alike: the
@@ -389,7 +353,7 @@ class Connection:
                         break
                     else:
                         if opcode == _OP_PING:
-                            self._try_send_control(_build_frame(_OP_PONG, payload))
+                            self._send_control(_build_frame(_OP_PONG, payload), 0)
                         elif opcode == _OP_PONG:
                             self.pings.answered(self.last_inbound)
                         # Nothing more: any bytes received prove the peer alive.
@@ -420,7 +384,7 @@ class Connection:
         if self._close_sent or self.closing:
             return client_close()
         close, answer = server_close(payload)
-        self._try_send_control(answer)
+        self._send_control(answer, 0)
         return close
 
     def _on_transport_end(self, exc: Exception) -> CloseEvent:
@@ -431,13 +395,13 @@ class Connection:
             return client_close()
         if is_protocol_violation(exc):
             self.protocol_violation = True
-            self._try_send_control(close_frame(PROTOCOL_ERROR))
+            self._send_control(close_frame(PROTOCOL_ERROR), 0)
         return lost_close(exc)
 
     # --- keep-alive --------------------------------------------------------------
 
     def keepalive_tick(self, now: float) -> float:
-        if not self.open or self._owner.state is not State.READY:
+        if not self.open or not self._owner.is_ready:
             return now + 1.0
         pings = self.pings
         log = self._owner.log
@@ -451,6 +415,6 @@ class Connection:
             self._abort = unanswered_close(pings.timeout)
             self.shutdown_socket()
         elif step is PingStep.PING:
-            delivered = self._try_send_control(_build_frame(_OP_PING, b""))
+            delivered = self._send_control(_build_frame(_OP_PING, b""), 0)
             return pings.sent(delivered, time.monotonic() if delivered else now)
         return due

@@ -9,7 +9,7 @@ them for a request (``HTTPS_PROXY``, ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ...).
 Opening takes one deadline for all of its steps: TCP, an HTTP proxy's
 ``CONNECT`` tunnel (ours), TLS, the upgrade. websocket-client writes the upgrade
 request, checks the 101 answer and opens SOCKS tunnels; the answers themselves
-are read by :mod:`sayna._handshake`, within the deadline and the size limits.
+are read by :mod:`sayna._realtime.handshake`, within the deadline and the size limits.
 
 Every failure is a :class:`~sayna.SaynaError`: a refused upgrade becomes the
 exception for its HTTP status (built from an excerpt of the server's body), an
@@ -28,9 +28,11 @@ import socket
 import ssl
 import time
 import types
+import weakref
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
+import attrs
 import requests
 import requests.utils
 import websocket
@@ -45,9 +47,9 @@ from sayna._errors import (
     SaynaTimeoutError,
     error_from_response,
 )
-from sayna._handshake import Answer, read_answer, read_error_body, redact, remaining
+from sayna._realtime.handshake import Answer, read_answer, read_error_body, redact, remaining
 
-__all__ = ["NetworkPlan", "PlanCache", "network_plan", "open_websocket"]
+__all__ = ["NetworkPlan", "PlanCache", "RealtimeSettings", "network_plan", "open_websocket"]
 
 _PROXY_TYPES = {
     "http": "http",
@@ -435,3 +437,37 @@ def _close(sock: Any) -> None:
 def _describe(exc: BaseException) -> str:
     text = str(exc)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+@attrs.frozen
+class RealtimeSettings:
+    """What a session needs from its client, taken once at ``connect()``.
+
+    ``headers`` carries the API key: never shown.
+    """
+
+    ws_url: str
+    headers: tuple[str, ...] = attrs.field(repr=False)
+    http: requests.Session = attrs.field(repr=False)
+    timeout: float
+    ping_interval: float | None
+    ping_timeout: float
+    #: The client's registry of open sessions (so that ``Sayna.close()`` ends them).
+    sessions: weakref.WeakSet[Any] = attrs.field(repr=False, eq=False)
+    #: The client's network plan, built once while its settings stay the same.
+    plans: PlanCache = attrs.field(factory=PlanCache, repr=False, eq=False)
+
+    def open_websocket(self, timeout: float, deadline: float) -> Any:
+        """Connect and upgrade (proxy, TLS as the REST calls) by ``deadline``; raise a SaynaError.
+
+        ``deadline`` is the one of the whole connect (TCP, proxy, TLS, upgrade,
+        and the wait for ``ready`` after this returns).
+        """
+        plan = self.plans.plan(self.http, self.ws_url)
+        return open_websocket(
+            self.ws_url,
+            plan=plan,
+            headers=list(self.headers),
+            timeout=min(timeout, self.timeout),
+            deadline=deadline,
+        )

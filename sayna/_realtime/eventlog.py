@@ -503,6 +503,46 @@ class EventLog:
             self._readers_waiting -= 1
         return True
 
+    def poll(
+        self,
+        match: Callable[[Event], bool],
+        timeout: float | None,
+        closed_error: Callable[[], Exception],
+    ) -> Event | None:
+        """The next event matching ``match``; ``None`` on timeout.
+
+        It consumes events as an iterator does: it starts where the previous
+        iterator or poll stopped, and concurrent polls from different threads
+        each see every event from their start, none steals from another. At
+        the end of the session it raises ``closed_error()``.
+        """
+        cursor = self.open(iterator=True)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            while True:
+                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+                got = self.fetch(cursor, wait)
+                if got is None:
+                    return None
+                missed, first, events = got
+                if missed:
+                    marker = self.discarded(missed)
+                    if match(marker):
+                        return marker
+                    continue
+                if not events:
+                    raise closed_error()
+                for index, event in enumerate(events):
+                    if match(event):
+                        cursor.yielded = first + index + 1
+                        return event
+                    if event.__class__ is CloseEvent:
+                        cursor.yielded = first + index + 1
+                        raise closed_error()
+                cursor.yielded = first + len(events)
+        finally:
+            self.release(cursor)
+
 
 class EventIterator:
     """Iterator over a session's events, from where the previous iterator stopped.

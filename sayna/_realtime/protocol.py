@@ -2,7 +2,7 @@
 
 Everything here is a pure function of bytes, exceptions and clock readings, so
 it is tested byte by byte without a socket. The connection
-(:mod:`sayna._connection`) feeds it what it reads and writes what it returns.
+(:mod:`sayna._realtime.connection`) feeds it what it reads and writes what it returns.
 """
 
 from __future__ import annotations
@@ -12,17 +12,14 @@ import struct
 
 import websocket
 
-from sayna import _frames
 from sayna._errors import SaynaConnectionClosedError
 from sayna._events import CloseEvent
+from sayna._realtime import frames as _frames
 
 __all__ = [
-    "LIVE_STATES",
     "NORMAL_CLOSE_CODES",
-    "OPEN_STATES",
     "PingClock",
     "PingStep",
-    "State",
     "client_close",
     "close_frame",
     "describe_close",
@@ -36,21 +33,6 @@ __all__ = [
 # which is how the server ends a session when a participant leaves).
 NORMAL_CLOSE_CODES = frozenset({1000, 1001, 1005})
 
-
-class State(enum.Enum):
-    """Where a session is in the protocol's state machine (PROTOCOL.md §3.2)."""
-
-    CONNECTING = "connecting"  # the socket is open, the config sent, no ready yet
-    READY = "ready"
-    RECONNECTING = "reconnecting"  # the connection was lost; a new one is on its way
-    CLOSING = "closing"  # we are closing it
-    CLOSED = "closed"
-
-
-#: A WebSocket is open (``Session.connected``).
-OPEN_STATES = (State.CONNECTING, State.READY)
-#: The session has not ended (it may be between two connections).
-LIVE_STATES = (State.CONNECTING, State.READY, State.RECONNECTING)
 
 # The code we send when the server broke the protocol (RFC 6455 §7.4.1).
 PROTOCOL_ERROR = 1002

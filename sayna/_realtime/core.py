@@ -1,9 +1,15 @@
-"""A session minus its public face: state, event log, connection, dispatcher.
+"""A session's states and transitions: connect, ready, drop, reconnect, close.
+
+The core owns the state machine (:class:`State`) and the one condition that
+guards it; everything else is a part it holds: the event log (consumers,
+polling), the dispatcher (callbacks), the counters (stats), the current
+connection (socket, reader thread) and the reconnect policy (a value). It is
+built whole by :func:`sayna._realtime.connect.connect`.
 
 Three kinds of threads touch a session: the connection's reader (one per
 connection, owns the receiving side of the socket), the dispatcher (one per
 session, started with the first callback, runs user callbacks) and the
-process-wide keep-alive thread (see :mod:`sayna._keepalive`). User threads
+process-wide keep-alive thread (see :mod:`sayna._realtime.keepalive`). User threads
 send and consume. The threads hold the :class:`SessionCore`, never the public
 :class:`~sayna.Session`, so an abandoned session can be garbage-collected (and
 warned about).
@@ -16,6 +22,7 @@ exit hook.
 from __future__ import annotations
 
 import atexit
+import enum
 import itertools
 import logging
 import threading
@@ -24,15 +31,6 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
-from sayna import _reconnect
-from sayna._connection import (
-    CLOSE_HANDSHAKE_TIMEOUT,
-    Connection,
-    RealtimeSettings,
-    binary_frame,
-    text_frame,
-)
-from sayna._dispatch import Dispatcher
 from sayna._errors import (
     SaynaConfigError,
     SaynaConnectionClosedError,
@@ -41,16 +39,48 @@ from sayna._errors import (
     SaynaNotConnectedError,
     SaynaTimeoutError,
 )
-from sayna._eventlog import EventLog
-from sayna._events import CloseEvent, ErrorEvent, Event, ReadyEvent, ReconnectedEvent
+from sayna._events import (
+    CloseEvent,
+    ErrorEvent,
+    Event,
+    ReadyEvent,
+    ReconnectedEvent,
+    ReconnectingEvent,
+)
 from sayna._forksafe import fork_generation
 from sayna._models import STTConfig, TTSConfig
-from sayna._stats import SessionStats, SpeechTracker
-from sayna._wsprotocol import LIVE_STATES, State, client_close, describe, describe_close
+from sayna._realtime.connection import (
+    CLOSE_HANDSHAKE_TIMEOUT,
+    Connection,
+    binary_frame,
+    text_frame,
+)
+from sayna._realtime.dispatch import Dispatcher
+from sayna._realtime.eventlog import EventLog
+from sayna._realtime.opening import RealtimeSettings
+from sayna._realtime.protocol import client_close, describe, describe_close
+from sayna._realtime.reconnect import ReconnectPolicy, is_resumable
+from sayna._realtime.stats import Counters, SessionStats, SpeechTracker
 
-__all__ = ["SessionCore", "close_all_at_exit"]
+__all__ = ["LIVE_STATES", "OPEN_STATES", "SessionCore", "State", "close_all_at_exit"]
 
 logger = logging.getLogger("sayna")
+
+
+class State(enum.Enum):
+    """Where a session is in the protocol's state machine (PROTOCOL.md §3.2)."""
+
+    CONNECTING = "connecting"  # the socket is open, the config sent, no ready yet
+    READY = "ready"
+    RECONNECTING = "reconnecting"  # the connection was lost; a new one is on its way
+    CLOSING = "closing"  # we are closing it
+    CLOSED = "closed"
+
+
+#: A WebSocket is open (``Session.connected``).
+OPEN_STATES = (State.CONNECTING, State.READY)
+#: The session has not ended (it may be between two connections).
+LIVE_STATES = (State.CONNECTING, State.READY, State.RECONNECTING)
 
 _ids = itertools.count(1)
 # Live sessions, closed at interpreter exit. Weak: a collected session is gone.
@@ -90,7 +120,12 @@ class SessionCore:
     def __init__(
         self,
         *,
-        without_audio: bool,
+        settings: RealtimeSettings,
+        config: dict[str, Any],
+        connect_timeout: float,
+        policy: ReconnectPolicy | None,
+        stt_config: STTConfig | None,
+        tts_config: TTSConfig | None,
         livekit: bool,
         max_buffered_events: int,
         max_buffered_audio_bytes: int,
@@ -98,11 +133,11 @@ class SessionCore:
         self.id = next(_ids)
         # A session belongs to the process that opened it.
         self._fork_generation = fork_generation()
-        self.without_audio = without_audio
+        self.without_audio = not config["audio"]
         self.livekit = livekit
         # Kept for the conveniences: the audio format to check and to describe.
-        self.stt_config: STTConfig | None = None
-        self.tts_config: TTSConfig | None = None
+        self.stt_config = None if self.without_audio else stt_config
+        self.tts_config = None if self.without_audio else tts_config
         self.log = EventLog(max_buffered_events, max_buffered_audio_bytes)
         self.dispatcher = Dispatcher(self.log, self.id)
         self._cond = threading.Condition(threading.Lock())
@@ -114,22 +149,23 @@ class SessionCore:
         self._user_closed = False
         self.connection: Connection | None = None
         self.speech = SpeechTracker()
-        # Reconnecting (see sayna._reconnect); set by connect() when asked for.
-        self.policy: _reconnect.ReconnectPolicy | None = None
-        self.settings: RealtimeSettings | None = None
-        self.config: dict[str, Any] = {}
-        self.connect_timeout = 60.0
-        self.reconnects = 0
+        self.counters = Counters()
+        # What a reconnect needs to open the same session again (the config
+        # gains the first ready's stream id).
+        self.settings = settings
+        self.config = config
+        self.connect_timeout = connect_timeout
+        self.policy = policy  # None: a drop ends the session
         self._reconnector: threading.Thread | None = None
         self._lost_speech: tuple[str, ...] = ()
         self._dropped_audio = 0
         self._attempt_failure: str | None = None
         self._attempt = 0
-        self._last_rtt: float | None = None
-        # Counters of the connections that ended: (messages in, audio in,
-        # messages out, audio out).
-        self._past = (0, 0, 0, 0)
         _live.add(self)
+
+    @property
+    def is_ready(self) -> bool:
+        return self.state is State.READY
 
     # --- the process ------------------------------------------------------------
 
@@ -229,7 +265,7 @@ class SessionCore:
                 self.ready_event = event
                 self.state = State.READY
                 connection.awaiting_ready = False
-                self.reconnects += 1
+                self.counters.reconnects += 1
                 lost, self._lost_speech = self._lost_speech, ()
                 dropped, self._dropped_audio = self._dropped_audio, 0
                 attempt = self._attempt
@@ -262,7 +298,7 @@ class SessionCore:
                 and policy is not None
                 and self.state is State.READY
                 and not self._user_closed
-                and _reconnect.is_resumable(close, protocol_violation=connection.protocol_violation)
+                and is_resumable(close, protocol_violation=connection.protocol_violation)
             )
             if resume:
                 self.state = State.RECONNECTING
@@ -279,8 +315,8 @@ class SessionCore:
                     close.reason or describe_close(close),
                 )
                 self._reconnector = threading.Thread(
-                    target=_reconnect.reconnect,
-                    args=(self, policy, close),
+                    target=self._reconnect,
+                    args=(policy, close),
                     name=f"sayna-reconnect-{self.id}",
                     daemon=True,
                 )
@@ -295,15 +331,7 @@ class SessionCore:
             if connection.counted:
                 return
             connection.counted = True
-            received, audio_in, sent, audio_out = self._past
-            self._past = (
-                received + connection.received_messages,
-                audio_in + connection.received_audio,
-                sent + connection.sent_messages,
-                audio_out + connection.sent_audio,
-            )
-            if connection.pings.rtt is not None:
-                self._last_rtt = connection.pings.rtt
+            self.counters.retire(connection)
 
     def _finish(self, connection: Connection | None, close: CloseEvent) -> None:
         with self._cond:
@@ -427,7 +455,7 @@ class SessionCore:
                     raise self.closed_error()
 
     def speak(self, text: str, payload: dict[str, Any]) -> None:
-        """``speak()``: timed from now (see :mod:`sayna._stats`)."""
+        """``speak()``: timed from now (see :mod:`sayna._realtime.stats`)."""
         token = self.speech.spoke(text, time.monotonic())
         try:
             self.send_json(payload)
@@ -464,7 +492,38 @@ class SessionCore:
             raise self.closed_error()
         return connection
 
-    # --- reconnecting (driven by sayna._reconnect.reconnect) -------------------------
+    # --- reconnecting (the policy is a value: sayna._realtime.reconnect) --------------
+
+    def _reconnect(self, policy: ReconnectPolicy, ended: CloseEvent) -> None:
+        """Run the attempts (on the reconnect thread) after ``ended``.
+
+        Opens new sockets with the policy's backoff, re-sends the config (with
+        the stream id of the first ``ready``) and stops at the first ``ready``,
+        a refusal of the credentials, the user closing the session or the
+        last attempt.
+        """
+        if ended.initiator == "server":
+            reason = f"the server closed the connection ({describe_close(ended)})"
+        else:
+            reason = ended.reason or describe_close(ended)
+        last = reason
+        for attempt in range(1, policy.max_attempts + 1):
+            delay = policy.delay(attempt)
+            self.log.append(ReconnectingEvent(attempt, delay, last), force=True)
+            if not self.sleep_while_reconnecting(delay):
+                self.finish_if_closing()
+                return
+            outcome = self.try_reconnect(attempt)
+            if outcome.done:
+                self.finish_if_closing()
+                return
+            last = f"attempt {attempt} failed: {outcome.failure}"
+            if outcome.refused:
+                self.give_up(
+                    ended, reason, f"the server refused the credentials ({outcome.failure})"
+                )
+                return
+        self.give_up(ended, reason, f"{policy.max_attempts} attempt(s) failed; the {last}")
 
     def sleep_while_reconnecting(self, delay: float) -> bool:
         """Wait ``delay`` seconds; False if the session is closing meanwhile."""
@@ -480,7 +539,6 @@ class SessionCore:
     def try_reconnect(self, attempt: int) -> Attempt:
         """Open a new connection and re-send the config; wait for its ready."""
         settings = self.settings
-        assert settings is not None
         timeout = self.connect_timeout
         deadline = time.monotonic() + timeout
         try:
@@ -552,57 +610,16 @@ class SessionCore:
 
     def stats(self) -> SessionStats:
         with self._cond:
-            received, audio_in, sent, audio_out = self._past
             connection = self.connection
-            rtt = self._last_rtt
-            reconnects = self.reconnects
-        if connection is not None and not connection.counted:
-            received += connection.received_messages
-            audio_in += connection.received_audio
-            sent += connection.sent_messages
-            audio_out += connection.sent_audio
-            if connection.pings.rtt is not None:
-                rtt = connection.pings.rtt
-        return SessionStats(
-            reconnects, received, sent, audio_in, audio_out, rtt, self.speech.timings()
-        )
+            if connection is not None and connection.counted:
+                connection = None
+            return self.counters.snapshot(connection, self.speech.timings())
 
     # --- polling -------------------------------------------------------------------
 
     def poll(self, match: Callable[[Event], bool], timeout: float | None) -> Event | None:
-        """The next event matching ``match``; ``None`` on timeout.
-
-        It consumes events as an iterator does: it starts where the previous
-        iterator or poll stopped, and concurrent polls from different threads
-        each see every event from their start, none steals from another.
-        """
-        log = self.log
-        cursor = log.open(iterator=True)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        try:
-            while True:
-                wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-                got = log.fetch(cursor, wait)
-                if got is None:
-                    return None
-                missed, first, events = got
-                if missed:
-                    marker = log.discarded(missed)
-                    if match(marker):
-                        return marker
-                    continue
-                if not events:
-                    raise self.closed_error()
-                for index, event in enumerate(events):
-                    if match(event):
-                        cursor.yielded = first + index + 1
-                        return event
-                    if event.__class__ is CloseEvent:
-                        cursor.yielded = first + index + 1
-                        raise self.closed_error()
-                cursor.yielded = first + len(events)
-        finally:
-            log.release(cursor)
+        """The next event matching ``match``; ``None`` on timeout (see :meth:`EventLog.poll`)."""
+        return self.log.poll(match, timeout, self.closed_error)
 
 
 def close_all_at_exit() -> None:

@@ -2,7 +2,7 @@
 
 ``Sayna.connect`` *is* :func:`connect` (the client binds it as a method), so
 its parameters, defaults and validation live in one place. The session takes
-what it needs from the client as one :class:`~sayna._connection.RealtimeSettings`.
+what it needs from the client as one :class:`~sayna._realtime.opening.RealtimeSettings`.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from sayna._connection import CLOSE_HANDSHAKE_TIMEOUT
-from sayna._converter import to_wire
-from sayna._core import SessionCore
+from sayna import _messages as messages
 from sayna._errors import SaynaValidationError
-from sayna._eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
 from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig, TTSConfig
-from sayna._reconnect import ReconnectPolicy, resolve_policy
-from sayna._session import Session
-from sayna._validation import require_bool, require_positive_seconds
+from sayna._realtime.connection import CLOSE_HANDSHAKE_TIMEOUT
+from sayna._realtime.core import SessionCore
+from sayna._realtime.eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
+from sayna._realtime.reconnect import ReconnectPolicy, resolve_policy
+from sayna._realtime.session import Session
+from sayna._validation import require_bool, require_int, require_positive_seconds
 
 if TYPE_CHECKING:
     from sayna._client import Sayna
@@ -31,11 +31,6 @@ def _validated(value: Any, cls: type, field: str) -> None:
         raise SaynaValidationError(
             f"{field} must be a {cls.__name__}, not {type(value).__name__}", field=field
         )
-
-
-def _require_positive_int(value: object, field: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise SaynaValidationError(f"{field} must be a positive integer", field=field)
 
 
 def connect(
@@ -135,8 +130,8 @@ def connect(
     if stream_id is not None and not isinstance(stream_id, str):
         raise SaynaValidationError("stream_id must be a string", field="stream_id")
     require_positive_seconds(timeout, "timeout")
-    _require_positive_int(max_buffered_events, "max_buffered_events")
-    _require_positive_int(max_buffered_audio_bytes, "max_buffered_audio_bytes")
+    require_int(max_buffered_events, "max_buffered_events", minimum=1)
+    require_int(max_buffered_audio_bytes, "max_buffered_audio_bytes", minimum=1)
     policy = resolve_policy(reconnect)
     if policy is not None and livekit_config is not None:
         raise SaynaValidationError(
@@ -147,22 +142,24 @@ def connect(
         )
     settings = self._realtime_settings()
 
-    config: dict[str, Any] = {"type": "config", "audio": not without_audio}
-    if stream_id is not None:
-        config["stream_id"] = stream_id
-    if stt_config is not None:
-        config["stt_config"] = to_wire(stt_config)
-    if tts_config is not None:
-        config["tts_config"] = to_wire(tts_config)
-    if livekit_config is not None:
-        config["livekit"] = to_wire(livekit_config)
-    if loading_audio is not None:
-        config["loading_audio"] = to_wire(loading_audio)
+    config = messages.config(
+        audio=not without_audio,
+        stream_id=stream_id,
+        stt_config=stt_config,
+        tts_config=tts_config,
+        livekit=livekit_config,
+        loading_audio=loading_audio,
+    )
 
     deadline = time.monotonic() + timeout
     ws = settings.open_websocket(timeout, deadline)
     core = SessionCore(
-        without_audio=without_audio,
+        settings=settings,
+        config=config,
+        connect_timeout=timeout,
+        policy=policy,
+        stt_config=stt_config,
+        tts_config=tts_config,
         livekit=livekit_config is not None,
         max_buffered_events=max_buffered_events,
         max_buffered_audio_bytes=max_buffered_audio_bytes,
@@ -170,10 +167,6 @@ def connect(
     connection = core.attach(
         ws, ping_interval=settings.ping_interval, ping_timeout=settings.ping_timeout
     )
-    if not without_audio:
-        core.stt_config, core.tts_config = stt_config, tts_config
-    core.policy, core.settings, core.config = policy, settings, config
-    core.connect_timeout = timeout
     session = Session(core)
     # Registered before ready, so that closing the client also aborts a connect
     # still waiting in another thread.

@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import Any, Union
 
 from sayna._errors import SaynaCallbackError, SaynaValidationError
-from sayna._eventlog import Cursor, EventLog
 from sayna._events import CallbackErrorEvent, CloseEvent, Event, UnknownEvent
-from sayna._wsprotocol import describe
+from sayna._realtime.eventlog import Cursor, EventLog
+from sayna._realtime.protocol import describe
 
 __all__ = ["Dispatcher", "EventKey", "EventMatch", "callable_name", "check_key", "matcher"]
 

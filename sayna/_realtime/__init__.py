@@ -1,0 +1,35 @@
+"""The realtime stack: one WebSocket conversation with the Sayna server.
+
+Everything here is private; :mod:`sayna` re-exports what is public. Each layer
+imports only the ones below it::
+
+    connect      Sayna.connect(): validate, open, send the config, wait for ready
+      session    the public Session: sends, consumers, conveniences' core methods
+        core     the session's states and transitions (connect, ready, drop,
+                 reconnect attempts, close); born whole, one per session
+          dispatch   callbacks: handler registry, dispatcher thread, replay
+          eventlog   the event log, its cursors, the iterator and polling
+          reconnect  the policy value: backoff, what is resumable
+          stats      counters and speech timings
+          connection one socket: reader thread, locked sends, close, pings
+            keepalive  the process-wide pinger thread
+            opening    TCP, proxy, TLS and the upgrade (RealtimeSettings)
+            protocol   close codes, ping bookkeeping, describing an end
+              frames     the bounded frame parser and writer
+              handshake  the bounded reader of the upgrade answer
+
+Threads (all daemon)::
+
+    thread              one per      owns / runs
+    sayna-reader-N      connection   the receiving side of the socket; decodes
+                                     frames and appends events to the log
+    sayna-dispatch-N    session      user callbacks, in arrival order (started
+                                     with the first callback)
+    sayna-reconnect-N   drop         the reconnect attempts (opt-in)
+    sayna-keepalive     process      pings every quiet connection
+    user threads        -            sends (under the connection's lock),
+                                     iterators, waits, close()
+
+The threads hold the core, never the public Session, so that an abandoned
+session can be garbage-collected (and warned about).
+"""

@@ -1,0 +1,85 @@
+"""Reconnecting a session after an abnormal end: the policy, as a value.
+
+:class:`ReconnectPolicy` says how many attempts and how long to wait before
+each; :func:`is_resumable` says which ends are worth an attempt. The attempts
+themselves are transitions of the session and live with them, in
+:meth:`SessionCore._reconnect <sayna._realtime.core.SessionCore._reconnect>`
+(the way urllib3 keeps ``Retry`` a value and its loop in ``urlopen``).
+"""
+
+from __future__ import annotations
+
+import random
+
+import attrs
+
+from sayna._errors import SaynaValidationError
+from sayna._events import CloseEvent
+from sayna._validation import int_at_least, require_positive_seconds
+
+__all__ = ["RESUMABLE_CLOSE_CODES", "ReconnectPolicy", "is_resumable", "resolve_policy"]
+
+# Server Close codes after which a session may resume on a new connection:
+# going away, abnormal, internal error, restart, try again later, bad gateway.
+RESUMABLE_CLOSE_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
+
+
+def _positive_seconds(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
+    require_positive_seconds(value, attribute.name)
+
+
+@attrs.frozen
+class ReconnectPolicy:
+    """How a session reconnects: up to ``max_attempts`` tries, with exponential backoff.
+
+    Attempt *n* waits ``min(max_delay, initial_delay * 2 ** (n - 1))`` seconds,
+    scaled by a random factor between 0.5 and 1 (jitter, so that many clients
+    dropped at once do not return at once). Each attempt is bounded by the
+    ``timeout`` given to ``connect()``.
+    """
+
+    max_attempts: int = attrs.field(default=5, validator=int_at_least(1))
+    initial_delay: float = attrs.field(default=0.5, validator=_positive_seconds)
+    max_delay: float = attrs.field(default=10.0, validator=_positive_seconds)
+
+    def __attrs_post_init__(self) -> None:
+        if self.max_delay < self.initial_delay:
+            raise SaynaValidationError(
+                "max_delay must not be smaller than initial_delay", field="max_delay"
+            )
+
+    def delay(self, attempt: int) -> float:
+        """The wait before attempt ``attempt`` (1-based), jitter included."""
+        base = min(self.max_delay, self.initial_delay * 2.0 ** min(attempt - 1, 62))
+        return base * (0.5 + 0.5 * random.random())
+
+
+# Pickles name the public path, which survives moves of this module (see
+# sayna/_reconnect.py for the one it had before).
+ReconnectPolicy.__module__ = "sayna"
+
+
+def resolve_policy(reconnect: object) -> ReconnectPolicy | None:
+    """``connect(reconnect=...)``: False, True (the default policy) or a policy."""
+    if reconnect is True:
+        return ReconnectPolicy()
+    if reconnect is False:
+        return None
+    if isinstance(reconnect, ReconnectPolicy):
+        return reconnect
+    raise SaynaValidationError(
+        f"reconnect must be True, False or a ReconnectPolicy, not {type(reconnect).__name__}",
+        field="reconnect",
+    )
+
+
+def is_resumable(close: CloseEvent, *, protocol_violation: bool) -> bool:
+    """Whether a connection's end is a blip to reconnect after (issue: B).
+
+    A drop without a Close frame, an unanswered ping, or a server Close with a
+    code of :data:`RESUMABLE_CLOSE_CODES`. Never our own close, a normal close
+    (1000, no code), or a server that broke the protocol.
+    """
+    if close.initiator == "network":
+        return not protocol_violation
+    return close.initiator == "server" and close.code in RESUMABLE_CLOSE_CODES

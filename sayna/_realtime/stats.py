@@ -1,0 +1,188 @@
+"""Session counters and per-utterance timings: ``Session.stats()``.
+
+Counters are kept by each connection (its reader and its send lock count
+without extra locking) and summed over the connections of a session. Speech
+timings are measured from ``speak()`` with ``time.monotonic()``.
+
+TTS is serial and the server marks only the queue draining
+(``tts_playback_complete``), not each utterance's end (PROTOCOL.md §3.3), so
+the timings are exact for one utterance at a time (what ``say()`` and a
+turn-taking agent do). With several queued: an utterance's ``first_audio`` is
+the first audio frame after it was queued, audio counts toward the oldest
+utterance not yet complete, and one completion completes them all.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Protocol
+
+import attrs
+
+__all__ = ["SessionStats", "SpeechTiming", "SpeechTracker"]
+
+# How many utterances stats() reports (the newest).
+SPEECH_KEPT = 100
+
+
+@attrs.frozen
+class SpeechTiming:
+    """One ``speak()``: seconds from the call to its first audio frame and to completion.
+
+    ``first_audio`` / ``complete`` stay ``None`` until that happens (or if it
+    never did: a drop, a ``clear()``, a blank text). ``audio_bytes``: TTS audio
+    received for it.
+    """
+
+    text: str
+    first_audio: float | None
+    complete: float | None
+    audio_bytes: int
+
+
+@attrs.frozen
+class SessionStats:
+    """Counters of a session so far, over every connection it had.
+
+    Messages are WebSocket text and binary messages (the config frame
+    included, control frames not); audio bytes are binary payloads.
+    ``ping_rtt``: the last keep-alive ping's round trip in seconds (``None``
+    before the first answered ping). ``speech``: the last 100 utterances,
+    oldest first.
+    """
+
+    reconnects: int
+    messages_received: int
+    messages_sent: int
+    audio_bytes_received: int
+    audio_bytes_sent: int
+    ping_rtt: float | None
+    speech: tuple[SpeechTiming, ...]
+
+
+# Pickles name the public path, which survives moves of this module (see
+# sayna/_stats.py for the one they had before).
+SpeechTiming.__module__ = SessionStats.__module__ = "sayna"
+
+
+class _Utterance:
+    __slots__ = ("audio_bytes", "complete", "first_audio", "started", "text")
+
+    def __init__(self, text: str, started: float) -> None:
+        self.text = text
+        self.started = started
+        self.first_audio: float | None = None
+        self.complete: float | None = None
+        self.audio_bytes = 0
+
+    def timing(self) -> SpeechTiming:
+        first = None if self.first_audio is None else self.first_audio - self.started
+        done = None if self.complete is None else self.complete - self.started
+        return SpeechTiming(self.text, first, done, self.audio_bytes)
+
+
+class SpeechTracker:
+    """Utterances in flight and the last :data:`SPEECH_KEPT` ones, for timings and drops."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: list[_Utterance] = []
+        self._done: collections.deque[_Utterance] = collections.deque(maxlen=SPEECH_KEPT)
+        #: True while an utterance waits for audio or completion: the reader
+        #: checks this one attribute per frame and takes the lock only then.
+        self.active = False
+
+    def spoke(self, text: str, now: float) -> object:
+        """``speak(text)`` is about to send; return a token for :meth:`withdraw`."""
+        utterance = _Utterance(text, now)
+        with self._lock:
+            self._open.append(utterance)
+            self.active = True
+        return utterance
+
+    def withdraw(self, token: object) -> None:
+        """The ``speak()`` of ``token`` was never sent."""
+        with self._lock:
+            if token in self._open:
+                self._open.remove(token)
+            self.active = bool(self._open)
+
+    def audio(self, size: int, now: float) -> None:
+        with self._lock:
+            if not self._open:
+                return
+            for utterance in self._open:
+                if utterance.first_audio is None:
+                    utterance.first_audio = now
+            self._open[0].audio_bytes += size
+
+    def complete(self, now: float) -> None:
+        with self._lock:
+            for utterance in self._open:
+                utterance.complete = now
+                self._done.append(utterance)
+            self._open.clear()
+            self.active = False
+
+    def take_lost(self) -> tuple[str, ...]:
+        """The texts not complete yet (the connection dropped); they are done, unfinished."""
+        with self._lock:
+            lost = tuple(u.text for u in self._open)
+            self._done.extend(self._open)
+            self._open.clear()
+            self.active = False
+            return lost
+
+    def timings(self) -> tuple[SpeechTiming, ...]:
+        with self._lock:
+            every = [*self._done, *self._open]
+        return tuple(u.timing() for u in every[-SPEECH_KEPT:])
+
+
+class _Counted(Protocol):
+    """What a connection counts (see :class:`~sayna._realtime.connection.Connection`)."""
+
+    received_messages: int
+    received_audio: int
+    sent_messages: int
+    sent_audio: int
+
+    @property
+    def rtt(self) -> float | None: ...
+
+
+class Counters:
+    """A session's totals over the connections that ended, and its reconnects.
+
+    Not locked: the core updates and reads it under its own lock.
+    """
+
+    __slots__ = ("audio_in", "audio_out", "received", "reconnects", "rtt", "sent")
+
+    def __init__(self) -> None:
+        self.reconnects = 0
+        self.received = self.audio_in = self.sent = self.audio_out = 0
+        self.rtt: float | None = None  # the last answered ping's, of any connection
+
+    def retire(self, connection: _Counted) -> None:
+        """Add an ended connection's counts (once per connection)."""
+        self.received += connection.received_messages
+        self.audio_in += connection.received_audio
+        self.sent += connection.sent_messages
+        self.audio_out += connection.sent_audio
+        if connection.rtt is not None:
+            self.rtt = connection.rtt
+
+    def snapshot(self, current: _Counted | None, speech: tuple[SpeechTiming, ...]) -> SessionStats:
+        """The totals so far, with the live connection's (``current``) counted in."""
+        received, audio_in = self.received, self.audio_in
+        sent, audio_out, rtt = self.sent, self.audio_out, self.rtt
+        if current is not None:
+            received += current.received_messages
+            audio_in += current.received_audio
+            sent += current.sent_messages
+            audio_out += current.sent_audio
+            if current.rtt is not None:
+                rtt = current.rtt
+        return SessionStats(self.reconnects, received, sent, audio_in, audio_out, rtt, speech)

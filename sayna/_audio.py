@@ -17,7 +17,7 @@ from sayna._errors import SaynaValidationError
 
 __all__ = ["DEFAULT_SAMPLE_RATE", "AudioResult"]
 
-# Formats whose bytes are headerless 16-bit little-endian PCM (PROTOCOL.md §2.3).
+# Formats whose bytes are headerless 16-bit little-endian PCM (docs/protocol.rst §2.3).
 _PCM_FORMATS = frozenset({"linear16", "pcm", "pcm_s16le"})
 _PCM_CONTENT_TYPES = frozenset({"audio/pcm", "audio/l16"})
 #: The server's sample rate when a request named none; used only if the header is missing.
@@ -77,7 +77,7 @@ class AudioResult:
         return self.content_type in _PCM_CONTENT_TYPES
 
     def _wav_bytes(self) -> bytes:
-        # Server output is always mono (PROTOCOL.md §4.3.2); drop a trailing
+        # Server output is always mono (docs/protocol.rst §4.3.2); drop a trailing
         # odd byte rather than write a WAV whose frame count is a lie.
         frames = self._data[: len(self._data) - len(self._data) % 2]
         buffer = io.BytesIO()

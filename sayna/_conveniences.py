@@ -10,7 +10,7 @@ they run: events that arrived earlier and were never consumed are skipped
 first (callbacks still see everything), and the events they wait for are
 consumed (a later ``events()`` iterator starts after them). They are meant for
 one conversation turn at a time: the server does not tag audio or results
-with the request that caused them (PROTOCOL.md §3.3), so a ``speak`` or audio
+with the request that caused them (docs/protocol.rst §3.3), so a ``speak`` or audio
 sent by another thread meanwhile would be mixed in.
 """
 
@@ -71,7 +71,7 @@ AudioSource = (
 
 C = TypeVar("C", STTConfig, TTSConfig)
 
-# The server's TTS output when the config leaves them unset (PROTOCOL.md §4.3.2).
+# The server's TTS output when the config leaves them unset (docs/protocol.rst §4.3.2).
 _DEFAULT_TTS_FORMAT = "linear16"
 _DEFAULT_TTS_RATE = 24000
 # After the audio ends with the turn already closed (the file ends in
@@ -316,7 +316,7 @@ def stream_audio(
 
 
 class _Turn:
-    """The transcript as results arrive (PROTOCOL.md §5.2)."""
+    """The transcript as results arrive (docs/protocol.rst §5.2)."""
 
     def __init__(self) -> None:
         self.finals: list[str] = []
@@ -368,7 +368,7 @@ def transcribe(
 
     By default the audio goes as fast as the server reads it. The protocol's
     flow control is TCP itself: the server reads one frame at a time and reads
-    the next only when the previous one is handled (PROTOCOL.md §3.3), so a
+    the next only when the previous one is handled (docs/protocol.rst §3.3), so a
     blocking send waits for it; results are consumed between frames, so the
     server's outgoing queue never fills. ``realtime=True`` paces frames like a
     microphone (``speed`` times faster), for live sources and for servers

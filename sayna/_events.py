@@ -1,6 +1,6 @@
 """Events of a realtime session: one frozen class per server message, plus our own.
 
-Server messages (PROTOCOL.md §5) become :class:`ReadyEvent`, :class:`STTResultEvent`,
+Server messages (docs/protocol.rst §5) become :class:`ReadyEvent`, :class:`STTResultEvent`,
 :class:`MessageEvent`, :class:`ParticipantConnectedEvent`,
 :class:`ParticipantDisconnectedEvent`, :class:`TrackSubscribedEvent`,
 :class:`TTSPlaybackCompleteEvent`, :class:`VADEvent`, :class:`ErrorEvent`,

@@ -344,7 +344,7 @@ def _data_repr(value: object) -> str:
     return f"<{len(value)} bytes>" if isinstance(value, bytes) else _REDACTED
 
 
-# The server's limits for the loading clip (PROTOCOL.md §4.3.5).
+# The server's limits for the loading clip (docs/protocol.rst §4.3.5).
 _LOADING_MIN_RATE, _LOADING_MAX_RATE = 8000, 48000
 _LOADING_MIN_MS, _LOADING_MAX_MS = 250, 10_000
 

@@ -1,4 +1,4 @@
-"""HMAC-SHA256 signatures of Sayna's SIP webhooks (PROTOCOL.md §6.2).
+"""HMAC-SHA256 signatures of Sayna's SIP webhooks (docs/protocol.rst §6.2).
 
 Shared by the receiver (verification) and by ``sayna.testing`` (signing
 simulated inbound calls), so both sides agree by construction.

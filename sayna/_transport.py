@@ -62,7 +62,7 @@ MAX_AUDIO_BYTES = 256 * 1024 * 1024
 READ_CHUNK = 64 * 1024
 
 # Answers that mean "try again", for GETs: rate limiting, and a proxy or load
-# balancer in front of the server (PROTOCOL.md §1.3).
+# balancer in front of the server (docs/protocol.rst §1.3).
 _RETRY_STATUSES = frozenset({429, 502, 503, 504})
 
 _TIMEOUTS = (urllib3.exceptions.ReadTimeoutError, TimeoutError)

@@ -2,7 +2,7 @@
 
 Accepted: ``http``, ``https``, ``ws``, ``wss``; a path prefix is kept (reverse
 proxies); the REST base never ends in ``/`` or ``/ws``; the WebSocket URL
-always ends in ``/ws``. This fixes the two gaps PROTOCOL.md §1.2 records in the
+always ends in ``/ws``. This fixes the two gaps docs/protocol.rst §1.2 records in the
 official SDKs (``wss://h`` without ``/ws``; ``wss://h/ws`` used as REST base).
 """
 

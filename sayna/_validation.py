@@ -168,7 +168,7 @@ def require_text_list(value: Any, field: str, *, allow_empty: bool = False) -> l
 def phone_number_problem(value: str) -> str | None:
     """The server's reason for refusing ``value`` as a phone number, or ``None``.
 
-    Rule (PROTOCOL.md §2.11): after trimming, an optional single leading ``+``
+    Rule (docs/protocol.rst §2.11): after trimming, an optional single leading ``+``
     followed by ASCII digits only, at least one. The reasons are the server's
     own texts, with 0-based positions in the trimmed value.
     """

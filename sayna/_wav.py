@@ -1,6 +1,6 @@
 """WAV files and raw PCM: read, check against an STT config, chunk, pace, write.
 
-Standard library only (``wave``). The server never resamples (PROTOCOL.md
+Standard library only (``wave``). The server never resamples (docs/protocol.rst
 §4.3.1), so a file must match ``stt_config`` exactly; :func:`read_wav` says
 which property differs instead of letting the server transcribe noise.
 """

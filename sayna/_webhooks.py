@@ -6,7 +6,7 @@ Every rejection is a :class:`~sayna.WebhookVerificationError` whose ``reason``
 is one of :data:`REASONS`; :func:`rejection_status` maps a reason to the HTTP
 status that the adapters in ``sayna.contrib`` answer with.
 
-Where we deliberately differ from the official Python receiver (PROTOCOL.md
+Where we deliberately differ from the official Python receiver (docs/protocol.rst
 §6.3), always towards a clean rejection and never towards accepting more:
 
 * a body that is JSON but not an object (``[]``, ``"x"``) is an

@@ -1,4 +1,4 @@
-"""One user-given URL gives both the REST base and the WebSocket URL (PROTOCOL §1.2)."""
+"""One user-given URL gives both the REST base and the WebSocket URL (docs/protocol.rst §1.2)."""
 
 from __future__ import annotations
 

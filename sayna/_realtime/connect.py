@@ -136,7 +136,7 @@ def connect(
     if policy is not None and livekit_config is not None:
         raise SaynaValidationError(
             "reconnect cannot be used with livekit_config: the server deletes the LiveKit"
-            " room when a connection ends (PROTOCOL.md §3.2), so a new connection could"
+            " room when a connection ends (docs/protocol.rst §3.2), so a new connection could"
             " not resume the call",
             field="reconnect",
         )

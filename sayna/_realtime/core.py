@@ -68,7 +68,7 @@ logger = logging.getLogger("sayna")
 
 
 class State(enum.Enum):
-    """Where a session is in the protocol's state machine (PROTOCOL.md §3.2)."""
+    """Where a session is in the protocol's state machine (docs/protocol.rst §3.2)."""
 
     CONNECTING = "connecting"  # the socket is open, the config sent, no ready yet
     READY = "ready"
@@ -108,7 +108,7 @@ def is_advisory_config_error(message: str) -> bool:
     """Whether a pre-``ready`` error is one the server sends without failing the config.
 
     The loading clip is checked while configuring, but a bad clip only disables
-    the loading indicator (PROTOCOL.md §4.2 steps 3 and 6, §4.3.5): the server
+    the loading indicator (docs/protocol.rst §4.2 steps 3 and 6, §4.3.5): the server
     goes on to ``ready``, so these must not fail ``connect()``.
     """
     return "loading_audio" in message or "loading audio" in message.lower()

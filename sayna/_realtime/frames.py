@@ -64,7 +64,7 @@ MAX_READ_SIZE = 1024 * 1024
 # After this many reads in a row that fill at most an eighth of a grown
 # buffer, the burst is over: the buffer halves, back towards its first size.
 QUIET_READS = 8
-# The server's own limit for one message (PROTOCOL.md §3.1). A frame or an
+# The server's own limit for one message (docs/protocol.rst §3.1). A frame or an
 # assembled message announcing more is a broken or hostile peer; refusing it
 # before reading keeps the reader from trying to allocate whatever it claims.
 MAX_MESSAGE_SIZE = 64 * 1024 * 1024

@@ -5,7 +5,7 @@ without extra locking) and summed over the connections of a session. Speech
 timings are measured from ``speak()`` with ``time.monotonic()``.
 
 TTS is serial and the server marks only the queue draining
-(``tts_playback_complete``), not each utterance's end (PROTOCOL.md §3.3), so
+(``tts_playback_complete``), not each utterance's end (docs/protocol.rst §3.3), so
 the timings are exact for one utterance at a time (what ``say()`` and a
 turn-taking agent do). With several queued: an utterance's ``first_audio`` is
 the first audio frame after it was queued, audio counts toward the oldest

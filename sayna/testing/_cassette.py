@@ -57,7 +57,7 @@ VERSION = 1
 REDACTED = "<redacted>"
 
 # JSON keys whose values are credentials wherever they appear: provider ``auth``
-# objects (PROTOCOL.md §4.3.3), SIP trunk passwords (§2.12), stray keys.
+# objects (docs/protocol.rst §4.3.3), SIP trunk passwords (§2.13), stray keys.
 _SECRET_KEYS = frozenset(
     {
         "auth",

@@ -3,7 +3,7 @@
 LiveKit itself is not run: rooms and participants live in the shared
 :class:`~sayna.testing._state.State`, sessions in a room hear of joins and
 leaves, and a SIP caller joining a room is forwarded as the signed webhook of
-PROTOCOL.md §6, the way the real server forwards LiveKit's webhook.
+docs/protocol.rst §6, the way the real server forwards LiveKit's webhook.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bounded outgoing FIFO of a WebSocket session (PROTOCOL.md §3.3).
+"""The bounded outgoing FIFO of a WebSocket session (docs/protocol.rst §3.3).
 
 One per connection; every server frame goes through it, so frames leave in the
 order they were queued. When it is full, producers wait: frames are never dropped.

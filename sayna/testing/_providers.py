@@ -1,6 +1,6 @@
 """Stand-in speech providers: credential rules, voice catalogue, synthesis.
 
-Provider names and credential checks follow PROTOCOL.md §4.3.3 exactly; the
+Provider names and credential checks follow docs/protocol.rst §4.3.3 exactly; the
 "synthesis" is the deterministic codec of :mod:`sayna.testing._audio`.
 """
 

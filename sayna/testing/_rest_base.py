@@ -1,6 +1,6 @@
 """What every REST route handler of the fake server works with.
 
-Replies and the early answer (:class:`Abort`), authentication (PROTOCOL.md
+Replies and the early answer (:class:`Abort`), authentication (docs/protocol.rst
 §1.3), JSON bodies checked against the server's request shapes (§1.6), and the
 :class:`Context` a handler is called with. The routes themselves live in
 :mod:`sayna.testing._rest` (core), :mod:`sayna.testing._rest_livekit` and

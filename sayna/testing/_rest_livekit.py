@@ -1,4 +1,4 @@
-"""The LiveKit REST routes of the fake server (PROTOCOL.md §2): tokens, rooms, participants.
+"""The LiveKit REST routes of the fake server (docs/protocol.rst §2): tokens, rooms, participants.
 
 Also ``POST /livekit/webhook``, where LiveKit's own webhooks enter (and SIP
 calls are forwarded from, by :mod:`sayna.testing._livekit`).

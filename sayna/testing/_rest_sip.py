@@ -1,4 +1,4 @@
-"""The SIP REST routes of the fake server (PROTOCOL.md §2): hooks, transfers and calls."""
+"""The SIP REST routes of the fake server (docs/protocol.rst §2): hooks, transfers and calls."""
 
 from __future__ import annotations
 

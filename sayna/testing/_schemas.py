@@ -1,4 +1,4 @@
-"""The shapes of every body and frame the server reads (PROTOCOL.md §2, §4)."""
+"""The shapes of every body and frame the server reads (docs/protocol.rst §2, §4)."""
 
 from __future__ import annotations
 

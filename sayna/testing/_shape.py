@@ -3,7 +3,7 @@
 The real server deserializes every JSON body and WebSocket text frame into Rust
 structs; a body of the wrong shape is rejected before any handler logic with a
 message such as ``tts_config: missing field `model```. These small shape objects
-reproduce the stable part of those messages (PROTOCOL.md §1.6, §3.1).
+reproduce the stable part of those messages (docs/protocol.rst §1.6, §3.1).
 """
 
 from __future__ import annotations

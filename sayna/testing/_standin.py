@@ -1,7 +1,7 @@
 """The stand-in behaviour of a WebSocket session: config, commands, STT, TTS, LiveKit room.
 
 :class:`StandIn` answers a client the way the server does with the
-deterministic stand-in providers (PROTOCOL.md §3 to §5). It reads the server
+deterministic stand-in providers (docs/protocol.rst §3 to §5). It reads the server
 through a :class:`~sayna.testing._context.ServerContext` and writes through
 its session (the outgoing FIFO, the received-frame record, the public fields).
 A TTS thread synthesizes utterances one after another; everything else runs on

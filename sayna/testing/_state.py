@@ -1,7 +1,7 @@
 """In-memory LiveKit, SIP and storage model behind the fake server.
 
 Everything here is guarded by :attr:`State.lock`; callers take it for any
-read-modify-write sequence. Room ownership follows PROTOCOL.md §1.5.
+read-modify-write sequence. Room ownership follows docs/protocol.rst §1.5.
 """
 
 from __future__ import annotations

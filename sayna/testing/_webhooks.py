@@ -17,7 +17,7 @@ __all__ = ["make_webhook_request", "sip_webhook_payload", "webhook_body"]
 
 
 def sip_webhook_payload(**overrides: Any) -> dict[str, Any]:
-    """A realistic SIP webhook payload (PROTOCOL.md §6.2), with top-level ``overrides``."""
+    """A realistic SIP webhook payload (docs/protocol.rst §6.2), with top-level ``overrides``."""
     payload: dict[str, Any] = {
         "participant": {"name": "Phone Caller", "identity": "sip_+15559876543", "sid": "PA_1"},
         "room": {"name": "sip-+15551234567", "sid": "RM_1"},

@@ -40,7 +40,7 @@ CONNECT_ID = "bench-connect"
 
 
 def config_message(stream_id: str) -> dict[str, object]:
-    """The config frame a plain websocket-client user writes by hand (PROTOCOL §4.2)."""
+    """The config frame a plain websocket-client user writes by hand (docs/protocol.rst §4.2)."""
     return {
         "type": "config",
         "stream_id": stream_id,

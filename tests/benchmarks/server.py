@@ -1,4 +1,6 @@
-"""The loopback benchmark server: ``GET /``, ``POST /speak`` and ``/ws`` (PROTOCOL.md §2, §3-5).
+"""The loopback benchmark server: ``GET /``, ``POST /speak`` and ``/ws``.
+
+The routes follow docs/protocol.rst §2 and §3-5.
 
 Run as a subprocess by ``run.py`` so that it never shares the GIL with the
 client under test. Standard library only: one thread per connection, blocking

@@ -20,7 +20,7 @@ BY_NAME = dict(VECTORS)
 DIFFERS_FROM_OFFICIAL_PYTHON = {
     "invalid_json_array_body": (
         "the official receiver crashes with TypeError on JSON that is not an object; "
-        "PROTOCOL.md §6.3 calls that a quirk not to copy, so we raise "
+        "docs/protocol.rst §6.3 calls that a quirk not to copy, so we raise "
         "WebhookVerificationError(reason='invalid_payload') like every other rejection"
     ),
 }

@@ -6,8 +6,6 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from shared_protocol import assert_valid, load_vectors
-from speech_configs import STT, TTS
 
 from sayna import (
     LiveKitConfig,
@@ -16,6 +14,8 @@ from sayna import (
     VADConfigUpdate,
 )
 from sayna import _messages as messages
+from tests.support.shared_protocol import assert_valid, load_vectors
+from tests.support.speech_configs import STT, TTS
 
 CLIP = LoadingAudioConfig(data=b"\x00\x00" * 400, format="pcm", sample_rate=16000, volume=0.5)
 

@@ -82,7 +82,7 @@ from sayna._models import (
     VADConfigUpdate,
     VoiceDescriptor,
 )
-from sayna._realtime.eventlog import EventIterator
+from sayna._realtime.consumers import EventIterator
 from sayna._realtime.reconnect import ReconnectPolicy
 from sayna._realtime.session import Session
 from sayna._realtime.stats import SessionStats, SpeechTiming

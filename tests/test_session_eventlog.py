@@ -10,7 +10,8 @@ import pytest
 
 from sayna._errors import SaynaConnectionClosedError, SaynaTimeoutError
 from sayna._events import CloseEvent, ErrorEvent, Event, EventsDiscardedEvent, TTSAudioEvent
-from sayna._realtime.eventlog import EventIterator, EventLog
+from sayna._realtime.consumers import EventIterator
+from sayna._realtime.eventlog import EventLog
 from tests.support.polling import wait_until
 
 

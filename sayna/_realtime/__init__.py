@@ -8,7 +8,8 @@ imports only the ones below it::
         core     the session's states and transitions (connect, ready, drop,
                  reconnect attempts, close); born whole, one per session
           dispatch   callbacks: handler registry, dispatcher thread, replay
-          eventlog   the event log, its cursors, the iterator and polling
+          consumers  the events() iterator and one-event polls (wait_for)
+          eventlog   the event log and its cursors, bounded
           reconnect  the policy value: backoff, what is resumable
           stats      counters and speech timings
           connection one socket: reader thread, locked sends, close, pings

@@ -28,7 +28,6 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable
 from typing import Any
 
 from sayna._errors import (
@@ -614,12 +613,6 @@ class SessionCore:
             if connection is not None and connection.counted:
                 connection = None
             return self.counters.snapshot(connection, self.speech.timings())
-
-    # --- polling -------------------------------------------------------------------
-
-    def poll(self, match: Callable[[Event], bool], timeout: float | None) -> Event | None:
-        """The next event matching ``match``; ``None`` on timeout (see :meth:`EventLog.poll`)."""
-        return self.log.poll(match, timeout, self.closed_error)
 
 
 def close_all_at_exit() -> None:

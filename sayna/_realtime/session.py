@@ -39,9 +39,9 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
+from sayna._realtime.consumers import EventIterator, poll
 from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
 from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
-from sayna._realtime.eventlog import EventIterator
 from sayna._realtime.stats import SessionStats
 from sayna._validation import (
     normalize_phone_number,
@@ -534,7 +534,7 @@ class Session:
         wait = require_wait(timeout)
         core = self._core
         core.check_process()
-        return core.poll(lambda event: True, wait)
+        return poll(core.log, lambda event: True, wait, core.closed_error)
 
     def wait_for(self, event: EventMatch, timeout: float | None = None) -> Event:
         """Skip events until one matches; return it.
@@ -547,7 +547,7 @@ class Session:
         core = self._core
         core.check_process()
         match = matcher(event)
-        found = core.poll(match, wait)
+        found = poll(core.log, match, wait, core.closed_error)
         if found is None:
             note = _conveniences.stall_note(self)
             raise SaynaTimeoutError(f"no matching event within {timeout:g} s{note}")

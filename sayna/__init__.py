@@ -71,11 +71,11 @@ from sayna._models import (
     Pronunciation,
     ProviderAuth,
     RemoveParticipantResponse,
-    SipCallConfig,
-    SipCallResponse,
+    SIPCallConfig,
+    SIPCallResponse,
     SipHook,
     SipHooksResponse,
-    SipTransferResponse,
+    SIPTransferResponse,
     STTConfig,
     TTSConfig,
     TurnDetectConfigUpdate,
@@ -134,7 +134,10 @@ __all__ = [
     "ReconnectedEvent",
     "ReconnectingEvent",
     "RemoveParticipantResponse",
+    "SIPCallConfig",
+    "SIPCallResponse",
     "SIPTransferErrorEvent",
+    "SIPTransferResponse",
     "STTConfig",
     "STTResultEvent",
     "Sayna",
@@ -153,11 +156,8 @@ __all__ = [
     "Session",
     "SessionParticipant",
     "SessionStats",
-    "SipCallConfig",
-    "SipCallResponse",
     "SipHook",
     "SipHooksResponse",
-    "SipTransferResponse",
     "SpeechTiming",
     "SubscribedTrack",
     "TTSAudioEvent",
@@ -181,3 +181,21 @@ __all__ = [
     "read_wav",
     "write_wav",
 ]
+
+# The spellings before 0.2 (SIP is spelled in capitals in our own names, as STT
+# and TTS are; the async SDK's own names such as SipHook keep theirs).
+_OLD_SPELLINGS = {
+    "SipCallConfig": "SIPCallConfig",
+    "SipCallResponse": "SIPCallResponse",
+    "SipTransferResponse": "SIPTransferResponse",
+}
+
+
+def __getattr__(name: str) -> object:
+    new = _OLD_SPELLINGS.get(name)
+    if new is None:
+        raise AttributeError(f"module 'sayna' has no attribute {name!r}")
+    import warnings
+
+    warnings.warn(f"sayna.{name} is now sayna.{new}", DeprecationWarning, stacklevel=2)
+    return globals()[new]

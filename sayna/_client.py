@@ -30,11 +30,11 @@ from sayna._models import (
     LiveKitTokenResponse,
     MuteParticipantResponse,
     RemoveParticipantResponse,
-    SipCallConfig,
-    SipCallResponse,
+    SIPCallConfig,
+    SIPCallResponse,
     SipHook,
     SipHooksResponse,
-    SipTransferResponse,
+    SIPTransferResponse,
     TTSConfig,
     VoiceDescriptor,
 )
@@ -566,7 +566,7 @@ class Sayna:
 
     def sip_transfer_rest(
         self, room_name: str, participant_identity: str, transfer_to: str
-    ) -> SipTransferResponse:
+    ) -> SIPTransferResponse:
         """``POST /sip/transfer``: transfer a SIP caller in a room to another number.
 
         ``transfer_to`` is digits with an optional leading ``+`` (e.g. an
@@ -577,7 +577,7 @@ class Sayna:
             "participant_identity": require_text(participant_identity, "participant_identity"),
             "transfer_to": normalize_phone_number(transfer_to, "transfer_to"),
         }
-        return self._call("POST", "/sip/transfer", SipTransferResponse, body)
+        return self._call("POST", "/sip/transfer", SIPTransferResponse, body)
 
     def sip_call(
         self,
@@ -586,12 +586,12 @@ class Sayna:
         participant_identity: str,
         from_phone_number: str,
         to_phone_number: str,
-        sip: SipCallConfig | Mapping[str, Any] | None = None,
-    ) -> SipCallResponse:
+        sip: SIPCallConfig | Mapping[str, Any] | None = None,
+    ) -> SIPCallResponse:
         """``POST /sip/call``: dial ``to_phone_number`` into ``room_name``.
 
         ``sip`` overrides the server's outbound trunk settings for this call
-        (a :class:`SipCallConfig` or a dict of its fields). Success means the
+        (a :class:`SIPCallConfig` or a dict of its fields). Success means the
         call was placed, not answered.
         """
         body: dict[str, Any] = {
@@ -603,7 +603,7 @@ class Sayna:
         body["to_phone_number"] = normalize_phone_number(to_phone_number, "to_phone_number")
         body["from_phone_number"] = normalize_phone_number(from_phone_number, "from_phone_number")
         if sip is not None:
-            overrides = to_wire(_coerce_model(sip, SipCallConfig, "sip"))
+            overrides = to_wire(_coerce_model(sip, SIPCallConfig, "sip"))
             if overrides:
                 body["sip"] = overrides
-        return self._call("POST", "/sip/call", SipCallResponse, body)
+        return self._call("POST", "/sip/call", SIPCallResponse, body)

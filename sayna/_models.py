@@ -45,12 +45,12 @@ __all__ = [
     "Pronunciation",
     "ProviderAuth",
     "RemoveParticipantResponse",
+    "SIPCallConfig",
+    "SIPCallResponse",
+    "SIPTransferResponse",
     "STTConfig",
-    "SipCallConfig",
-    "SipCallResponse",
     "SipHook",
     "SipHooksResponse",
-    "SipTransferResponse",
     "TTSConfig",
     "TurnDetectConfigUpdate",
     "VADConfigUpdate",
@@ -439,7 +439,7 @@ class SipHook(WireData):
 
 
 @attrs.frozen(kw_only=True)
-class SipCallConfig(WireData):
+class SIPCallConfig(WireData):
     """Per-call overrides of the server's outbound SIP trunk settings.
 
     ``outbound_address`` is ``host`` or ``host:port``; unset fields use the
@@ -570,7 +570,7 @@ class SipHooksResponse(WireData):
 
 
 @attrs.frozen(kw_only=True)
-class SipTransferResponse(WireData):
+class SIPTransferResponse(WireData):
     """``status`` is ``"completed"`` (confirmed) or ``"initiated"`` (not yet confirmed).
 
     ``transfer_to`` is the normalised ``tel:`` URI.
@@ -583,7 +583,7 @@ class SipTransferResponse(WireData):
 
 
 @attrs.frozen(kw_only=True)
-class SipCallResponse(WireData):
+class SIPCallResponse(WireData):
     """The call was placed (``status`` ``"initiated"``), not necessarily answered."""
 
     status: str

@@ -36,11 +36,11 @@ from sayna import (
     SaynaServerError,
     SaynaTimeoutError,
     SaynaValidationError,
-    SipCallConfig,
-    SipCallResponse,
+    SIPCallConfig,
+    SIPCallResponse,
     SipHook,
     SipHooksResponse,
-    SipTransferResponse,
+    SIPTransferResponse,
     TTSConfig,
     UnprocessableEntityError,
     VoiceDescriptor,
@@ -496,7 +496,7 @@ def test_sip_transfer_rest(client: Sayna, mock: responses.RequestsMock) -> None:
         "transfer_to": "tel:+15550001111",
     }
     mock.post(f"{BASE}/sip/transfer", json=answer)
-    assert client.sip_transfer_rest("r", "sip_1", " +15550001111 ") == SipTransferResponse(**answer)
+    assert client.sip_transfer_rest("r", "sip_1", " +15550001111 ") == SIPTransferResponse(**answer)
     assert sent_json(mock)["transfer_to"] == "+15550001111"
 
 
@@ -519,7 +519,7 @@ CALL_ANSWER = {
             {"outbound_address": "sip.x:5060", "auth_username": "u", "auth_password": "p"},
         ),
         ({"outbound_address": "sip.x", "auth_password": None}, {"outbound_address": "sip.x"}),
-        (SipCallConfig(auth_username="u"), {"auth_username": "u"}),
+        (SIPCallConfig(auth_username="u"), {"auth_username": "u"}),
     ],
 )
 def test_sip_call(
@@ -528,7 +528,7 @@ def test_sip_call(
     """sip_call() sends the five fields and only the sip overrides that are set."""
     mock.post(f"{BASE}/sip/call", json=CALL_ANSWER)
     result = client.sip_call("r", "Customer", "pstn", "+15105550123", "07123456789", sip=sip)
-    assert result == SipCallResponse(**CALL_ANSWER)
+    assert result == SIPCallResponse(**CALL_ANSWER)
     body = sent_json(mock)
     assert body.pop("sip", None) == expected
     assert body == {

@@ -24,7 +24,7 @@ from sayna import (
     MuteParticipantResponse,
     Pronunciation,
     SaynaValidationError,
-    SipCallConfig,
+    SIPCallConfig,
     SipHook,
     SipHooksResponse,
     STTConfig,
@@ -233,7 +233,7 @@ def test_google_credentials_string_or_dict() -> None:
         STTConfig(provider="deepgram", model="nova-3", auth={"api_key": SECRET}),
         TTSConfig(provider="deepgram", model="m", auth={"api_key": SECRET}),
         TTSConfig(provider="google", model="m", auth=GoogleAuth(credentials={"k": SECRET})),
-        SipCallConfig(auth_username="user", auth_password=SECRET),
+        SIPCallConfig(auth_username="user", auth_password=SECRET),
         LiveKitTokenResponse(
             token=SECRET, room_name="r", participant_identity="p", livekit_url="wss://lk"
         ),
@@ -370,7 +370,7 @@ def test_update_config_models() -> None:
 
 
 def test_sip_models() -> None:
-    """SipHook needs auth_id (may be empty); SipCallConfig omits unset overrides."""
+    """SipHook needs auth_id (may be empty); SIPCallConfig omits unset overrides."""
     assert to_wire(SipHook(host="a.example", url="https://x", auth_id="")) == {
         "host": "a.example",
         "url": "https://x",
@@ -380,11 +380,11 @@ def test_sip_models() -> None:
         SipHook(host="a.example", url="https://x")  # type: ignore[call-arg]
     with pytest.raises(SaynaValidationError):
         SipHook(host="a.example", url="https://x", auth_id=None)  # type: ignore[arg-type]
-    assert to_wire(SipCallConfig(outbound_address="sip.example:5060")) == {
+    assert to_wire(SIPCallConfig(outbound_address="sip.example:5060")) == {
         "outbound_address": "sip.example:5060"
     }
     with pytest.raises(SaynaValidationError):
-        SipCallConfig(outbound_address=" ")
+        SIPCallConfig(outbound_address=" ")
 
 
 # --- answers ---------------------------------------------------------------------

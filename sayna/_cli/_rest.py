@@ -12,7 +12,7 @@ from typing import Any
 from sayna._audio import AudioResult
 from sayna._cli._common import EXIT_OK, Context, UsageError
 from sayna._converter import to_wire
-from sayna._models import SipCallConfig, SipHook, TTSConfig
+from sayna._models import SIPCallConfig, SipHook, TTSConfig
 
 __all__ = [
     "call",
@@ -304,7 +304,7 @@ def call(ctx: Context) -> int:
     a = ctx.args
     sip = None
     if a.outbound_address or a.auth_username or a.auth_password:
-        sip = SipCallConfig(
+        sip = SIPCallConfig(
             outbound_address=a.outbound_address,
             auth_username=a.auth_username,
             auth_password=a.auth_password,

@@ -26,7 +26,7 @@ from sayna import (
     LoadingAudioConfig,
     Pronunciation,
     Sayna,
-    SipCallConfig,
+    SIPCallConfig,
     SipHook,
     STTConfig,
     TTSConfig,
@@ -141,7 +141,7 @@ CASES: list[tuple[str, str, str, Callable[[Sayna], Any]]] = [
             "pstn",
             "+15105550123",
             "1001",
-            sip=SipCallConfig(outbound_address="sip.x:5060", auth_username="u", auth_password="p"),
+            sip=SIPCallConfig(outbound_address="sip.x:5060", auth_username="u", auth_password="p"),
         ),
     ),
     (
@@ -245,7 +245,7 @@ def test_request_body_fits_openapi(
         (TurnDetectConfigUpdate(threshold=0.5), "TurnDetectConfigUpdate"),
         (Pronunciation(word="API", pronunciation="A P I"), "Pronunciation"),
         (SipHook(host="h", url="u", auth_id=""), "SipHookEntry"),
-        (SipCallConfig(auth_password="p"), "SIPCallSipConfig"),
+        (SIPCallConfig(auth_password="p"), "SIPCallSipConfig"),
     ],
     ids=lambda value: type(value).__name__ if not isinstance(value, str) else value,
 )

@@ -48,9 +48,9 @@ from sayna import (
     SaynaHttpError,
     SaynaServerError,
     SaynaValidationError,
-    SipCallResponse,
+    SIPCallResponse,
     SipHooksResponse,
-    SipTransferResponse,
+    SIPTransferResponse,
     UnprocessableEntityError,
     UnsupportedMediaTypeError,
     VoiceDescriptor,
@@ -198,8 +198,8 @@ ANSWER_TYPES: dict[tuple[str, str], Any] = {
     ("GET", "/sip/hooks"): SipHooksResponse,
     ("POST", "/sip/hooks"): SipHooksResponse,
     ("DELETE", "/sip/hooks"): SipHooksResponse,
-    ("POST", "/sip/transfer"): SipTransferResponse,
-    ("POST", "/sip/call"): SipCallResponse,
+    ("POST", "/sip/transfer"): SIPTransferResponse,
+    ("POST", "/sip/call"): SIPCallResponse,
 }
 
 

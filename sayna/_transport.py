@@ -186,8 +186,9 @@ class RestTransport:
         attempt = 0
         while True:
             started = time.monotonic()
+            answers: list[requests.Response] = []
             try:
-                response = self._send(method, url, body, compressed=compressed)
+                response = self._send(method, url, body, compressed=compressed, answers=answers)
             except requests.exceptions.ConnectTimeout as exc:
                 error: SaynaError = self._timeout_error(method, path, "connecting")
                 if attempt >= retries:
@@ -205,6 +206,16 @@ class RestTransport:
                 delay = self._backoff(attempt)
             except requests.exceptions.RequestException as exc:
                 raise self._transport_error(method, path, "request failed", exc) from exc
+            except ValueError as exc:
+                # requests parses a redirect's Location with urllib.parse and
+                # the idna codec outside its own try blocks: ``http://[::1``,
+                # ``\xff`` bytes or a 300-character label raise ValueError,
+                # UnicodeDecodeError or urllib3's LocationParseError (all
+                # ValueErrors). One header from any server must not escape.
+                # The answer that carried it may still hold its connection.
+                for answer in answers:
+                    answer.close()
+                raise self._transport_error(method, path, "unusable answer", exc) from exc
             else:
                 status = response.status_code
                 _log.debug("%s %s -> %s in %.3fs", method, path, status, time.monotonic() - started)
@@ -219,12 +230,31 @@ class RestTransport:
                     raise self._http_error(response, method, path)
                 response.close()
                 delay = self._backoff(attempt) if waited is None else waited
+            finally:
+                # The hook that filled it hangs on the request, which the
+                # response holds: emptying it breaks the cycle, so that an
+                # answer is freed (and its connection released) by refcount.
+                answers.clear()
             attempt += 1
             _log.info("%s %s: retry %d of %d in %.2fs", method, path, attempt, retries, delay)
             self.sleep(delay)
 
-    def _send(self, method: str, url: str, body: Any, *, compressed: bool) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        *,
+        compressed: bool,
+        answers: list[requests.Response],
+    ) -> requests.Response:
+        """Send; every answer received (redirects included) is appended to ``answers``."""
         headers = self._headers(json_body=body is not None, compressed=compressed)
+
+        def keep(response: requests.Response, *_args: Any, **_kwargs: Any) -> None:
+            answers.append(response)
+
+        hooks = {"response": [keep]}
         # A redirect would turn a POST into a GET and may drop the
         # Authorization header; follow them only for reads.
         follow = method == "GET"
@@ -240,10 +270,11 @@ class RestTransport:
                 timeout=self.timeout,
                 stream=True,
                 allow_redirects=follow,
+                hooks=hooks,
             )
         # What Session.request does, minus re-reading the environment.
         prepared = http.prepare_request(
-            requests.Request(method, url, headers=headers, json=body, auth=self.auth)
+            requests.Request(method, url, headers=headers, json=body, auth=self.auth, hooks=hooks)
         )
         return http.send(
             prepared, timeout=self.timeout, allow_redirects=follow, stream=True, **self._settings()

@@ -50,6 +50,7 @@ __all__ = [
     "WebhookSIPParticipant",
     "WebhookSIPRoom",
     "declared_length",
+    "read_at_most",
     "receiver_provider",
     "rejection_response",
     "rejection_status",
@@ -578,6 +579,22 @@ def declared_length(content_length: object, limit: int) -> int | None:
     if length > limit:
         raise _too_large(limit)
     return length
+
+
+def read_at_most(read: Callable[[int], bytes], limit: int) -> bytes:
+    """Read a request body to its end in 64 KiB steps, refused once it passes ``limit`` bytes.
+
+    For bodies with no Content-Length (chunked): the limit holds while
+    reading, so an endless body costs at most ``limit`` + 64 KiB of memory.
+    """
+    body = bytearray()
+    while True:
+        chunk = read(min(64 * 1024, limit + 1 - len(body)))
+        if not chunk:
+            return bytes(body)
+        body += chunk
+        if len(body) > limit:
+            raise _too_large(limit)
 
 
 def receiver_provider(receiver: WebhookReceiver | None) -> Callable[[], WebhookReceiver]:

@@ -111,7 +111,17 @@ def network_plan(http: requests.Session, ws_url: str) -> NetworkPlan:
     proxy_url = requests.utils.select_proxy(http_url, settings.get("proxies") or {})
     proxy: dict[str, Any] | None = None
     if proxy_url:
-        parts = urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
+        try:
+            # urllib.parse checks a port or an IPv6 host only when asked, with
+            # a raw ValueError; the URL itself may carry a password, so the
+            # message never quotes it.
+            parts = urlsplit(proxy_url if "://" in proxy_url else "http://" + proxy_url)
+            port = parts.port
+        except ValueError as exc:
+            raise SaynaConnectionError(
+                f"the configured proxy URL (a *_PROXY variable or the session's proxies)"
+                f" is malformed: {exc}"
+            ) from None
         scheme = parts.scheme.lower()
         if scheme not in _PROXY_TYPES:
             raise SaynaConnectionError(
@@ -122,7 +132,7 @@ def network_plan(http: requests.Session, ws_url: str) -> NetworkPlan:
             raise SaynaConnectionError("the configured proxy URL has no host")
         proxy = {
             "http_proxy_host": parts.hostname,
-            "http_proxy_port": parts.port or _DEFAULT_PROXY_PORTS.get(scheme, 1080),
+            "http_proxy_port": port or _DEFAULT_PROXY_PORTS.get(scheme, 1080),
             "proxy_type": _PROXY_TYPES[scheme],
             "http_no_proxy": _MATCHES_NO_HOST,
         }

@@ -11,7 +11,8 @@
 
 Your function gets the verified :class:`~sayna.WebhookSIPOutput` (then the
 route's URL arguments) and returns any Flask response value, or ``None`` for
-204. The body is read raw with ``request.get_data()`` before Flask parses it.
+204. The raw body is read before Flask parses it, at most ``max_body_size``
+bytes even when it is chunked; ``request.get_data()`` still returns it.
 """
 
 from __future__ import annotations
@@ -21,12 +22,14 @@ from collections.abc import Callable
 from typing import Any, overload
 
 import flask
+import werkzeug.exceptions
 
 from sayna._errors import WebhookVerificationError
 from sayna._webhooks import (
     WebhookReceiver,
     WebhookSIPOutput,
     declared_length,
+    read_at_most,
     receiver_provider,
     rejection_response,
 )
@@ -37,9 +40,31 @@ View = Callable[..., Any]
 
 
 def verify_request(request: flask.Request, receiver: WebhookReceiver) -> WebhookSIPOutput:
-    """Verify the webhook in a Flask request (raw ``get_data()`` bytes) and return it."""
-    declared_length(request.environ.get("CONTENT_LENGTH"), receiver.max_body_size)
-    return receiver.receive(request.headers, request.get_data(cache=True))
+    """Verify the webhook in a Flask request (its raw body) and return it.
+
+    The size limit applies while reading: ``get_data()`` would read a chunked
+    body (no Content-Length) in full before any check could run.
+    """
+    limit = receiver.max_body_size
+    declared_length(request.environ.get("CONTENT_LENGTH"), limit)
+    # werkzeug keeps a body read earlier (get_data() in a before_request
+    # hook) here; the stream is then spent.
+    body: bytes | None = getattr(request, "_cached_data", None)
+    if body is None:
+        try:
+            body = read_at_most(request.stream.read, limit)
+        except werkzeug.exceptions.RequestEntityTooLarge:  # the app's MAX_CONTENT_LENGTH
+            raise WebhookVerificationError(
+                f"Webhook body is larger than the app's MAX_CONTENT_LENGTH (our cap: {limit}).",
+                reason="body_too_large",
+            ) from None
+        except werkzeug.exceptions.ClientDisconnected:
+            raise WebhookVerificationError(
+                "The request body ended before its Content-Length.", reason="invalid_body"
+            ) from None
+        # So that request.get_data() in the view still returns the body.
+        request._cached_data = body
+    return receiver.receive(request.headers, body)
 
 
 def _decorate(view: View, receiver: WebhookReceiver | None) -> View:

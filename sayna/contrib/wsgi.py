@@ -25,6 +25,7 @@ from sayna._webhooks import (
     WebhookReceiver,
     WebhookSIPOutput,
     declared_length,
+    read_at_most,
     receiver_provider,
     rejection_response,
 )
@@ -44,19 +45,15 @@ def read_body(environ: WSGIEnvironment, limit: int) -> bytes:
 
     Without a Content-Length the body is empty (PEP 3333), unless the server
     marks the stream as terminated (``wsgi.input_terminated``, for chunked
-    requests); then at most ``limit`` bytes are read.
+    requests); then it is read in steps and refused as soon as it passes
+    ``limit`` bytes.
     """
     stream = environ["wsgi.input"]
     length = declared_length(environ.get("CONTENT_LENGTH"), limit)
     if length is None:
         if not environ.get("wsgi.input_terminated"):
             return b""
-        data = stream.read(limit + 1)
-        if len(data) > limit:
-            raise WebhookVerificationError(
-                f"Webhook body is larger than {limit} bytes.", reason="body_too_large"
-            )
-        return bytes(data)
+        return read_at_most(stream.read, limit)
     chunks: list[bytes] = []
     remaining = length
     while remaining > 0:

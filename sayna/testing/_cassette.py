@@ -20,15 +20,23 @@ binary WebSocket frames are ``"audio"`` (base64). A refused upgrade is an
 ``http`` event with ``"upgrade": true``.
 
 Secrets never reach the file: request headers are not kept (but the
-``Content-Type``), the ``api_key`` and ``token`` query parameters are dropped,
-and the values of credential keys anywhere in JSON (``auth``, ``api_key``,
-``credentials``, ``password``...) are replaced with ``"<redacted>"``.
+``Content-Type``), credential query parameters (``SECRET_QUERY``) are dropped,
+and the values of credential keys anywhere in JSON (``SECRET_KEYS``) are
+replaced with ``"<redacted>"``; names match in any case, ``-`` or ``_``
+alike. The file is created readable by its owner only (0600).
+
+A cassette is input like any other: :func:`read_cassette` refuses with
+:class:`CassetteError` a file over ``MAX_CASSETTE_BYTES`` once decompressed
+or a line over ``MAX_CASSETTE_LINE``,
+JSON nested deeper than ``MAX_CASSETTE_DEPTH``, ``NaN``/``Infinity``, and a
+``t`` that is not a finite number of seconds in ``[0, MAX_CASSETTE_SECONDS]``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import gzip
 import json
 import os
@@ -36,12 +44,21 @@ import pathlib
 import threading
 import typing
 import urllib.parse
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
+from sayna._answers import json_depth_exceeds
+
 __all__ = [
     "FORMAT",
+    "MAX_CASSETTE_BYTES",
+    "MAX_CASSETTE_DEPTH",
+    "MAX_CASSETTE_LINE",
+    "MAX_CASSETTE_SECONDS",
     "REDACTED",
+    "SECRET_KEYS",
+    "SECRET_QUERY",
     "VERSION",
     "CassetteError",
     "CassetteWriter",
@@ -56,22 +73,59 @@ FORMAT = "sayna-cassette"
 VERSION = 1
 REDACTED = "<redacted>"
 
-# JSON keys whose values are credentials wherever they appear: provider ``auth``
-# objects (docs/protocol.rst §4.3.3), SIP trunk passwords (§2.13), stray keys.
-_SECRET_KEYS = frozenset(
+#: JSON keys whose values are credentials wherever they appear: provider
+#: ``auth`` objects (docs/protocol.rst §4.3.3), SIP trunk passwords (§2.13), and
+#: the usual spellings of keys, tokens and secrets. Compared after
+#: :func:`_normal` (lower case, ``-`` as ``_``): ``apiKey``, ``API-KEY``,
+#: ``Client_Secret`` all match. docs/cassettes.rst lists them: keep both in step.
+SECRET_KEYS = frozenset(
     {
-        "auth",
+        "access_token",
         "api_key",
+        "api_secret",
         "apikey",
-        "authorization",
-        "credentials",
-        "password",
+        "auth",
         "auth_password",
+        "auth_token",
+        "authorization",
+        "bearer",
+        "client_secret",
+        "credentials",
+        "id_token",
+        "passwd",
+        "password",
+        "private_key",
+        "refresh_token",
         "secret",
+        "secret_key",
+        "session_token",
         "token_secret",
+        "x_api_key",
     }
 )
-_SECRET_QUERY = frozenset({"api_key", "token"})
+#: Query parameters dropped from recorded targets (same matching).
+SECRET_QUERY = frozenset(
+    {
+        "access_token",
+        "api_key",
+        "apikey",
+        "auth",
+        "client_secret",
+        "key",
+        "password",
+        "secret",
+        "token",
+    }
+)
+#: Largest cassette read, in characters once decompressed: a minute of a
+#: 16 kHz session is about 2.6 MB, so this is some 25 minutes of audio.
+MAX_CASSETTE_BYTES = 64 * 1024 * 1024
+#: Largest line (one event: a frame, or a REST exchange with its audio).
+MAX_CASSETTE_LINE = 16 * 1024 * 1024
+#: Deepest JSON nesting in a cassette line (Sayna's messages nest under ten).
+MAX_CASSETTE_DEPTH = 64
+#: Latest ``t`` accepted: a week, far beyond any recording.
+MAX_CASSETTE_SECONDS = 7 * 24 * 3600.0
 # Response headers that describe one transfer, not the answer.
 _DROPPED = frozenset(
     {
@@ -91,11 +145,15 @@ class CassetteError(ValueError):
     """A cassette file is missing, unreadable or not in a format this version reads."""
 
 
+def _normal(name: str) -> str:
+    return name.lower().replace("-", "_")
+
+
 def redact(value: Any) -> Any:
     """A copy of a JSON value with every credential value replaced by ``"<redacted>"``."""
     if isinstance(value, dict):
         return {
-            key: REDACTED if key.lower() in _SECRET_KEYS and value is not None else redact(item)
+            key: REDACTED if _normal(key) in SECRET_KEYS and item is not None else redact(item)
             for key, item in value.items()
         }
     if isinstance(value, list):
@@ -111,7 +169,7 @@ def safe_target(target: str) -> str:
     kept = [
         (name, value)
         for name, value in urllib.parse.parse_qsl(query, keep_blank_values=True)
-        if name.lower() not in _SECRET_QUERY
+        if _normal(name) not in SECRET_QUERY
     ]
     return path + ("?" + urllib.parse.urlencode(kept) if kept else "")
 
@@ -135,8 +193,15 @@ def encode_body(data: bytes, *, exact: bool) -> dict[str, Any]:
         return {"b64": base64.b64encode(data).decode("ascii")}
     try:
         value = json.loads(text)
+    except RecursionError:
+        # Too deep to walk for credentials: nothing of it is written.
+        return {"text": REDACTED}
     except ValueError:
         return {"text": text}
+    if text.count("[") + text.count("{") > MAX_CASSETTE_DEPTH and json_depth_exceeds(
+        value, MAX_CASSETTE_DEPTH
+    ):
+        return {"text": REDACTED}
     cleaned = redact(value)
     if not exact or cleaned != value or _compact(value) == text:
         return {"json": cleaned}
@@ -165,38 +230,90 @@ def _open(path: pathlib.Path, mode: str, *, gz: bool) -> IO[str]:
     return open(path, mode, encoding="utf-8")
 
 
-def read_cassette(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The events of a cassette, header checked; :class:`CassetteError` otherwise."""
+def read_cassette(
+    path: str | os.PathLike[str], *, max_bytes: int = MAX_CASSETTE_BYTES
+) -> list[dict[str, Any]]:
+    """The events of a cassette, header checked and bounded; :class:`CassetteError` otherwise."""
     where = pathlib.Path(path)
     if not where.is_file():
         raise CassetteError(f"no cassette at {str(where)!r}")
+    name = repr(str(where))
+    header: Any = None
+    events: list[dict[str, Any]] = []
+    left = max_bytes
+    number = 0
     try:
         with _open(where, "r", gz=where.suffix == ".gz") as stream:
-            lines = [line for line in stream if line.strip()]
-    except (OSError, UnicodeDecodeError, EOFError) as exc:
-        raise CassetteError(f"cannot read cassette {str(where)!r}: {exc}") from None
+            while True:
+                # Never more than what is left of the budget: neither one huge
+                # line nor a small .gz inflating to gigabytes is held whole.
+                line = stream.readline(min(left, MAX_CASSETTE_LINE) + 1)
+                if not line:
+                    break
+                number += 1
+                left -= len(line)
+                if left < 0:
+                    raise CassetteError(
+                        f"cassette {name} is larger than {max_bytes} characters (line {number})"
+                    )
+                if len(line) > MAX_CASSETTE_LINE:
+                    raise CassetteError(
+                        f"cassette {name}, line {number}: longer than"
+                        f" {MAX_CASSETTE_LINE} characters"
+                    )
+                if not line.strip():
+                    continue
+                if header is None:
+                    header = _parse_line(line, name, number, header=True)
+                    _check_header(header, name)
+                    continue
+                event = _parse_line(line, name, number, header=False)
+                problem = _problem(event)
+                if problem is not None:
+                    raise CassetteError(f"cassette {name}, line {number}: {problem}")
+                events.append(event)
+    except (OSError, UnicodeDecodeError, EOFError, zlib.error) as exc:
+        raise CassetteError(f"cannot read cassette {name}: {exc}") from None
+    if header is None:
+        raise CassetteError(f"{name} is not a Sayna cassette (no {FORMAT!r} header)")
+    return events
+
+
+def _refuse_constant(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _parse_line(line: str, name: str, number: int, *, header: bool) -> Any:
+    """One line's JSON, refused when it is not JSON or nests too deep."""
     try:
-        header = json.loads(lines[0]) if lines else None
+        value = json.loads(line, parse_constant=_refuse_constant)
+    except RecursionError:
+        value = _TOO_DEEP
     except ValueError:
-        header = None
+        if header:
+            raise CassetteError(f"{name} is not a Sayna cassette (no {FORMAT!r} header)") from None
+        raise CassetteError(f"cassette {name}, line {number}: not JSON") from None
+    if value is _TOO_DEEP or (
+        line.count("[") + line.count("{") > MAX_CASSETTE_DEPTH
+        and json_depth_exceeds(value, MAX_CASSETTE_DEPTH)
+    ):
+        raise CassetteError(
+            f"cassette {name}, line {number}: JSON nested deeper than {MAX_CASSETTE_DEPTH} levels"
+        )
+    return value
+
+
+_TOO_DEEP = object()
+
+
+def _check_header(header: Any, name: str) -> None:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise CassetteError(f"{str(where)!r} is not a Sayna cassette (no {FORMAT!r} header)")
+        raise CassetteError(f"{name} is not a Sayna cassette (no {FORMAT!r} header)")
     if header.get("version") != VERSION:
         raise CassetteError(
-            f"cassette {str(where)!r} has version {header.get('version')!r};"
+            f"cassette {name} has version {header.get('version')!r};"
             f" this sayna reads version {VERSION}"
         )
-    events: list[dict[str, Any]] = []
-    for number, line in enumerate(lines[1:], 2):
-        try:
-            event = json.loads(line)
-        except ValueError:
-            raise CassetteError(f"cassette {str(where)!r}, line {number}: not JSON") from None
-        problem = _problem(event)
-        if problem is not None:
-            raise CassetteError(f"cassette {str(where)!r}, line {number}: {problem}")
-        events.append(event)
-    return events
 
 
 _BODY_KEYS = ("json", "text", "b64")
@@ -207,8 +324,12 @@ def _problem(event: Any) -> str | None:
     if not isinstance(event, dict) or not isinstance(event.get("kind"), str):
         return "not an object with a 'kind'"
     kind = event["kind"]
-    if not isinstance(event.get("t", 0), (int, float)):
+    stamp = event.get("t", 0)
+    if isinstance(stamp, bool) or not isinstance(stamp, (int, float)):
         return "'t' is not a number"
+    # A NaN would stall a paced replay and 1e300 overflow its clock.
+    if not 0 <= stamp <= MAX_CASSETTE_SECONDS:
+        return f"'t' is not a number of seconds between 0 and {MAX_CASSETTE_SECONDS:g}"
     if kind == "http":
         if not isinstance(event.get("method"), str) or not isinstance(event.get("target"), str):
             return "an http event needs 'method' and 'target'"
@@ -235,7 +356,9 @@ def _problem(event: Any) -> str | None:
         return f"a {kind} event needs 'from': 'client' or 'server'"
     if kind == "ws_close":
         code = event.get("code")
-        return None if code is None or isinstance(code, int) else "'code' is not an integer"
+        if code is None or (type(code) is int and 1000 <= code <= 4999):
+            return None
+        return "'code' is not a close code (an integer from 1000 to 4999)"
     if "audio" in event:
         return _body_problem({"b64": event["audio"]})
     if not any(key in event for key in _BODY_KEYS):
@@ -259,13 +382,22 @@ def _body_problem(body: Any) -> str | None:
 class CassetteWriter:
     """Appends events to ``<path>.partial``; :meth:`close` moves it to ``path``.
 
-    A reader therefore never sees a half-written cassette. Thread-safe.
+    A reader therefore never sees a half-written cassette, and
+    :meth:`abandon` drops a recording that did not end cleanly. The file is
+    readable by its owner only (0600). Thread-safe.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, clock: Callable[[], float]) -> None:
         self.path = pathlib.Path(path)
         self._partial = self.path.with_name(self.path.name + ".partial")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Created 0600 before anything is written (fchmod too: a leftover
+        # .partial keeps its old mode through O_CREAT); os.replace keeps it.
+        fd = os.open(self._partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
         self._clock = clock
         self._started = clock()
         self._lock = threading.Lock()
@@ -291,6 +423,16 @@ class CassetteWriter:
         if stream is not None:
             stream.close()
             os.replace(self._partial, self.path)
+
+    def abandon(self) -> None:
+        """Drop the recording: ``path`` (an older cassette, or none) stays as it was."""
+        with self._lock:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            with contextlib.suppress(OSError):
+                stream.close()
+            with contextlib.suppress(FileNotFoundError):
+                self._partial.unlink()
 
 
 def iter_sessions(events: Iterable[Mapping[str, Any]]) -> Iterator[int]:

@@ -92,7 +92,9 @@ class RecordingProxy:
     Give clients :attr:`url` instead of the server's URL. Secrets stay out of
     the cassette at ``path`` (see :doc:`/cassettes`); the API key still reaches
     the upstream. Use it as a context manager, or call :meth:`start` and
-    :meth:`stop`; the cassette is complete once :meth:`stop` returned.
+    :meth:`stop`; the cassette is complete once :meth:`stop` returned. A
+    recording that did not end cleanly (an exception leaving the ``with``
+    block) never becomes a cassette.
     """
 
     def __init__(
@@ -122,17 +124,39 @@ class RecordingProxy:
         if self._state != "new":
             raise RuntimeError(f"cannot start a {self._state} RecordingProxy")
         self._writer = CassetteWriter(self.path, clock=time.monotonic)
-        self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        try:
+            self._listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        except BaseException:
+            self._writer.abandon()
+            raise
         self._state = "running"
         self._tasks.spawn(self._accept_loop, "sayna-proxy-accept")
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Close every connection, join every thread, then write the cassette; idempotent."""
+    def stop(self, timeout: float = 5.0, *, keep: bool = True) -> None:
+        """Close every connection, join every thread, then write the cassette; idempotent.
+
+        With ``keep=False`` (a recording that did not end cleanly) the
+        recording is dropped and the file at ``path`` is left as it was.
+        """
         if self._state != "running":
             self._state = "stopped"
             return
         self._state = "stopped"
+        try:
+            self._shut_down(timeout)
+        except BaseException:
+            # Interrupted while closing: what was recorded is not a cassette.
+            keep = False
+            raise
+        finally:
+            assert self._writer is not None
+            if keep:
+                self._writer.close()
+            else:
+                self._writer.abandon()
+
+    def _shut_down(self, timeout: float) -> None:
         self._stopping.set()
         assert self._listener is not None
         with contextlib.suppress(OSError):
@@ -146,8 +170,6 @@ class RecordingProxy:
         for upstream in upstreams:
             _cut(upstream)
         self._tasks.join(time.monotonic() + timeout)
-        assert self._writer is not None
-        self._writer.close()
 
     def __enter__(self) -> RecordingProxy:
         return self.start() if self._state == "new" else self
@@ -158,7 +180,9 @@ class RecordingProxy:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.stop()
+        # An exception (Ctrl-C included) ended the block: a half recording
+        # must never become a cassette that a later run replays.
+        self.stop(keep=exc_type is None)
 
     @property
     def url(self) -> str:
@@ -216,6 +240,13 @@ class RecordingProxy:
                 (n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in request.headers
             ]
             method = request.method.decode("latin-1")
+            if not _origin_form(target):
+                # Pasted after the upstream's netloc, "@host:port/ws" would
+                # name another server, and the client's Authorization header
+                # would go there. Only paths (origin-form) are proxied.
+                text = b"RecordingProxy: the request target must be a path starting with /"
+                _send_response(conn, sock, 400, "Bad Request", [], text, False)
+                return
             if method == "GET" and _is_upgrade(headers):
                 self._websocket(conn, sock, target, headers)
                 return
@@ -272,6 +303,11 @@ class RecordingProxy:
     ) -> None:
         ws_scheme = "wss" if self._scheme == "https" else "ws"
         upstream_url = f"{ws_scheme}://{self._netloc}{self._base}{target}"
+        # Belt and braces: the URL websocket-client will parse names our upstream.
+        if urllib.parse.urlsplit(upstream_url).netloc != self._netloc:
+            text = b"RecordingProxy: the request target must be a path starting with /"
+            _send_response(conn, sock, 400, "Bad Request", [], text, False)
+            return
         forwarded = [f"{n}: {v}" for n, v in headers if n in _FORWARDED_TO_WS]
         try:
             upstream = websocket.create_connection(
@@ -462,6 +498,11 @@ class _Pump:
     def _sock_shutdown(self) -> None:
         with contextlib.suppress(OSError):
             self._sock.shutdown(socket.SHUT_RDWR)
+
+
+def _origin_form(target: str) -> bool:
+    """Whether ``target`` is a plain path (with an optional query), as clients send."""
+    return target.startswith("/")
 
 
 def _is_upgrade(headers: Iterable[tuple[str, str]]) -> bool:

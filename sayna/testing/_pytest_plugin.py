@@ -50,7 +50,8 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
     outcome = yield
     if call.when == "call":
-        # sayna_cassette's teardown reads it: a failed test's recording is not kept.
+        # sayna_cassette's teardown reads it: a failed test's recording is
+        # moved aside. No report at all (Ctrl-C) means the test never ended.
         report = outcome.get_result()  # type: ignore[attr-defined]
         item.stash[_CALL_FAILED] = bool(getattr(report, "failed", False))
 
@@ -128,9 +129,18 @@ def sayna_cassette(request: pytest.FixtureRequest) -> Iterator[SaynaCassette]:
                 )
             from sayna.testing._proxy import RecordingProxy
 
-            with RecordingProxy(upstream, path) as proxy:
+            proxy = RecordingProxy(upstream, path).start()
+            ended = False
+            try:
                 env.setenv("SAYNA_URL", proxy.url)
                 yield SaynaCassette(url=proxy.url, path=path, recording=True, proxy=proxy)
+                # Only a test whose call phase ended (passed or failed) has a
+                # report; an interrupted one (Ctrl-C, a crash) keeps no file.
+                ended = _CALL_FAILED in request.node.stash
+            finally:
+                proxy.stop(keep=ended)
+            if not ended:
+                return
             if request.node.stash.get(_CALL_FAILED, False):
                 # Never leave a failed session where the next run would replay it.
                 path.replace(path.with_name(path.name + ".failed"))

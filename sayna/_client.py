@@ -6,8 +6,6 @@ import contextlib
 import io
 import logging
 import os
-import pathlib
-import tempfile
 import threading
 import warnings
 import weakref
@@ -21,6 +19,7 @@ import requests
 from sayna._answers import decode_json, structure_answer
 from sayna._audio import AudioResult
 from sayna._converter import to_wire
+from sayna._destination import open_part_file
 from sayna._errors import SaynaNotConnectedError, SaynaValidationError
 from sayna._forksafe import ForkAware, reset_connection_pools
 from sayna._models import (
@@ -499,14 +498,13 @@ class Sayna:
         file object open for binary writing. A path is written to a temporary
         file beside it and renamed into place once the whole recording has
         arrived, so a failed download leaves no partial file; a file object
-        receives whatever arrived before a failure.
+        receives whatever arrived before a failure. A path that is a directory,
+        or in a folder that does not exist or cannot be written, raises
+        :class:`SaynaValidationError` before anything is downloaded.
         """
         path = self._recording_path(stream_id)
         if isinstance(destination, (str, os.PathLike)):
-            target = pathlib.Path(destination)
-            part = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed, not just closed
-                dir=target.parent, prefix=f".{target.name}.", suffix=".part", delete=False
-            )
+            target, part = open_part_file(destination)  # checked before the request
             try:
                 with part:
                     response = self._open("GET", path, compressed=False)

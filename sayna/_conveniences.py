@@ -273,6 +273,13 @@ def _send(
     progress: ProgressCallback | None,
     after_each: Callable[[], object] | None = None,
 ) -> int:
+    # Checked before the first frame: a bad callback found after it would
+    # leave the server holding part of the audio.
+    if progress is not None and not callable(progress):
+        raise SaynaValidationError(
+            f"progress must be a callable (sent, total), not {type(progress).__name__}",
+            field="progress",
+        )
     sent = 0
     for frame in frames:
         if not frame:
@@ -306,7 +313,8 @@ def stream_audio(
     (cut into ``chunk_ms`` frames), or an iterable of chunks sent as they are.
     ``realtime`` paces frames as a microphone would (``speed`` times faster);
     otherwise they go as fast as the socket takes them. ``progress(sent, total)``
-    is called after every frame. Results arrive as :class:`STTResultEvent`.
+    is called after every frame (anything but a callable is refused before the
+    first frame). Results arrive as :class:`STTResultEvent`.
     """
     config = _audio_config(session.stt_config)
     frames, total = _frames(

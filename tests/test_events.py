@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import pathlib
 import pickle
 
 import attrs
@@ -35,6 +34,7 @@ from sayna._events import (
     decode_text,
     event_class,
 )
+from tests.support.shared_protocol import load_vectors
 
 ALL_CLASSES = [
     ReadyEvent,
@@ -273,16 +273,9 @@ def test_events_pickle() -> None:
     assert pickle.loads(pickle.dumps(event)) == event
 
 
-VECTORS = pathlib.Path(__file__).resolve().parent.parent.parent / "shared" / "protocol" / "vectors"
-
-
 def _server_frames() -> list[tuple[str, dict[str, object]]]:
-    frames = []
-    for path in sorted((VECTORS / "ws_outgoing").glob("*.json")):
-        vector = json.loads(path.read_text(encoding="utf-8"))
-        if vector.get("kind") == "text":
-            frames.append((path.stem, vector["frame"]))
-    return frames
+    vectors = load_vectors("ws_outgoing")
+    return [(name, vector["frame"]) for name, vector in vectors if vector.get("kind") == "text"]
 
 
 @pytest.mark.parametrize(("name", "frame"), _server_frames(), ids=[n for n, _ in _server_frames()])

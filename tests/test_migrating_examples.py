@@ -1,20 +1,27 @@
-"""The async SDK's documented examples run here, ported the way docs/migrating.rst says.
+"""Code written for the async SDK runs here, ported the way docs/migrating.rst says.
 
-The examples are read from the async SDK's documentation in ``../shared/seeds/``
-(its README's fenced ``python`` blocks, and the Python snippets of its REST
-guide) and ported mechanically by the rules of the page's "Porting an
-example" section, nothing else:
+Two halves, both from files in the repository:
 
-1. delete ``await``;
-2. ``from sayna_client import ...`` becomes ``from sayna import ...``;
-3. ``client.<name>`` of a realtime member (the page's realtime table) becomes
-   ``session.<name>``: ``client`` is a :class:`sayna.Sayna`, ``session`` the
-   :class:`sayna.Session` that ``client.connect(...)`` returned;
-4. a ``TTSConfig(...)`` without ``model`` gets ``model=""``.
+* The names. ``tests/data/async_sdk/api.json`` lists, as facts, the members the
+  async SDK's documentation names (its signatures as written, its properties,
+  the methods it mentions in prose); every one exists here with the same
+  parameters. ``.ci/check-reference`` keeps that list equal to the
+  documentation while the reference folder is present.
+* The examples. ``ASYNC_EXAMPLES`` below are our own, written in the async SDK's
+  idiom (``await``, ``from sayna_client import``, one ``client`` for REST and
+  realtime) over every documented member. Each is ported mechanically by the
+  rules of the page's "Porting an example" section, nothing else:
 
-Then each runs against the local server. An example left out is listed in
-``NOT_RUN`` with the reason, and the test fails if the list and the seeds drift
-apart. The names sayna-client 0.0.18 keeps only as deprecated aliases (its
+  1. delete ``await``;
+  2. ``from sayna_client import ...`` becomes ``from sayna import ...``;
+  3. ``client.<name>`` of a realtime member (the page's realtime table) becomes
+     ``session.<name>``: ``client`` is a :class:`sayna.Sayna`, ``session`` the
+     :class:`sayna.Session` that ``client.connect(...)`` returned;
+  4. a ``TTSConfig(...)`` without ``model`` gets ``model=""``.
+
+  Then each runs against the local server.
+
+The names sayna-client 0.0.18 keeps only as deprecated aliases (its
 documentation no longer shows them) have no alias here: the page's table
 gives the name to use, and ``test_deprecated_names_have_a_table_row`` keeps
 that table and this decision in step.
@@ -30,14 +37,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from sayna import Sayna, Session, STTConfig, TTSConfig
+from sayna import Sayna, Session, STTConfig, TTSConfig, WebhookReceiver
 from sayna.testing import FakeServer, encode_speech, sign_webhook
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-SEEDS = ROOT.parent / "shared" / "seeds"
+FACTS = json.loads((ROOT / "tests" / "data" / "async_sdk" / "api.json").read_text("utf-8"))
 MIGRATING = ROOT / "docs" / "migrating.rst"
-SECRET = "your-secret-key-min-16-chars"
-STREAM_ID = "support-call-789"
+SECRET = "a-webhook-secret-of-32-characters"
+STREAM_ID = "call-2024-0042"
 
 #: Members of the async SDK's client that belong to the session here (rule 3).
 REALTIME = (
@@ -62,63 +69,130 @@ REALTIME = (
     "received_stream_id",
 )
 
-#: Examples not run, by their first line, and why.
-NOT_RUN = {
-    # Builds SaynaClient and runs an event loop: the page's side-by-side
-    # example is this one ported, and test_docs_examples runs it.
-    "import asyncio": "the quick start, ported side by side on the page",
-    # An ASGI app: await request.body() is the framework's, not the SDK's.
-    "from fastapi import FastAPI, Request, HTTPException": "FastAPI is async and not installed",
-}
+#: Our examples in the async SDK's idiom, one feature each (see the module docstring).
+ASYNC_EXAMPLES = [
+    # REST: health and the voice catalogue.
+    """\
+status = (await client.health()).status
+catalogue = await client.get_voices()
+for provider, voices in catalogue.items():
+    print(provider, [v.name for v in voices][:3])
+assert status == "OK"
+""",
+    # REST: synthesis over HTTP, unpacked as a pair.
+    """\
+from sayna_client import TTSConfig
 
-#: The Python snippets of the REST guide (not fenced): first and last line of each.
-GUIDE_SNIPPETS = [
-    ("health = await client.health()", "print(health.status)"),
-    ("voices = await client.get_voices()", "print(next(iter(voices.values()))[0])"),
-    (
-        "audio_bytes, headers = await client.speak_rest(",
-        'print(len(audio_bytes), "bytes of", headers.get("Content-Type"))',
-    ),
-    (
-        'token = await client.get_livekit_token("support-42", "alex", "alex-support")',
-        "print(token.token, token.livekit_url)",
-    ),
-    ("stream_id = client.received_stream_id", "f.write(audio_bytes)"),
-    ("result = await client.sip_call(", "Cache-aware behavior"),
+pcm, info = await client.speak_rest("Good morning", TTSConfig(provider="deepgram", voice_id="v1"))
+assert len(pcm) > 0 and info.get("Content-Type")
+""",
+    # REST: the rooms this key may see, each in detail.
+    """\\
+listing = await client.get_livekit_rooms()
+details = [await client.get_livekit_room(room.name) for room in listing.rooms]
+assert len(details) == len(listing.rooms)
+""",
+    # REST: a LiveKit token for a participant.
+    """\
+grant = await client.get_livekit_token(
+    room_name="front-desk", participant_name="Robin", participant_identity="robin-7"
+)
+assert grant.token and grant.room_name == "front-desk"
+""",
+    # REST: the SIP hooks table, read then extended.
+    """\
+from sayna_client import SipHook
+
+before = await client.get_sip_hooks()
+after = await client.set_sip_hooks(
+    [SipHook(host="pbx.example.org", url="https://app.example.org/sip", auth_id="acme")]
+)
+assert len(after.hooks) == len(before.hooks) + 1
+""",
+    # REST: an outbound call, with and without per-call SIP settings.
+    """\
+placed = await client.sip_call(
+    room_name="outbound-1",
+    participant_name="Dispatcher",
+    participant_identity="dispatch-1",
+    from_phone_number="+15550001111",
+    to_phone_number="+15550002222",
+)
+again = await client.sip_call(
+    room_name="outbound-2",
+    participant_name="Dispatcher",
+    participant_identity="dispatch-2",
+    from_phone_number="+15550001111",
+    to_phone_number="+15550003333",
+    sip={"outbound_address": "trunk.example.org:5060", "auth_username": "dispatch"},
+)
+assert placed.sip_call_id and again.sip_call_id
+""",
+    # Realtime: callbacks, then speech, then the audio it produced.
+    """\
+heard, chunks, finished = [], [], []
+client.register_on_stt_result(lambda result: heard.append(result.transcript))
+client.register_on_tts_audio(chunks.append)
+client.register_on_tts_playback_complete(lambda event: finished.append(event))
+client.register_on_error(lambda error: print("server error:", error.message))
+client.register_on_message(lambda message: print("message:", message))
+client.register_on_participant_disconnected(lambda who: print("left:", who))
+await client.speak("Thanks for calling", flush=True, allow_interruption=False)
+""",
+    # Realtime: audio in, data-channel messages, queue control.
+    """\
+await client.on_audio_input(audio_bytes)
+await client.send_message("caller verified", role="assistant", topic="notes", debug={"step": 2})
+await client.clear()
+await client.tts_flush(allow_interruption=True)
+""",
+    # Realtime: the state and the ready message's data, then the end.
+    """\
+assert client.ready and client.connected
+print(client.livekit_room_name, client.livekit_url)
+print(client.sayna_participant_identity, client.sayna_participant_name)
+assert client.received_stream_id == "call-2024-0042"
+await client.disconnect()
+""",
+    # REST: the session's recording, written to a file.
+    """\
+recording, _headers = await client.get_recording(client.received_stream_id)
+with open("call.ogg", "wb") as out:
+    out.write(recording)
+""",
+    # Webhooks: a receiver with an explicit secret and one from the environment.
+    """\
+import os
+from sayna_client import WebhookReceiver
+
+explicit = WebhookReceiver(os.environ["SAYNA_WEBHOOK_SECRET"])
+from_env = WebhookReceiver()
+assert type(explicit) is type(from_env)
+""",
+    # Webhooks: a Flask endpoint that verifies, then answers.
+    """\
+from flask import Flask, jsonify, request
+from sayna_client import WebhookReceiver
+
+app = Flask("sip_events")
+receiver = WebhookReceiver()
+
+@app.post("/webhook")
+def sip_event():
+    call = receiver.receive(dict(request.headers), request.get_data(as_text=True))
+    print("call from", call.from_phone_number, "in", call.room.name)
+    return jsonify({"received": True})
+""",
 ]
 
 
-def _fenced_python(text: str) -> list[str]:
-    return [m.group(1) for m in re.finditer(r"```python\n(.*?)```", text, re.DOTALL)]
-
-
-def _guide_snippet(text: str, first: str, last: str) -> str:
-    lines = text.splitlines()
-    start = lines.index(first)
-    end = next(i for i in range(start, len(lines)) if lines[i].startswith(last))
-    # The last marker is either the snippet's last line or the heading after it.
-    stop = end + 1 if lines[end] == last and not last[0].isupper() else end
-    snippet = lines[start:stop]
-    # The page was stored as text without indentation: the one block in these
-    # snippets (a ``with`` of one line) gets it back.
-    for i in range(1, len(snippet)):
-        if snippet[i - 1].rstrip().endswith(":") and snippet[i - 1].startswith("with "):
-            snippet[i] = "    " + snippet[i]
-    return "\n".join(snippet) + "\n"
-
-
-def documented_examples() -> list[str]:
-    """Every Python example of the seeds, in order, without duplicates."""
-    examples: list[str] = []
-    for path in sorted(SEEDS.glob("*.txt")):
-        text = path.read_text(encoding="utf-8")
-        found = _fenced_python(text)
-        if "GET /voices" in text:  # the REST guide: its snippets are not fenced
-            found = [_guide_snippet(text, first, last) for first, last in GUIDE_SNIPPETS]
-        for example in found:
-            if example not in examples:
-                examples.append(example)
-    return examples
+#: Documented members no example uses, and why (the constructor and ``connect``
+#: are the fixture's; ``receive`` is called on a receiver, not the client).
+NOT_IN_EXAMPLES = {
+    "remove_livekit_participant": "needs a participant in a room (tests/test_client_rest.py)",
+    "mute_livekit_participant_track": "needs a published track (tests/test_client_rest.py)",
+    "sip_transfer_rest": "needs a SIP participant (tests/test_client_rest.py)",
+}
 
 
 def port(example: str) -> str:
@@ -133,13 +207,6 @@ def port(example: str) -> str:
         return call if "model=" in call else call.replace("TTSConfig(", 'TTSConfig(model="", ', 1)
 
     return re.sub(r"TTSConfig\((?:[^()]|\([^()]*\))*\)", add_model, code)
-
-
-def _first_line(example: str) -> str:
-    return example.strip().splitlines()[0]
-
-
-EXAMPLES = documented_examples()
 
 
 @pytest.fixture
@@ -159,30 +226,20 @@ def namespace(
         ) as session,
     ):
         yield {
-            "__name__": "seed_example",
+            "__name__": "async_style_example",
             "client": client,
             "session": session,
-            "TTSConfig": TTSConfig,
             "audio_bytes": encode_speech("hello", 16000),
         }
 
 
-def test_the_seeds_hold_the_examples_we_expect() -> None:
-    """The seeds give 20 distinct examples, and every one left out is still in them."""
-    firsts = [_first_line(e) for e in EXAMPLES]
-    assert len(EXAMPLES) == 20, firsts
-    assert set(NOT_RUN) <= set(firsts)
-
-
-@pytest.mark.parametrize(
-    "example",
-    [e for e in EXAMPLES if _first_line(e) not in NOT_RUN],
-    ids=lambda e: _first_line(e)[:48],
-)
-def test_documented_example_runs_ported(example: str, namespace: dict[str, object]) -> None:
+@pytest.mark.parametrize("example", ASYNC_EXAMPLES, ids=lambda e: e.strip().splitlines()[0][:48])
+def test_async_style_example_runs_ported(example: str, namespace: dict[str, object]) -> None:
     """The example, ported by the page's rules, runs against the local server."""
     code = port(example)
-    exec(compile(code, "<seed example>", "exec"), namespace)  # noqa: S102
+    assert "await" not in code
+    assert "sayna_client" not in code
+    exec(compile(code, "<async-style example>", "exec"), namespace)  # noqa: S102
     app = namespace.get("app")
     if app is not None:  # the Flask receiver: a signed webhook gets its 200
         body = json.dumps(
@@ -199,6 +256,56 @@ def test_documented_example_runs_ported(example: str, namespace: dict[str, objec
             "/webhook", data=body, headers=sign_webhook(SECRET, body)
         )
         assert (reply.status_code, reply.get_json()) == (200, {"received": True})
+
+
+def _parameters(signature: str) -> list[str]:
+    inside = signature.split("(", 1)[1].rsplit(")", 1)[0]
+    return [p.split("=", 1)[0].strip() for p in inside.split(",") if p.strip()]
+
+
+def _owner(name: str) -> type:
+    return Session if name in REALTIME else Sayna
+
+
+def test_every_documented_member_exists_with_its_parameters() -> None:
+    """Each signature the async SDK documents has its counterpart here, parameter for parameter."""
+    assert len(FACTS["signatures"]) == 22
+    for signature in FACTS["signatures"]:
+        head, params = signature.split("(", 1)[0], _parameters(signature)
+        if head == "SaynaClient":  # split here: Sayna(url, api_key) + connect(configs)
+            ours = set(inspect.signature(Sayna).parameters)
+            ours |= set(inspect.signature(Sayna.connect).parameters)
+        elif head == "WebhookReceiver":
+            ours = set(inspect.signature(WebhookReceiver).parameters)
+        elif head == "receiver.receive":
+            ours = set(inspect.signature(WebhookReceiver.receive).parameters)
+        else:
+            name = head.split(".", 1)[1]
+            method = getattr(_owner(name), name)
+            ours = set(inspect.signature(method).parameters)
+        assert set(params) <= ours, signature
+
+
+def test_every_documented_name_exists() -> None:
+    """The documented properties and the methods named only in prose exist here too."""
+    for name in FACTS["properties"]:
+        assert isinstance(inspect.getattr_static(Session, name), property), name
+    for name in FACTS["other_methods"]:
+        assert callable(getattr(Sayna, name)), name
+
+
+def test_examples_cover_every_documented_member() -> None:
+    """Every member the async SDK documents is used by at least one of our examples."""
+    text = "\n".join(ASYNC_EXAMPLES)
+    names = [s.split("(", 1)[0].rsplit(".", 1)[-1] for s in FACTS["signatures"]]
+    names += FACTS["properties"] + FACTS["other_methods"]
+    missing = [
+        n
+        for n in names
+        if n not in ("SaynaClient", "connect", "receive", "WebhookReceiver", *NOT_IN_EXAMPLES)
+        and not re.search(rf"\bclient\.{n}\b", text)
+    ]
+    assert not missing, missing
 
 
 def test_porting_rules_are_the_pages() -> None:

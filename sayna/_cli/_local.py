@@ -65,13 +65,13 @@ def running_fake_server(**options: Any) -> Iterator[FakeServer]:
 def fake_server(ctx: Context) -> int:
     """``sayna fake-server``: print the URL, serve until Ctrl-C."""
     _refuse_url(ctx, "fake-server")
-    keys = required_keys(ctx.args.require_key)
-    cassette = ctx.args.cassette
+    a = ctx.args
+    keys = required_keys(a.require_key)
+    cassette = a.cassette
     if cassette is not None and not os.path.isfile(cassette):
         raise UsageError(f"no cassette at {cassette!r}")
-    with running_fake_server(
-        port=ctx.args.port, api_keys=keys or None, cassette=cassette
-    ) as server:
+    server = _started(a.host, a.port, keys, cassette)
+    with server:
         # Ctrl-C is the documented way to stop it, from the moment the URL is
         # out (a script reading that line may interrupt at once).
         try:
@@ -83,6 +83,25 @@ def fake_server(ctx: Context) -> int:
         except KeyboardInterrupt:
             ctx.note("sayna: stopped")
     return EXIT_OK
+
+
+def _started(host: str, port: int, keys: dict[str, str], cassette: str | None) -> FakeServer:
+    """A listening server, or one usage line for what stopped it (address, port, cassette)."""
+    cls = fake_server_class()
+    from sayna.testing._cassette import CassetteError
+
+    try:
+        server = cls(host=host, port=port, api_keys=keys or None, cassette=cassette)
+    except CassetteError as exc:
+        raise UsageError(f"cannot replay {cassette!r}: {exc}") from exc
+    try:
+        return server.start()
+    except (OSError, OverflowError) as exc:
+        # A busy port, an address this machine does not have, a bad host name.
+        # socket.create_server appends "(while attempting to bind ...)": the
+        # address is in our own message already.
+        reason = (getattr(exc, "strerror", None) or str(exc)).split(" (while attempting", 1)[0]
+        raise UsageError(f"cannot listen on {host}:{port}: {reason}") from exc
 
 
 def _refuse_url(ctx: Context, command: str) -> None:

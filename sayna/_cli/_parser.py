@@ -8,7 +8,7 @@ mistyped handler fails the type check, not a user's run.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
 from sayna._cli import _local, _realtime, _rest, _webhook
@@ -34,8 +34,17 @@ environment:
   SAYNA_WEBHOOK_SECRET  secret for `webhook verify` when --secret is not given
 
 exit codes: 0 success, 1 server or connection error (or a webhook that fails
-verification), 2 usage error or unsuitable input.
+verification, or a demo whose transcript does not match), 2 usage error or
+unsuitable input or output (an option a command cannot use is refused),
+130 interrupted, 141 output closed early.
 """
+
+
+# The commands that start a local server would otherwise ignore a --url.
+_RUNS_ITS_OWN_SERVER = (
+    "takes no --url: it runs its own local server"
+    " (`sayna say` and `sayna transcribe` talk to a server you name)"
+)
 
 
 class ArgumentError(Exception):
@@ -51,6 +60,19 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         # Raise instead of printing, so main can scrub secrets from the message.
         raise ArgumentError(self, message)
+
+
+class _TopParser(_Parser):
+    """The ``sayna`` parser: also refuses a global option the chosen command has no use for."""
+
+    def parse_args(self, args: Any = None, namespace: Any = None) -> Any:
+        parsed = super().parse_args(args, namespace)
+        refused: Mapping[str, str] = getattr(parsed, "refused_globals", {})
+        for dest, why in refused.items():
+            # Only what was typed counts: url/api-key/timeout default to None, json to False.
+            if getattr(parsed, dest, None) not in (None, False):
+                raise ArgumentError(parsed.command_parser, why)
+        return parsed
 
 
 def _global_options(*, suppress: bool) -> _Parser:
@@ -93,6 +115,16 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not value > 0:
         raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"a port is 0 to 65535, not {value}")
     return value
 
 
@@ -180,12 +212,20 @@ class _Commands:
         self._sub = sub
         self.common = common
 
-    def add(self, name: str, help: str, handler: Handler, **kw: Any) -> argparse.ArgumentParser:
-        """A command that runs ``handler``."""
+    def add(
+        self,
+        name: str,
+        help: str,
+        handler: Handler,
+        *,
+        refuses: Mapping[str, str] | None = None,
+        **kw: Any,
+    ) -> argparse.ArgumentParser:
+        """A command that runs ``handler``; ``refuses`` maps global options it ignores to why."""
         p: argparse.ArgumentParser = self._sub.add_parser(
             name, help=help, description=kw.pop("description", help), parents=[self.common], **kw
         )
-        p.set_defaults(handler=handler)
+        p.set_defaults(handler=handler, refused_globals=dict(refuses or {}), command_parser=p)
         return p
 
     def group(self, name: str, help: str) -> _Commands:
@@ -197,7 +237,7 @@ class _Commands:
 
 def build_parser() -> argparse.ArgumentParser:
     """The whole command line."""
-    parser = _Parser(
+    parser = _TopParser(
         prog="sayna",
         description="Command line for the Sayna voice server.",
         epilog=EPILOG,
@@ -323,6 +363,11 @@ def _add_webhook_commands(commands: _Commands) -> None:
         "verify a webhook's signature and print its payload",
         _webhook.webhook_verify,
         description="Verify a signed SIP webhook (exit 0) or say why it fails (exit 1).",
+        refuses={
+            "url": "takes no --url: it checks the webhook here, with no server",
+            "api_key": "takes no --api-key: the signing secret is --secret",
+            "timeout": "takes no --timeout: it makes no request",
+        },
     )
     p.add_argument(
         "-H",
@@ -342,9 +387,20 @@ def _add_webhook_commands(commands: _Commands) -> None:
 def _add_fake_server(commands: _Commands) -> None:
     """The local server: fake-server."""
     p = commands.add(
-        "fake-server", "run a local stand-in Sayna server until Ctrl-C", _local.fake_server
+        "fake-server",
+        "run a local stand-in Sayna server until Ctrl-C",
+        _local.fake_server,
+        refuses={
+            "url": _RUNS_ITS_OWN_SERVER,
+            "api_key": "takes no --api-key (a client's key): --require-key KEY turns auth on",
+            "timeout": "takes no --timeout: it serves until Ctrl-C",
+            "json": "takes no --json: its output is the URL, one line",
+        },
     )
-    p.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: any free)")
+    p.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: %(default)s)"
+    )
+    p.add_argument("--port", type=_port, default=0, help="port to listen on (default: any free)")
     p.add_argument(
         "--require-key",
         action="append",
@@ -357,7 +413,15 @@ def _add_fake_server(commands: _Commands) -> None:
 
 def _add_demo(commands: _Commands) -> None:
     """The offline round trip: demo."""
-    p = commands.add("demo", "round trip offline: say a sentence, transcribe it back", _local.demo)
+    p = commands.add(
+        "demo",
+        "round trip offline: say a sentence, transcribe it back",
+        _local.demo,
+        refuses={
+            "url": _RUNS_ITS_OWN_SERVER,
+            "api_key": "takes no --api-key: its own local server runs with auth off",
+        },
+    )
     p.add_argument(
         "-o",
         "--output",

@@ -291,11 +291,20 @@ def hooks_delete(ctx: Context) -> int:
 
 
 def recording(ctx: Context) -> int:
-    """``sayna recording STREAM_ID -o FILE``."""
+    """``sayna recording STREAM_ID -o FILE``: streamed, so any size fits in bounded memory."""
     a = ctx.args
+    to_stdout = a.output == "-"
     with ctx.client() as client:
-        result = client.get_recording(a.stream_id)
-    report_audio(ctx, a.output, result)
+        if to_stdout:
+            size = client.save_recording(a.stream_id, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
+        else:
+            size = client.save_recording(a.stream_id, a.output)
+    if ctx.json:
+        info = {"path": a.output, "bytes": size, "audio_format": "ogg"}
+        (ctx.note if to_stdout else ctx.out)(json.dumps(info))
+    elif not to_stdout:
+        ctx.out(f"wrote {a.output}: {size} bytes of ogg audio")
     return EXIT_OK
 
 

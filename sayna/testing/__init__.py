@@ -10,7 +10,8 @@ sayna.testing`` runs one in the foreground. It needs the ``testing`` extra
 The speech providers are deterministic stand-ins. TTS audio (``linear16``,
 ``pcm``, ``wav``) *encodes* its text, and the stand-in STT recognises exactly
 that text when the audio comes back at the session's sample rate, in any
-chunking; damaged audio is never recognised. :func:`encode_speech` makes such
+chunking (in stereo sessions, on either channel or both); damaged audio is
+never recognised. :func:`encode_speech` makes such
 audio directly. Other audio can be answered with scripted transcripts.
 
 For code that receives Sayna's signed SIP webhooks, :func:`sign_webhook`,
@@ -34,8 +35,8 @@ from sayna.testing._webhooks import make_webhook_request, sip_webhook_payload
 
 if TYPE_CHECKING:
     from sayna.testing._behaviour import Behaviour
+    from sayna.testing._cassette_handle import SaynaCassette
     from sayna.testing._proxy import RecordingProxy
-    from sayna.testing._pytest_plugin import SaynaCassette
     from sayna.testing._records import PublishedData, ReceivedFrame, RecordedRequest
     from sayna.testing._replay import CassetteMismatch
     from sayna.testing._server import FakeServer
@@ -69,7 +70,7 @@ _LAZY = {
     "Behaviour": "sayna.testing._behaviour",
     "CassetteMismatch": "sayna.testing._replay",
     "RecordingProxy": "sayna.testing._proxy",
-    "SaynaCassette": "sayna.testing._pytest_plugin",
+    "SaynaCassette": "sayna.testing._cassette_handle",
     "FakeServer": "sayna.testing._server",
     "FakeSession": "sayna.testing._ws",
     "PublishedData": "sayna.testing._records",
@@ -81,6 +82,10 @@ _LAZY = {
 }
 
 
+#: The top-level modules the ``testing`` extra installs (setup.cfg).
+_TESTING_EXTRA = frozenset({"h11", "wsproto"})
+
+
 def __getattr__(name: str) -> Any:
     module_name = _LAZY.get(name)
     if module_name is None:
@@ -90,9 +95,13 @@ def __getattr__(name: str) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ImportError(
-            f"sayna.testing.{name} needs the 'testing' extra: pip install 'sayna[testing]' ({exc})"
-        ) from exc
+        # Name what is really missing: only h11 and wsproto come with the extra.
+        missing = (exc.name or "").split(".", 1)[0]
+        if missing in _TESTING_EXTRA:
+            hint = "the 'testing' extra: pip install 'sayna[testing]'"
+        else:
+            hint = f"{missing or 'a module'}, which is not installed"
+        raise ImportError(f"sayna.testing.{name} needs {hint} ({exc})", name=exc.name) from exc
     value = getattr(module, name)
     globals()[name] = value
     return value

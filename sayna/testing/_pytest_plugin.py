@@ -13,12 +13,11 @@ import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-import attrs
 import pytest
 
+from sayna.testing._cassette_handle import SaynaCassette
+
 if TYPE_CHECKING:
-    from sayna.testing._proxy import RecordingProxy
-    from sayna.testing._replay import CassetteMismatch
     from sayna.testing._server import FakeServer
 
 __all__ = ["SaynaCassette"]
@@ -66,27 +65,6 @@ def sayna_server() -> Iterator[FakeServer]:
 
     with FakeServer() as server:
         yield server
-
-
-@attrs.define(kw_only=True)
-class SaynaCassette:
-    """What the ``sayna_cassette`` fixture yields: where to point the client.
-
-    ``url`` is the replaying :class:`~sayna.testing.FakeServer`, or the
-    :class:`~sayna.testing.RecordingProxy` in front of ``$SAYNA_URL`` while
-    recording; ``SAYNA_URL`` is set to it for the test. ``recording`` says which.
-    """
-
-    url: str
-    path: pathlib.Path
-    recording: bool
-    server: FakeServer | None = None
-    proxy: RecordingProxy | None = None
-
-    @property
-    def mismatches(self) -> list[CassetteMismatch]:
-        """How the client differed from the cassette so far (always empty while recording)."""
-        return [] if self.server is None else self.server.cassette_mismatches
 
 
 def _cassette_path(request: pytest.FixtureRequest) -> pathlib.Path:

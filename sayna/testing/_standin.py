@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sayna.testing._audio import SpeechDecoder, ogg_opus_silence
+from sayna.testing._mixdown import Mixdown
 from sayna.testing._outbox import BINARY, CLOSE, PAUSE
 from sayna.testing._providers import (
     ProviderError,
@@ -61,6 +62,8 @@ class _Voice:
         self.stt_rate: int = stt["sample_rate"] or 16000
         decodable = stt["encoding"].strip().lower() in _LINEAR16
         self.decoder = SpeechDecoder(self.stt_rate, decodable=decodable)
+        # Socket audio carries the configured channels; room audio is mono.
+        self.mixdown = Mixdown(stt.get("channels") or 1)
         self.tts = tts
         self.endpoint = endpoint_ms / 1000
 
@@ -204,10 +207,11 @@ class StandIn:
         if not self._audio:
             self._error(_AUDIO_DISABLED)
             return
-        if self._voice is None:
+        voice = self._voice
+        if voice is None:
             self._error(_NO_VOICE)
             return
-        self._stt_feed(data)
+        self._stt_feed(voice.mixdown.feed(data))
 
     def _handle_stt(self, events: list[tuple[str, ...]], voice: _Voice) -> None:
         for event in events:

@@ -1,4 +1,4 @@
-"""Replay every REST vector of ../shared/protocol/vectors/rest through the client.
+"""Replay every REST vector of tests/data/protocol/vectors/rest through the client.
 
 Each vector takes one of three paths, chosen explicitly in ``DISPOSITIONS``:
 

@@ -1,6 +1,8 @@
-"""Access to ../shared/protocol: the vectors and the server's OpenAPI schemas.
+"""The protocol's test data: the wire vectors and the server's OpenAPI schemas.
 
-These tests always run in CI; a missing ../shared is an error, never a skip.
+Both live in the repository, under ``tests/data/protocol/`` (see its NOTICE for
+where they come from), so a fresh clone runs every test. A missing folder is an
+error, never a skip.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-PROTOCOL_DIR = ROOT.parent / "shared" / "protocol"
+PROTOCOL_DIR = ROOT / "tests" / "data" / "protocol"
 VECTORS_DIR = PROTOCOL_DIR / "vectors"
 
 if not PROTOCOL_DIR.is_dir():

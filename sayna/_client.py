@@ -291,19 +291,38 @@ class Sayna:
         """Close every realtime session of this client, then the HTTP pool.
 
         Idempotent. A session that fails to close is logged and skipped, so
-        the pool is always released.
+        the pool is always released. The sessions close in parallel, so N
+        sessions take about as long as one. A call interrupted (Ctrl-C) is
+        finished by the next one.
         """
         with self._lock:
-            if self._closed:
-                return
             self._closed = True
-        for realtime in list(self._sessions):
-            try:
-                realtime.close()
-            except Exception:
-                _log.warning("closing a realtime session failed", exc_info=True)
-        if self._owns_http:
+        sessions = list(self._sessions)
+        if len(sessions) == 1:
+            self._close_session(sessions[0])
+        elif sessions:
+            threads = [
+                threading.Thread(
+                    target=self._close_session, args=(s,), name="sayna-close", daemon=True
+                )
+                for s in sessions
+            ]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        with self._lock:
+            close_pool = self._owns_http and not getattr(self, "_pool_closed", False)
+            self._pool_closed = True
+        if close_pool:
             self._http.close()
+
+    @staticmethod
+    def _close_session(realtime: Any) -> None:
+        try:
+            realtime.close()
+        except Exception:
+            _log.warning("closing a realtime session failed", exc_info=True)
 
     def __enter__(self) -> Sayna:
         self._ensure_open()

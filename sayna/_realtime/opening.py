@@ -29,6 +29,7 @@ import ssl
 import time
 import types
 import weakref
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
@@ -340,11 +341,14 @@ def open_websocket(
     headers: list[str],
     timeout: float,
     deadline: float | None = None,
+    on_socket: Callable[[Any], None] | None = None,
 ) -> websocket.WebSocket:
     """Connect and upgrade within ``timeout`` seconds in all (and by ``deadline``, if given).
 
     The returned WebSocket's socket blocks without a timeout; frames the server
-    sent along with its 101 answer are read from it first.
+    sent along with its 101 answer are read from it first. ``on_socket`` is
+    given the connected socket before the upgrade, so that another thread can
+    cut a wait for the answer by shutting it down.
     """
     started = time.monotonic()
     own_deadline = started + timeout
@@ -353,6 +357,8 @@ def open_websocket(
     sock: Any = None
     try:
         sock = _open_socket(ws_url, plan, own_deadline, timeout)
+        if on_socket is not None:
+            on_socket(sock)
         host, port, resource, _ = parse_url(ws_url)
         request_lines, key = websocket_handshake._get_handshake_headers(
             resource, ws_url, host, port, {"header": headers}
@@ -457,11 +463,14 @@ class RealtimeSettings:
     #: The client's network plan, built once while its settings stay the same.
     plans: PlanCache = attrs.field(factory=PlanCache, repr=False, eq=False)
 
-    def open_websocket(self, timeout: float, deadline: float) -> Any:
+    def open_websocket(
+        self, timeout: float, deadline: float, on_socket: Callable[[Any], None] | None = None
+    ) -> Any:
         """Connect and upgrade (proxy, TLS as the REST calls) by ``deadline``; raise a SaynaError.
 
         ``deadline`` is the one of the whole connect (TCP, proxy, TLS, upgrade,
-        and the wait for ``ready`` after this returns).
+        and the wait for ``ready`` after this returns); ``on_socket``: see
+        :func:`open_websocket`.
         """
         plan = self.plans.plan(self.http, self.ws_url)
         return open_websocket(
@@ -470,4 +479,5 @@ class RealtimeSettings:
             headers=list(self.headers),
             timeout=min(timeout, self.timeout),
             deadline=deadline,
+            on_socket=on_socket,
         )

@@ -576,6 +576,7 @@ class Session:
         The audio is everything received until the next ``tts_playback_complete``,
         which means "the queue drained": call it only when nothing else is being
         spoken. Blank text is refused; ``.save("x.wav")`` writes a playable file.
+        If a reconnect loses the text, :class:`SaynaConnectionError` at once.
         """
         return _conveniences.say(self, text, timeout=timeout)
 
@@ -612,7 +613,9 @@ class Session:
         ``audio`` may be what :meth:`say` or :meth:`Sayna.speak_rest` returned.
         It goes as fast as the server reads it; ``realtime=True`` paces it like
         a microphone. Final results up to the end-of-turn marker that follows
-        the last frame; ``timeout`` bounds the wait after the last frame.
+        the last frame; ``timeout`` bounds the wait after the last frame. A
+        reconnect meanwhile raises :class:`SaynaConnectionError` at once (audio
+        was lost), never a transcript with a gap.
         """
         return _conveniences.transcribe(
             self,

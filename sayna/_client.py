@@ -298,8 +298,11 @@ class Sayna:
         with self._lock:
             self._closed = True
         sessions = list(self._sessions)
-        if len(sessions) == 1:
-            self._close_session(sessions[0])
+        # From one of our own threads (a callback closing the client), one by
+        # one on that thread: a close elsewhere would wait for the callback.
+        if len(sessions) == 1 or threading.current_thread().name.startswith("sayna-"):
+            for realtime in sessions:
+                self._close_session(realtime)
         elif sessions:
             threads = [
                 threading.Thread(

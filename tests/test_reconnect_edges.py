@@ -285,3 +285,36 @@ def test_an_unexpected_error_in_an_attempt_ends_the_session_with_an_error() -> N
         session.close()
     http.close()
     assert not [e for e in seen if isinstance(e, ReconnectedEvent)]
+
+
+def test_a_callback_may_close_its_client_with_several_sessions() -> None:
+    """Sayna.close() from a callback closes every session at once, without waiting on itself."""
+    from sayna import STTResultEvent
+    from sayna.testing import FakeServer
+
+    with FakeServer() as server:
+        client = Sayna(server.url)
+        first = client.connect(STT, TTS, timeout=5)
+        second = client.connect(STT, TTS, timeout=5)
+        fake = server.sessions[0]
+        closed = threading.Event()
+
+        @first.on(STTResultEvent)
+        def close_all(event: STTResultEvent) -> None:
+            client.close()
+            closed.set()
+
+        started = time.monotonic()
+        fake.send_event(
+            {
+                "type": "stt_result",
+                "transcript": "bye",
+                "is_final": True,
+                "is_speech_final": True,
+                "confidence": 0.9,
+            }
+        )
+        assert closed.wait(10)
+        assert time.monotonic() - started < 1.5  # waiting on itself: 2 s per session
+        assert first.close_event is not None
+        assert second.close_event is not None

@@ -318,3 +318,27 @@ def test_a_callback_may_close_its_client_with_several_sessions() -> None:
         assert time.monotonic() - started < 1.5  # waiting on itself: 2 s per session
         assert first.close_event is not None
         assert second.close_event is not None
+
+
+def test_close_cuts_an_attempt_stuck_in_a_silent_proxy() -> None:
+    """close() while an attempt waits for a proxy's CONNECT answer returns at once."""
+    handler = FirstThen(upgrade_never_answered)
+    policy = ReconnectPolicy(max_attempts=3, initial_delay=0.01, max_delay=0.01)
+    http = requests.Session()
+    http.trust_env = False
+    with (
+        RawServer(handler) as server,
+        RawServer(hold) as proxy,
+        Sayna(server.url, api_key="k", session=http) as client,
+    ):
+        session = client.connect(STT, TTS, reconnect=policy, timeout=30)
+        # From the next connection on, every WebSocket goes through a proxy that never answers.
+        http.proxies = {"http": proxy.url, "https": proxy.url}
+        handler.drop.set()
+        wait_until(lambda: proxy.accepted == 1, timeout=10)
+        time.sleep(0.1)  # the CONNECT request is out; its answer never comes
+        started = time.monotonic()
+        session.close()
+        assert time.monotonic() - started < 0.3
+        assert not [t for t in reader_threads() if t.is_alive()]
+    http.close()

@@ -260,8 +260,17 @@ def _socks_socket(ws_url: str, plan: NetworkPlan, deadline: float, timeout: floa
     return sock
 
 
-def _open_socket(ws_url: str, plan: NetworkPlan, deadline: float, timeout: float) -> Any:
-    """TCP, then the proxy's tunnel, then TLS: a socket ready for the upgrade request."""
+def _open_socket(
+    ws_url: str,
+    plan: NetworkPlan,
+    deadline: float,
+    timeout: float,
+    on_socket: Callable[[Any], None] | None = None,
+) -> Any:
+    """TCP, then the proxy's tunnel, then TLS: a socket ready for the upgrade request.
+
+    ``on_socket`` gets the TCP socket before the tunnel and TLS waits.
+    """
     host, port, _, _ = parse_url(ws_url)
     proxy = plan.proxy
     if proxy is not None and proxy["proxy_type"] != "http":
@@ -273,6 +282,8 @@ def _open_socket(ws_url: str, plan: NetworkPlan, deadline: float, timeout: float
             proxy["http_proxy_host"], proxy["http_proxy_port"], deadline, ws_url, timeout
         )
     try:
+        if on_socket is not None:
+            on_socket(sock)
         if proxy is not None:
             _tunnel(sock, host, port, proxy, deadline=deadline, url=ws_url, timeout=timeout)
         if plan.ssl_context is not None:
@@ -347,8 +358,9 @@ def open_websocket(
 
     The returned WebSocket's socket blocks without a timeout; frames the server
     sent along with its 101 answer are read from it first. ``on_socket`` is
-    given the connected socket before the upgrade, so that another thread can
-    cut a wait for the answer by shutting it down.
+    given the TCP socket as soon as it is connected (before a proxy tunnel,
+    TLS and the upgrade; not for SOCKS proxies), so that another thread can
+    cut those waits by shutting it down.
     """
     started = time.monotonic()
     own_deadline = started + timeout
@@ -356,9 +368,7 @@ def open_websocket(
         own_deadline = min(own_deadline, deadline)
     sock: Any = None
     try:
-        sock = _open_socket(ws_url, plan, own_deadline, timeout)
-        if on_socket is not None:
-            on_socket(sock)
+        sock = _open_socket(ws_url, plan, own_deadline, timeout, on_socket)
         host, port, resource, _ = parse_url(ws_url)
         request_lines, key = websocket_handshake._get_handshake_headers(
             resource, ws_url, host, port, {"header": headers}

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from sayna._audio import DEFAULT_SAMPLE_RATE, AudioResult
 from sayna._errors import (
+    SaynaConnectionError,
     SaynaError,
     SaynaNotConnectedError,
     SaynaTimeoutError,
@@ -33,6 +34,8 @@ from sayna._events import (
     ErrorEvent,
     Event,
     EventsDiscardedEvent,
+    ReconnectedEvent,
+    ReconnectingEvent,
     STTResultEvent,
     TTSAudioEvent,
     TTSPlaybackCompleteEvent,
@@ -137,8 +140,9 @@ def say(
     speak is done"): only correct when nothing else is queued. The result's
     ``audio_format``/``sample_rate`` come from the session's ``tts_config``,
     so ``.save("x.wav")`` writes a playable file. Blank text is refused.
-    Raises :class:`SaynaTimeoutError` after ``timeout`` seconds and
-    :class:`SaynaError` when the server reports a synthesis failure.
+    Raises :class:`SaynaTimeoutError` after ``timeout`` seconds,
+    :class:`SaynaError` when the server reports a synthesis failure, and
+    :class:`SaynaConnectionError` as soon as a reconnect reports the text lost.
     """
     require_text(text, "text")  # the server answers blank text with nothing at all
     require_positive_seconds(timeout, "timeout")
@@ -168,6 +172,15 @@ def say(
                 failure = event.message  # a completion still follows
         elif isinstance(event, CloseEvent):
             raise _closed(event, "waiting for speech")
+        elif isinstance(event, ReconnectedEvent) and text in event.lost_speech:
+            # The server forgot the queued speech with the old connection: no
+            # completion will come for it (issue 22, item 11).
+            raise SaynaConnectionError(
+                f"the connection dropped before the speech was complete; the session"
+                f" reconnected (attempt {event.attempt}) but the server lost the text"
+                f" {text!r} ({sum(map(len, chunks))} bytes of its audio had arrived);"
+                f" say it again"
+            )
     if failure is not None:
         raise SaynaError(f"the server could not speak: {failure}")
     headers = {
@@ -358,6 +371,15 @@ class _Turn:
             raise SaynaError(f"{event.count} events were discarded; the transcript is incomplete")
         elif isinstance(event, CloseEvent):
             raise _closed(event, "transcribing")
+        elif isinstance(event, ReconnectingEvent):
+            # Audio sent during the gap is dropped and the server's recogniser
+            # starts over: the transcript would silently miss speech (item 11).
+            raise SaynaConnectionError(
+                f"the connection dropped while transcribing ({event.reason}); the session"
+                f" reconnects (attempt {event.attempt}), but the audio sent meanwhile and"
+                f" what the server had not yet transcribed are lost (text so far:"
+                f" {self.text!r})"
+            )
 
 
 def transcribe(
@@ -388,7 +410,8 @@ def transcribe(
     last frame and followed by 0.3 s without results, or, if the turn had
     already ended when the audio did, one quiet second after the audio.
     ``timeout`` bounds the wait after the last frame (:class:`SaynaTimeoutError`,
-    whose message holds the text so far).
+    whose message holds the text so far). A reconnect while it runs raises
+    :class:`SaynaConnectionError` at once: audio sent during the gap is dropped.
     """
     require_positive_seconds(timeout, "timeout")
     config = _audio_config(session.stt_config)

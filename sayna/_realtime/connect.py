@@ -97,8 +97,10 @@ def connect(
     before ``ready`` means the configuration failed, except the server's
     advisory ``loading_audio`` errors, after which it still sends ``ready``;
     :class:`SaynaConnectionClosedError` when the connection closes before
-    ``ready``; :class:`SaynaTimeoutError` when ``ready`` does not come in
-    time. On every error the socket is closed and no thread is left behind.
+    ``ready`` (or right after it, without ``reconnect``; with ``reconnect``
+    the session is returned and reconnects); :class:`SaynaTimeoutError` when
+    ``ready`` does not come in time. On every error the socket is closed and
+    no thread is left behind.
 
     **Threads.** The session reads the socket on its own daemon thread, runs
     callbacks on a second one (started with the first callback), and shares

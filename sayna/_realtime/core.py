@@ -22,9 +22,11 @@ exit hook.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import enum
 import itertools
 import logging
+import socket
 import threading
 import time
 import weakref
@@ -58,7 +60,7 @@ from sayna._realtime.dispatch import Dispatcher
 from sayna._realtime.eventlog import EventLog
 from sayna._realtime.opening import RealtimeSettings
 from sayna._realtime.protocol import client_close, describe, describe_close
-from sayna._realtime.reconnect import ReconnectPolicy, is_resumable
+from sayna._realtime.reconnect import STABLE_AFTER, ReconnectPolicy, is_resumable
 from sayna._realtime.stats import Counters, SessionStats, SpeechTracker
 
 __all__ = ["LIVE_STATES", "OPEN_STATES", "SessionCore", "State", "close_all_at_exit"]
@@ -160,6 +162,16 @@ class SessionCore:
         self._dropped_audio = 0
         self._attempt_failure: str | None = None
         self._attempt = 0
+        # When the current connection's ready came: a drop sooner than
+        # STABLE_AFTER later goes on counting attempts instead of starting over.
+        self._ready_at = 0.0
+        # The socket of an attempt still upgrading: close() shuts it down.
+        self._opening: Any = None
+        # connect() is still waiting: it reports a failure itself (no WARNING).
+        self._connect_waiting = True
+        # The thread inside close(): another close() only waits for it; one
+        # left by an interruption (Ctrl-C) is finished by the next close().
+        self._closer: threading.Thread | None = None
         _live.add(self)
 
     @property
@@ -196,6 +208,12 @@ class SessionCore:
 
     def wait_ready(self, deadline: float, timeout: float) -> None:
         """Block until ``ready``; raise on a server error, a close or the deadline."""
+        try:
+            self._wait_ready(deadline, timeout)
+        finally:
+            self._connect_waiting = False
+
+    def _wait_ready(self, deadline: float, timeout: float) -> None:
         with self._cond:
             while True:
                 # The first error while waiting is the configuration failing
@@ -206,14 +224,17 @@ class SessionCore:
                         f"the server refused the session configuration: {message}",
                         server_message=message,
                     )
-                if self.state is State.READY:
+                # Ready came, even if the connection is already being
+                # replaced: the session is the caller's (issue 22, item 5).
+                if self.state in (State.READY, State.RECONNECTING):
                     return
                 if self.state is not State.CONNECTING:
                     close = self.close_event
                     if close is None:
                         raise SaynaNotConnectedError("the session was closed while connecting")
+                    when = "right after" if self.ready_event is not None else "before"
                     raise SaynaConnectionClosedError(
-                        f"the connection closed before the session was ready"
+                        f"the connection closed {when} the session was ready"
                         f" ({describe_close(close)})",
                         code=close.code,
                         reason=close.reason,
@@ -241,6 +262,7 @@ class SessionCore:
                 if self.state is State.CONNECTING and self._config_error is None:
                     self.ready_event = event
                     self.state = State.READY
+                    self._ready_at = time.monotonic()
                     connection.awaiting_ready = False
                     if "stream_id" not in self.config:
                         # A reconnect resumes this stream, not a new one the server picks.
@@ -263,6 +285,7 @@ class SessionCore:
                     return
                 self.ready_event = event
                 self.state = State.READY
+                self._ready_at = time.monotonic()
                 connection.awaiting_ready = False
                 self.counters.reconnects += 1
                 lost, self._lost_speech = self._lost_speech, ()
@@ -270,7 +293,8 @@ class SessionCore:
                 attempt = self._attempt
                 self._cond.notify_all()
             # On the reader thread, before anything this connection reads next.
-            self.log.append(ReconnectedEvent(attempt, event.stream_id, lost, dropped), force=True)
+            # Not forced: like any event it waits for room (issue 22, item 7).
+            self.log.append(ReconnectedEvent(attempt, event.stream_id, lost, dropped))
             connection.start_keepalive()
         elif isinstance(event, ErrorEvent) and not is_advisory_config_error(event.message):
             with self._cond:
@@ -301,6 +325,11 @@ class SessionCore:
             )
             if resume:
                 self.state = State.RECONNECTING
+                # A connection that did not stay up STABLE_AFTER seconds proved
+                # nothing: its drop continues the count instead of restarting
+                # it, so a server that answers ready and drops is given up on.
+                proven = time.monotonic() - self._ready_at >= STABLE_AFTER
+                first_attempt = 1 if proven else self._attempt + 1
                 self._lost_speech = self.speech.take_lost()
                 # Audio refused since the send that found the drop counts too.
                 self._cond.notify_all()
@@ -315,7 +344,7 @@ class SessionCore:
                 )
                 self._reconnector = threading.Thread(
                     target=self._reconnect,
-                    args=(policy, close),
+                    args=(policy, close, first_attempt),
                     name=f"sayna-reconnect-{self.id}",
                     daemon=True,
                 )
@@ -338,6 +367,9 @@ class SessionCore:
                 finished = True
             else:
                 finished = False
+                # Read before the state changes: connect() may be about to
+                # raise this end itself.
+                connect_waiting = self._connect_waiting
                 self.state = State.CLOSED
                 self.close_event = close
                 self.fatal = close.error
@@ -348,7 +380,7 @@ class SessionCore:
             return
         # Decided before the close event goes in: a wait that returns with it
         # releases its cursor, and it is still the consumer that reports it.
-        watched = self.log.has_consumer() or self.dispatcher.watches(close)
+        watched = connect_waiting or self.log.has_consumer() or self.dispatcher.watches(close)
         self.log.append(close, force=True)
         self.log.finish()
         if close.error is not None:
@@ -364,19 +396,61 @@ class SessionCore:
         me = threading.current_thread()
         with self._cond:
             self._user_closed = True
-            initiate = self.state in LIVE_STATES
+            was = self.state
+            initiate = was in LIVE_STATES
+            # A close() interrupted (Ctrl-C, a Celery time limit) left the
+            # session closing with no one at work: this one finishes it.
+            resume = was is State.CLOSING and self.close_event is None and self._closer is None
             if initiate:
                 self.state = State.CLOSING
                 self._cond.notify_all()
+            if initiate or resume:
+                self._closer = me
             connection = self.connection
+            opening = self._opening
+        try:
+            self._close_steps(
+                connection, opening, deadline, initiate=initiate, resume=resume, was=was
+            )
+        except BaseException:
+            # Interrupted: cut the socket without waiting for anything, so the
+            # reader ends and records the end; a later close() finishes the rest.
+            if connection is not None:
+                connection.abandon()
+            raise
+        finally:
+            if initiate or resume:
+                with self._cond:
+                    self._closer = None
+        _live.discard(self)
+        if raise_errors and me is not self.dispatcher.thread:
+            self.dispatcher.raise_errors()
+
+    def _close_steps(
+        self,
+        connection: Connection | None,
+        opening: Any,
+        deadline: float,
+        *,
+        initiate: bool,
+        resume: bool,
+        was: State,
+    ) -> None:
+        me = threading.current_thread()
         self.dispatcher.stop_starting()
-        if initiate:
+        if opening is not None:
+            _shutdown(opening)  # an attempt waiting for its upgrade answer ends now
+        if initiate or resume:
             # From now on nobody waits for consumers: close must not hang on them.
             self.log.unbound()
             if connection is None or connection.counted or connection.reader_done:
                 # Never connected, or between two reconnect attempts (the
                 # reconnect thread also records the end when it stops).
                 self._finish(None, client_close())
+            elif was is State.RECONNECTING or resume:
+                # An attempt not ready yet (or a close already tried): no
+                # Close handshake to wait for, cut it.
+                connection.abandon()
             else:
                 connection.close(deadline)
         if connection is not None:
@@ -390,9 +464,6 @@ class SessionCore:
                 dispatcher.join(max(0.0, deadline - time.monotonic()))
             if dispatcher.is_alive() and dispatcher is not me:
                 logger.debug("callbacks still running after close(); they finish on their own")
-        _live.discard(self)
-        if raise_errors and me is not dispatcher:
-            self.dispatcher.raise_errors()
 
     def abandon(self) -> None:
         """Close from ``__del__``: garbage collection may run while this very thread
@@ -493,22 +564,54 @@ class SessionCore:
 
     # --- reconnecting (the policy is a value: sayna._realtime.reconnect) --------------
 
-    def _reconnect(self, policy: ReconnectPolicy, ended: CloseEvent) -> None:
+    def _reconnect(self, policy: ReconnectPolicy, ended: CloseEvent, first: int = 1) -> None:
         """Run the attempts (on the reconnect thread) after ``ended``.
 
         Opens new sockets with the policy's backoff, re-sends the config (with
         the stream id of the first ``ready``) and stops at the first ``ready``,
         a refusal of the credentials, the user closing the session or the
-        last attempt.
+        last attempt. ``first`` is above 1 when the connection that ended had
+        not proven itself (see :data:`~sayna._realtime.reconnect.STABLE_AFTER`).
         """
         if ended.initiator == "server":
             reason = f"the server closed the connection ({describe_close(ended)})"
         else:
             reason = ended.reason or describe_close(ended)
+        failure: BaseException | None = None
+        try:
+            self._attempts(policy, ended, reason, first)
+        except BaseException as exc:  # reported below as the session's end
+            failure = exc
+        finally:
+            # Whatever stops this thread ends the session, never leaves it
+            # reconnecting for good (issue 22, item 10). The exception's text
+            # may carry a proxy URL with credentials: only its type is shown;
+            # it is the error's __cause__.
+            if self._reconnecting():
+                why = "the reconnect thread stopped"
+                if failure is not None:
+                    why = f"the reconnect thread failed ({type(failure).__name__})"
+                self.give_up(ended, reason, why, cause=failure)
+            elif failure is not None:
+                self.finish_if_closing()
+
+    def _attempts(
+        self, policy: ReconnectPolicy, ended: CloseEvent, reason: str, first: int
+    ) -> None:
         last = reason
-        for attempt in range(1, policy.max_attempts + 1):
+        if first > policy.max_attempts:
+            self.give_up(
+                ended,
+                reason,
+                f"{policy.max_attempts} reconnect(s) in a row lost the connection within"
+                f" {STABLE_AFTER:g} s of ready",
+            )
+            return
+        for attempt in range(first, policy.max_attempts + 1):
             delay = policy.delay(attempt)
-            self.log.append(ReconnectingEvent(attempt, delay, last), force=True)
+            # Not forced: with an unread iterator these wait for room like any
+            # event, so reconnects cannot grow the log past its bound (item 7).
+            self.log.append(ReconnectingEvent(attempt, delay, last))
             if not self.sleep_while_reconnecting(delay):
                 self.finish_if_closing()
                 return
@@ -523,6 +626,14 @@ class SessionCore:
                 )
                 return
         self.give_up(ended, reason, f"{policy.max_attempts} attempt(s) failed; the {last}")
+
+    def _opened(self, sock: Any) -> None:
+        """An attempt's socket is connected and about to upgrade: close() may cut it."""
+        with self._cond:
+            self._opening = sock
+            cut = self.state is not State.RECONNECTING
+        if cut:
+            _shutdown(sock)
 
     def sleep_while_reconnecting(self, delay: float) -> bool:
         """Wait ``delay`` seconds; False if the session is closing meanwhile."""
@@ -541,11 +652,16 @@ class SessionCore:
         timeout = self.connect_timeout
         deadline = time.monotonic() + timeout
         try:
-            ws = settings.open_websocket(timeout, deadline)
+            ws = settings.open_websocket(timeout, deadline, self._opened)
         except SaynaHttpError as exc:
             return Attempt(failure=describe(exc), refused=exc.status_code in (401, 403))
         except SaynaError as exc:
+            if not self._reconnecting():
+                return Attempt(done=True)  # close() cut the upgrade
             return Attempt(failure=describe(exc))
+        finally:
+            with self._cond:
+                self._opening = None
         with self._cond:
             if self.state is not State.RECONNECTING:
                 ws.shutdown()
@@ -572,7 +688,10 @@ class SessionCore:
             if not self._reconnecting():
                 return Attempt(done=True)
             failure = self._attempt_failure or "failed"
-        connection.close(time.monotonic() + CLOSE_HANDSHAKE_TIMEOUT)
+        # A failed attempt is cut, not closed politely: waiting for the
+        # server's Close answer added half a second per attempt to the
+        # documented give-up bound (issue 22, item 9).
+        connection.abandon()
         connection.join(time.monotonic() + CLOSE_HANDSHAKE_TIMEOUT)
         self._retire(connection)
         return Attempt(failure=failure)
@@ -582,16 +701,20 @@ class SessionCore:
         # this one waits, which a type checker's narrowing cannot know.
         return self.state is State.RECONNECTING
 
-    def give_up(self, ended: CloseEvent, reason: str, why: str) -> None:
+    def give_up(
+        self, ended: CloseEvent, reason: str, why: str, *, cause: BaseException | None = None
+    ) -> None:
         """End the session after the attempts failed (``ended``: the original drop)."""
         message = (
             f"the connection to the Sayna server was lost ({reason}) and reconnecting failed: {why}"
         )
+        error = SaynaConnectionClosedError(message, code=ended.code, reason=ended.reason)
+        error.__cause__ = cause
         close = CloseEvent(
             code=ended.code,
             reason=f"{reason}; {why}",
             initiator=ended.initiator,
-            error=SaynaConnectionClosedError(message, code=ended.code, reason=ended.reason),
+            error=error,
         )
         with self._cond:
             if self.state is not State.RECONNECTING:
@@ -613,6 +736,11 @@ class SessionCore:
             if connection is not None and connection.counted:
                 connection = None
             return self.counters.snapshot(connection, self.speech.timings())
+
+
+def _shutdown(sock: Any) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def close_all_at_exit() -> None:

@@ -29,6 +29,7 @@ import ssl
 import time
 import types
 import weakref
+from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import unquote, urlsplit
 
@@ -269,8 +270,17 @@ def _socks_socket(ws_url: str, plan: NetworkPlan, deadline: float, timeout: floa
     return sock
 
 
-def _open_socket(ws_url: str, plan: NetworkPlan, deadline: float, timeout: float) -> Any:
-    """TCP, then the proxy's tunnel, then TLS: a socket ready for the upgrade request."""
+def _open_socket(
+    ws_url: str,
+    plan: NetworkPlan,
+    deadline: float,
+    timeout: float,
+    on_socket: Callable[[Any], None] | None = None,
+) -> Any:
+    """TCP, then the proxy's tunnel, then TLS: a socket ready for the upgrade request.
+
+    ``on_socket`` gets the TCP socket before the tunnel and TLS waits.
+    """
     host, port, _, _ = parse_url(ws_url)
     proxy = plan.proxy
     if proxy is not None and proxy["proxy_type"] != "http":
@@ -282,6 +292,8 @@ def _open_socket(ws_url: str, plan: NetworkPlan, deadline: float, timeout: float
             proxy["http_proxy_host"], proxy["http_proxy_port"], deadline, ws_url, timeout
         )
     try:
+        if on_socket is not None:
+            on_socket(sock)
         if proxy is not None:
             _tunnel(sock, host, port, proxy, deadline=deadline, url=ws_url, timeout=timeout)
         if plan.ssl_context is not None:
@@ -350,11 +362,15 @@ def open_websocket(
     headers: list[str],
     timeout: float,
     deadline: float | None = None,
+    on_socket: Callable[[Any], None] | None = None,
 ) -> websocket.WebSocket:
     """Connect and upgrade within ``timeout`` seconds in all (and by ``deadline``, if given).
 
     The returned WebSocket's socket blocks without a timeout; frames the server
-    sent along with its 101 answer are read from it first.
+    sent along with its 101 answer are read from it first. ``on_socket`` is
+    given the TCP socket as soon as it is connected (before a proxy tunnel,
+    TLS and the upgrade; not for SOCKS proxies), so that another thread can
+    cut those waits by shutting it down.
     """
     started = time.monotonic()
     own_deadline = started + timeout
@@ -362,7 +378,7 @@ def open_websocket(
         own_deadline = min(own_deadline, deadline)
     sock: Any = None
     try:
-        sock = _open_socket(ws_url, plan, own_deadline, timeout)
+        sock = _open_socket(ws_url, plan, own_deadline, timeout, on_socket)
         host, port, resource, _ = parse_url(ws_url)
         request_lines, key = websocket_handshake._get_handshake_headers(
             resource, ws_url, host, port, {"header": headers}
@@ -467,11 +483,14 @@ class RealtimeSettings:
     #: The client's network plan, built once while its settings stay the same.
     plans: PlanCache = attrs.field(factory=PlanCache, repr=False, eq=False)
 
-    def open_websocket(self, timeout: float, deadline: float) -> Any:
+    def open_websocket(
+        self, timeout: float, deadline: float, on_socket: Callable[[Any], None] | None = None
+    ) -> Any:
         """Connect and upgrade (proxy, TLS as the REST calls) by ``deadline``; raise a SaynaError.
 
         ``deadline`` is the one of the whole connect (TCP, proxy, TLS, upgrade,
-        and the wait for ``ready`` after this returns).
+        and the wait for ``ready`` after this returns); ``on_socket``: see
+        :func:`open_websocket`.
         """
         plan = self.plans.plan(self.http, self.ws_url)
         return open_websocket(
@@ -480,4 +499,5 @@ class RealtimeSettings:
             headers=list(self.headers),
             timeout=min(timeout, self.timeout),
             deadline=deadline,
+            on_socket=on_socket,
         )

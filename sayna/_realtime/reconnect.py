@@ -17,11 +17,22 @@ from sayna._errors import SaynaValidationError
 from sayna._events import CloseEvent
 from sayna._validation import int_at_least, require_positive_seconds
 
-__all__ = ["RESUMABLE_CLOSE_CODES", "ReconnectPolicy", "is_resumable", "resolve_policy"]
+__all__ = [
+    "RESUMABLE_CLOSE_CODES",
+    "STABLE_AFTER",
+    "ReconnectPolicy",
+    "is_resumable",
+    "resolve_policy",
+]
 
 # Server Close codes after which a session may resume on a new connection:
 # going away, abnormal, internal error, restart, try again later, bad gateway.
 RESUMABLE_CLOSE_CODES = frozenset({1001, 1006, 1011, 1012, 1013, 1014})
+
+#: Seconds a connection must stay up after its ``ready`` before its drop starts
+#: the attempts over at 1; a sooner drop continues the count, so a server that
+#: answers ``ready`` and drops every time is given up on after ``max_attempts``.
+STABLE_AFTER = 5.0
 
 
 def _positive_seconds(instance: object, attribute: attrs.Attribute[float], value: object) -> None:
@@ -35,7 +46,8 @@ class ReconnectPolicy:
     Attempt *n* waits ``min(max_delay, initial_delay * 2 ** (n - 1))`` seconds,
     scaled by a random factor between 0.5 and 1 (jitter, so that many clients
     dropped at once do not return at once). Each attempt is bounded by the
-    ``timeout`` given to ``connect()``.
+    ``timeout`` given to ``connect()``. The count starts over only after a
+    connection that stayed up 5 seconds past its ``ready``.
     """
 
     max_attempts: int = attrs.field(default=5, validator=int_at_least(1))

@@ -70,10 +70,12 @@ class Session:
     ``close()`` returns promptly from any state: it sends a Close frame, waits
     at most half a second for the server's answer (the server often drops the
     connection instead), shuts the socket down, and lets the events already
-    received reach their consumers. A session garbage-collected while open
-    emits a :class:`ResourceWarning`; sessions still open at interpreter exit
-    are closed. A forked child cannot use its parent's session. Opened with
-    ``reconnect=``, a session outlives a lost connection (see
+    received reach their consumers; a reconnect attempt under way is cut at
+    once. A ``close()`` interrupted (Ctrl-C, a time limit) shuts the socket
+    down before the exception propagates, and the next ``close()`` finishes.
+    A session garbage-collected while open emits a :class:`ResourceWarning`;
+    sessions still open at interpreter exit are closed. A forked child cannot
+    use its parent's session. Opened with ``reconnect=``, a session outlives a lost connection (see
     :meth:`Sayna.connect`): it stays the same object, with the same callbacks
     and iterators, and reports the gap as :class:`ReconnectingEvent` and
     :class:`ReconnectedEvent`; :meth:`stats` counts what it carried.
@@ -115,7 +117,10 @@ class Session:
     later; the first iterator
     opened after older ones were dropped receives an
     :class:`EventsDiscardedEvent` with their count (and a warning is logged). A
-    session consumed only through callbacks therefore uses bounded memory.
+    session consumed only through callbacks therefore uses bounded memory. The
+    session's own :class:`ReconnectingEvent` and :class:`ReconnectedEvent`
+    count against the same bound (a reconnect waits for room, as reading
+    does); only the final :class:`CloseEvent` and callback errors may go past it.
 
     **Errors.** A server ``error`` message is an :class:`ErrorEvent`; the session
     goes on. An undecodable frame is a :class:`MalformedEvent` and an unknown
@@ -571,6 +576,7 @@ class Session:
         The audio is everything received until the next ``tts_playback_complete``,
         which means "the queue drained": call it only when nothing else is being
         spoken. Blank text is refused; ``.save("x.wav")`` writes a playable file.
+        If a reconnect loses the text, :class:`SaynaConnectionError` at once.
         """
         return _conveniences.say(self, text, timeout=timeout)
 
@@ -607,7 +613,9 @@ class Session:
         ``audio`` may be what :meth:`say` or :meth:`Sayna.speak_rest` returned.
         It goes as fast as the server reads it; ``realtime=True`` paces it like
         a microphone. Final results up to the end-of-turn marker that follows
-        the last frame; ``timeout`` bounds the wait after the last frame.
+        the last frame; ``timeout`` bounds the wait after the last frame. A
+        reconnect meanwhile raises :class:`SaynaConnectionError` at once (audio
+        was lost), never a transcript with a gap.
         """
         return _conveniences.transcribe(
             self,

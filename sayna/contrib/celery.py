@@ -20,7 +20,10 @@ Three things a Celery worker would otherwise get wrong, and nothing more:
 - **Sessions end cleanly when the task is cut short.** Inside :func:`session`,
   Celery's soft time limit (``SoftTimeLimitExceeded``) and a warm shutdown of
   the worker (``SIGTERM``) both close the session — close frame sent, its
-  threads joined — and the task fails with :class:`SessionInterrupted`.
+  threads joined — and the task fails with :class:`SessionInterrupted`. That
+  holds when they strike while the block's session is closing too: the close
+  is finished (a limit cuts the wait for the server's answer) and the task
+  fails with :class:`SessionInterrupted`, never ``SoftTimeLimitExceeded``.
 - **A cut-short session is a failure you can retry, never a success.** On a
   warm shutdown the worker's main process tells each pool process running a
   task (``SIGUSR2``); a task inside :func:`session` is interrupted there, so
@@ -91,6 +94,8 @@ class _ProcessState:
         # Open session() blocks in this process's main thread: where a shutdown
         # notice can be raised as an exception.
         self.active = 0
+        # session() blocks closing now: a notice then only marks the process.
+        self.closing = 0
 
 
 _options: dict[str, Any] = {}
@@ -159,7 +164,7 @@ def _shutdown_interruption() -> SessionInterrupted:
 def _on_shutdown_notice(signum: int, frame: Any) -> None:
     state = _state
     state.stopping = True
-    if state.active and threading.current_thread() is threading.main_thread():
+    if state.active and not state.closing and threading.current_thread() is threading.main_thread():
         raise _shutdown_interruption()
 
 
@@ -214,16 +219,58 @@ def session(**connect_options: Any) -> Iterator[Session]:
             raise _shutdown_interruption()
         yield opened
     except SoftTimeLimitExceeded as exc:
-        raise SessionInterrupted(
-            "the task reached its soft time limit; the session was closed before its end",
-            reason="soft_time_limit",
-        ) from exc
+        raise _soft_limit() from exc
     finally:
-        # From here on a shutdown notice only marks the process: raising it
-        # inside close() would leave the session half closed.
         if counted:
             state.active -= 1
         if opened is not None:
+            cut = _close_through(opened, state)
+            if isinstance(cut, SoftTimeLimitExceeded):
+                raise _soft_limit() from cut
+            if cut is not None or (sys.exc_info()[0] is None and _notice_pending(state)):
+                # A notice that came while this block closed, inside an
+                # outer block that is still open: it takes effect now.
+                raise _shutdown_interruption() from cut
+
+
+def _notice_pending(state: _ProcessState) -> bool:
+    # A function, not an inline test: the handler sets ``stopping`` while the
+    # block runs, which a type checker's narrowing cannot know.
+    return (
+        state.stopping
+        and state.active > 0
+        and threading.current_thread() is threading.main_thread()
+    )
+
+
+def _soft_limit() -> SessionInterrupted:
+    return SessionInterrupted(
+        "the task reached its soft time limit; the session was closed before its end",
+        reason="soft_time_limit",
+    )
+
+
+def _close_through(opened: Session, state: _ProcessState) -> BaseException | None:
+    """Close ``opened`` to the end, through interruptions; return the first one.
+
+    A soft time limit can strike inside ``close()``; the session then shut its
+    socket down, and closing again finishes it (threads joined, end recorded).
+    A shutdown notice meanwhile only marks the process (``state.closing``).
+    """
+    state.closing += 1
+    interruption: BaseException | None = None
+    try:
+        while True:
             # The session's own exit: an exception already propagating is not
             # replaced by errors of its callbacks (they are logged instead).
-            opened.__exit__(*sys.exc_info())
+            exc_info: tuple[Any, Any, Any] = sys.exc_info()
+            if interruption is not None:
+                exc_info = (type(interruption), interruption, interruption.__traceback__)
+            try:
+                opened.__exit__(*exc_info)
+                return interruption
+            except (SoftTimeLimitExceeded, SessionInterrupted) as exc:
+                if interruption is None:
+                    interruption = exc
+    finally:
+        state.closing -= 1

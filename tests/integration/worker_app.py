@@ -102,3 +102,19 @@ def _report_threads(task_id: str, **_: Any) -> None:
 def sayna_threads() -> dict[str, Any]:
     """The sayna threads alive in this pool process right now."""
     return {"threads": _sayna_threads(), "pid": os.getpid()}
+
+
+@app.task
+def close_under_limit(tag: str) -> dict[str, Any]:
+    """Hold a session until the server sends a final result, then leave the block.
+
+    For the test whose server never answers our Close: the close waits its
+    whole 2 s (not half a second), so the soft time limit strikes inside it.
+    """
+    from sayna._realtime import connection
+
+    connection.CLOSE_HANDSHAKE_TIMEOUT = 30.0
+    with session(stt_config=STT, tts_config=TTS, stream_id=tag, timeout=30) as call:
+        call.wait_for(STTResultEvent, timeout=60)
+        logging.getLogger("worker_app").warning("closing %s", tag)
+    return {"tag": tag}

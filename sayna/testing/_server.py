@@ -57,7 +57,8 @@ class FakeServer:
     - ``provider_credentials``: providers the server holds keys for.
     - ``tts_chunk_ms`` (audio per binary frame), ``tts_speedup`` (how much faster
       than real time audio is produced; 0 = at once), ``stt_endpoint_ms`` (pause
-      that ends a turn of undecodable audio), ``turn_detection`` (``update_config``
+      in the audio that ends a turn of undecodable audio, or of speech cut off
+      mid-sentence), ``turn_detection`` (``update_config``
       thresholds are checked, as with the ``stt-vad`` build).
     - ``caller``: a function called with each new session's
       :class:`~sayna.testing.Caller` once the session is ready, on the
@@ -96,7 +97,9 @@ class FakeServer:
     tts_speedup = behaviour_field[float](
         "How many times faster than real time the stand-in TTS produces audio (0: at once)."
     )
-    stt_endpoint_ms = behaviour_field[int]("Pause that ends a turn of undecodable audio.")
+    stt_endpoint_ms = behaviour_field[int](
+        "Pause that ends a turn of undecodable audio, or of speech cut off mid-sentence."
+    )
     turn_detection = behaviour_field[bool](
         "Whether ``update_config`` thresholds are checked (a server built with ``stt-vad``)."
     )

@@ -304,7 +304,7 @@ class StandIn:
                 if words:  # the server suppresses blank finals, but still ends the turn
                     self._stt(" ".join(words), final=True, confidence=0.9)
                 self._turn_end()
-        if voice.decoder.noise_pending:
+        if voice.decoder.noise_pending or voice.decoder.speech_pending:
             self._stt_deadline = time.monotonic() + voice.endpoint
         else:
             self._stt_deadline = None

@@ -10,7 +10,8 @@ sayna.testing`` runs one in the foreground. It needs the ``testing`` extra
 The speech providers are deterministic stand-ins. TTS audio (``linear16``,
 ``pcm``, ``wav``) *encodes* its text, and the stand-in STT recognises exactly
 that text when the audio comes back at the session's sample rate, in any
-chunking; damaged audio is never recognised. :func:`encode_speech` makes such
+chunking (a multichannel session listens to the first channel); damaged audio
+is never recognised. :func:`encode_speech` makes such
 audio directly. Other audio can be answered with scripted transcripts.
 
 For code that receives Sayna's signed SIP webhooks, :func:`sign_webhook`,

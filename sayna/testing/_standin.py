@@ -16,6 +16,7 @@ import json
 import threading
 import time
 import uuid
+from array import array
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,19 @@ class _Voice:
         self.decoder = SpeechDecoder(self.stt_rate, decodable=decodable)
         self.tts = tts
         self.endpoint = endpoint_ms / 1000
+        self.channels: int = (stt.get("channels") or 1) if decodable else 1
+        self._partial = b""  # bytes of a frame split between two messages
+
+    def first_channel(self, data: bytes) -> bytes:
+        """The first channel of interleaved 16-bit audio: what the stand-in STT listens to."""
+        if self.channels <= 1:
+            return data
+        data = self._partial + data
+        width = 2 * self.channels
+        usable = len(data) - len(data) % width
+        self._partial = data[usable:]
+        # Samples are moved, never read, so the machine's byte order does not matter.
+        return array("h", data[:usable])[:: self.channels].tobytes()
 
 
 class StandIn:
@@ -288,7 +302,7 @@ class StandIn:
         if self._voice is None:
             self._error(_NO_VOICE)
             return
-        self._stt_feed(data)
+        self._stt_feed(self._voice.first_channel(data))
 
     def _handle_stt(self, events: list[tuple[str, ...]], voice: _Voice) -> None:
         for event in events:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from array import array
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -282,19 +283,36 @@ class _NoSide:
         raise AssertionError(f"{name} was used")
 
 
+def _channels(mono: bytes, channels: int) -> bytes:
+    """``mono`` on every channel of interleaved 16-bit audio."""
+    if channels == 1:
+        return mono
+    samples = array("h", mono)
+    out = array("h", bytes(len(mono) * channels))
+    for channel in range(channels):
+        out[channel::channels] = samples
+    return out.tobytes()
+
+
+@pytest.mark.parametrize("channels", [1, 2])
 def test_streamed_speech_is_heard_word_by_word_before_the_audio_ends(
-    live: tuple[Session, FakeSession],
+    server: FakeServer, channels: int
 ) -> None:
-    """Audio the stand-in STT decodes gives interims while it is still being sent."""
-    session, _ = live
-    pcm = encode_speech("alpha beta gamma delta", 16000)
-    chunk = 3200
+    """Audio the stand-in STT decodes gives interims while it is still being sent, in the
+    session's channel layout, even when messages split a stereo frame."""
+    stt = STTConfig(provider="deepgram", model="nova-3", channels=channels)
+    pcm = _channels(encode_speech("alpha beta gamma delta", 16000), channels)
+    chunk = 3201  # odd: frames and samples are split between messages
     heard_before_end: list[str] = []
-    for start in range(0, len(pcm), chunk):
-        session.on_audio_input(pcm[start : start + chunk])
-        event = session.next_event(timeout=0.05)
-        while event is not None:
-            if isinstance(event, STTResultEvent) and not event.is_final:
-                heard_before_end.append(event.transcript)
-            event = session.next_event(timeout=0)
+    with Sayna(server.url) as client, client.connect(stt_config=stt, tts_config=TTS_16K) as s:
+        for start in range(0, len(pcm) - chunk, chunk):
+            s.on_audio_input(pcm[start : start + chunk])
+            event = s.next_event(timeout=0.05)
+            while event is not None:
+                if isinstance(event, STTResultEvent):
+                    heard_before_end.append(event.transcript)
+                event = s.next_event(timeout=0)
+        s.on_audio_input(pcm[start + chunk :])
+        rest = results(collect(s, turn_end))
     assert heard_before_end[:3] == ["alpha", "alpha beta", "alpha beta gamma"]
+    assert ("alpha beta gamma delta", True, False) in rest

@@ -8,12 +8,15 @@ import pytest
 
 from sayna import (
     CloseEvent,
+    ReconnectedEvent,
+    ReconnectPolicy,
+    Sayna,
     SaynaTimeoutError,
     Session,
     STTResultEvent,
 )
 from sayna.testing import FakeServer, FakeSession, encode_speech
-from tests.support.speech_configs import STT
+from tests.support.speech_configs import STT, TTS_16K
 
 SENTENCE = "Book a table for two people tonight"
 # A second of 16 kHz mono 16-bit silence.
@@ -133,6 +136,32 @@ class TestFinish:
         assert time.monotonic() - started < 2.0
         assert isinstance(session.close_event, CloseEvent)
         assert session.close_event.initiator == "server"
+
+
+@pytest.mark.fake_server(tts_speedup=50, stt_endpoint_ms=400)
+def test_after_a_reconnect_only_audio_sent_since_counts(server: FakeServer) -> None:
+    """A turn the lost connection left open cannot end: finish() does not wait for it."""
+    policy = ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.2)
+    with Sayna(server.url) as client:
+        session = client.connect(stt_config=STT, tts_config=TTS_16K, reconnect=policy)
+        fake = server.wait_for_session()
+        session.stream_audio(SILENCE, realtime=False)
+        fake.send_event(
+            {
+                "type": "stt_result",
+                "transcript": "and then",
+                "is_final": False,
+                "is_speech_final": False,
+                "confidence": 0.8,
+            }
+        )
+        session.wait_for(STTResultEvent, timeout=5)
+        fake.drop()
+        session.wait_for(ReconnectedEvent, timeout=5)
+        started = time.monotonic()
+        session.finish(timeout=5)
+        assert time.monotonic() - started < 1.0
+        assert not session.connected
 
 
 def test_stt_is_used() -> None:

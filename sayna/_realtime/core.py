@@ -272,6 +272,7 @@ class SessionCore:
                 attempt = self._attempt
                 self._cond.notify_all()
             # On the reader thread, before anything this connection reads next.
+            self.hearing.reconnected()
             self.log.append(ReconnectedEvent(attempt, event.stream_id, lost, dropped), force=True)
             connection.start_keepalive()
         elif isinstance(event, ErrorEvent) and not is_advisory_config_error(event.message):

@@ -20,7 +20,10 @@ what the reader saw, kept here:
 
 The connection's reader calls :meth:`Hearing.result` for every
 ``stt_result`` and the core calls :meth:`Hearing.audio_sent` for every
-frame, so the rule sees results no consumer has read yet.
+frame, so the rule sees results no consumer has read yet. After a reconnect
+the new server has heard nothing of what the old one was working on: that
+audio is over (``ReconnectedEvent`` reports what was lost), and only audio
+sent since counts.
 """
 
 from __future__ import annotations
@@ -70,6 +73,13 @@ class Hearing:
                 # Blank results never open a turn: a recogniser may report
                 # silence as empty interims, and no end of turn follows them.
                 self._open = True
+            self._cond.notify_all()
+
+    def reconnected(self) -> None:
+        """A new connection is ready: audio sent before it will never be answered now."""
+        with self._cond:
+            self.audio_at = None
+            self._open = False
             self._cond.notify_all()
 
     def _answered_at(self) -> float | None:

@@ -22,8 +22,12 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from sayna.testing._audio import encode_speech
+
 __all__ = ["Caller", "CallerSide", "CallerSpeech"]
 
+# Stand-in speech goes to the recogniser in pieces this long, like room audio frames.
+_AUDIO_CHUNK_MS = 20
 # A sentence ends at . ? ! followed by a space; each sentence is one segment
 # with its own final result, as a streaming recogniser reports them.
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
@@ -40,6 +44,12 @@ class CallerSide(Protocol):
 
     def caller_vad(self, event: str, silence_ms: int | None) -> None:
         """Send one ``vad_event`` frame (§5.7)."""
+
+    def caller_audio(self, pcm: bytes) -> None:
+        """Feed stand-in speech to the session's recogniser, as the caller's room audio."""
+
+    def caller_sample_rate(self) -> int:
+        """The sample rate the session's recogniser listens at."""
 
     def caller_leaves(self) -> None:
         """The caller leaves the room / ends the call: ``participant_disconnected``, then Close."""
@@ -142,6 +152,7 @@ class Caller:
         word_ms: int = 120,
         during_reply: bool = False,
         vad: bool = False,
+        audio: bool = False,
     ) -> CallerSpeech:
         """Speak ``text`` as one turn: growing interims, a final per sentence, the turn's end.
 
@@ -151,7 +162,11 @@ class Caller:
         the caller talks over the agent. ``vad`` adds ``vad_event`` frames
         (``speech_start``, then ``turn_end``): that message is in the server's
         schema, but Sayna 0.1.15 never sends it, so use it only to model a
-        server that does.
+        server that does. ``audio`` sends the text instead as stand-in speech
+        into the session's recogniser, in real time, as the caller's room
+        audio: the recogniser reports it (interims per word as the audio
+        arrives, one final, the end of the turn), and ``interim``/``word_ms``
+        do not apply.
         """
         if not text.strip():
             raise ValueError("the caller cannot say blank text")
@@ -159,7 +174,10 @@ class Caller:
         segments = [part for part in _SENTENCE_END.split(text.strip()) if part.strip()]
 
         def play(step: CallerSpeech) -> None:
-            self._speak(step, segments, interim, word_ms / 1000, during_reply, vad)
+            if audio:
+                self._speak_audio(step, text.strip(), during_reply, vad)
+            else:
+                self._speak(step, segments, interim, word_ms / 1000, during_reply, vad)
 
         return self._queue(CallerSpeech("say", text), play)
 
@@ -171,6 +189,7 @@ class Caller:
         word_ms: int = 120,
         during_reply: bool = False,
         vad: bool = False,
+        audio: bool = False,
     ) -> CallerSpeech:
         """A short acknowledgement ("mhm", "okay"), typically ``during_reply``.
 
@@ -179,7 +198,7 @@ class Caller:
         such words.
         """
         speech = self.say(
-            text, interim=interim, word_ms=word_ms, during_reply=during_reply, vad=vad
+            text, interim=interim, word_ms=word_ms, during_reply=during_reply, vad=vad, audio=audio
         )
         speech.kind = "backchannel"
         return speech
@@ -307,3 +326,32 @@ class Caller:
         if vad:
             side.caller_vad("turn_end", round(word_seconds * 1000))
         side.caller_result("", final=True, speech_final=True)
+
+    def _speak_audio(self, step: CallerSpeech, text: str, during_reply: bool, vad: bool) -> None:
+        side = self._side
+        problem = side.caller_hears()
+        if problem is not None:
+            step._finish(problem)
+            return
+        if during_reply and not side.wait_tts_playing(side.caller_stopped):
+            step._finish("the session ended before any TTS audio flowed")
+            return
+        rate = side.caller_sample_rate()
+        pcm = encode_speech(text, rate)
+        chunk = rate * 2 * _AUDIO_CHUNK_MS // 1000
+        if vad:
+            side.caller_vad("speech_start", None)
+        started = time.monotonic()
+        starts = range(0, len(pcm), chunk)
+        for index, start in enumerate(starts):
+            # Real time: chunk n leaves when n chunks' worth of speech has passed.
+            delay = started + index * _AUDIO_CHUNK_MS / 1000 - time.monotonic()
+            if delay > 0 and side.caller_sleep(delay):
+                step._finish("the session ended")
+                return
+            if vad and index == len(starts) - 1:
+                # The recogniser ends the turn on the last piece: the VAD's turn_end first.
+                side.caller_vad("turn_end", 0)
+            side.caller_audio(pcm[start : start + chunk])
+            if step.spoken_at is None:
+                step.spoken_at = time.monotonic()

@@ -237,6 +237,13 @@ class StandIn:
             frame["silence_duration_ms"] = silence_ms
         self._send(frame)
 
+    def caller_audio(self, pcm: bytes) -> None:
+        self._stt_feed(pcm)
+
+    def caller_sample_rate(self) -> int:
+        voice = self._voice
+        return voice.stt_rate if voice is not None else 16000
+
     def caller_leaves(self) -> None:
         self.participant_leaves(*self._caller_identity())
 

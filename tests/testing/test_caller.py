@@ -21,7 +21,14 @@ from sayna import (
     TTSAudioEvent,
     VADEvent,
 )
-from sayna.testing import Caller, CallerSpeech, FakeServer, FakeSession, encode_speech
+from sayna.testing import (
+    Caller,
+    CallerSpeech,
+    FakeServer,
+    FakeSession,
+    encode_speech,
+    speech_duration,
+)
 from tests.support.speech_configs import STT, TTS_16K
 
 
@@ -316,3 +323,42 @@ def test_streamed_speech_is_heard_word_by_word_before_the_audio_ends(
         rest = results(collect(s, turn_end))
     assert heard_before_end[:3] == ["alpha", "alpha beta", "alpha beta gamma"]
     assert ("alpha beta gamma delta", True, False) in rest
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_speech_as_audio_is_reported_by_the_recogniser_as_it_arrives(
+    server: FakeServer, channels: int
+) -> None:
+    """audio=True: stand-in speech in real time; interims come while it is still playing."""
+    stt = STTConfig(provider="deepgram", model="nova-3", channels=channels)
+    text = "one two three four"
+    with Sayna(server.url) as client, client.connect(stt_config=stt, tts_config=TTS_16K) as s:
+        fake = server.wait_for_session()
+        started = time.monotonic()
+        speech = fake.caller.say(text, audio=True, vad=True)
+        arrivals: list[tuple[float, object]] = []
+        for event in s.events(timeout=10):
+            if isinstance(event, (STTResultEvent, VADEvent)):
+                shown = (
+                    event.event
+                    if isinstance(event, VADEvent)
+                    else (event.transcript, event.is_final, event.is_speech_final)
+                )
+                arrivals.append((time.monotonic() - started, shown))
+            if turn_end(event):
+                break
+        speech.wait(5)
+    duration = speech_duration(text)
+    assert [shown for _, shown in arrivals] == [
+        "speech_start",
+        ("one", False, False),
+        ("one two", False, False),
+        ("one two three", False, False),
+        "turn_end",
+        ("one two three four", False, False),
+        ("one two three four", True, False),
+        ("", True, True),
+    ]
+    # The first word is heard well before the speech has been played out, the last at its end.
+    assert arrivals[1][0] < duration * 0.6
+    assert arrivals[-1][0] >= duration * 0.9

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from array import array
 from collections.abc import Callable, Iterator
@@ -186,7 +185,10 @@ def test_during_reply_with_no_reply_never_speaks_and_is_dropped_at_close(
     fake.closed.wait(5)
     with pytest.raises(RuntimeError, match="ended"):
         waiting.wait(5)
-    assert not any(t.name.endswith("-caller") for t in threading.enumerate())
+    thread = fake.caller._thread  # the session's caller thread ends with the session
+    assert thread is not None
+    thread.join(5)
+    assert not thread.is_alive()
 
 
 def test_hang_up_disconnects_the_caller_and_the_server_closes(

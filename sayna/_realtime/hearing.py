@@ -31,13 +31,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from sayna._errors import SaynaTimeoutError
 from sayna._events import STTResultEvent
-
-if TYPE_CHECKING:
-    from sayna._realtime.core import SessionCore
 
 __all__ = ["SETTLE", "TURN_QUIET", "Hearing", "finish"]
 
@@ -109,17 +105,16 @@ class Hearing:
                 self._cond.wait(min(until - now, 0.1))
 
 
-def finish(core: SessionCore, timeout: float) -> None:
-    """``Session.finish()``: wait for the answer to the audio sent, then close."""
-    from sayna._realtime.core import LIVE_STATES
-
-    core.check_process()
+def finish(
+    hearing: Hearing, timeout: float, *, live: Callable[[], bool], close: Callable[[], None]
+) -> None:
+    """``Session.finish()``: wait for the answer to the audio sent, then ``close()``."""
     deadline = time.monotonic() + timeout
-    answered = core.hearing.wait_answered(deadline, lambda: core.state not in LIVE_STATES)
+    answered = hearing.wait_answered(deadline, lambda: not live())
     # Not answered while the session still ran: the time was too short. A
     # session the server ended meanwhile has nothing more to answer.
-    timed_out = not answered and core.state in LIVE_STATES
-    core.close()
+    timed_out = not answered and live()
+    close()
     if timed_out:
         raise SaynaTimeoutError(
             f"the server had not answered all audio within {timeout:g} s; the session is closed"

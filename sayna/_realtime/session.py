@@ -161,7 +161,12 @@ class Session:
         :class:`SaynaTimeoutError` afterwards when ``timeout`` seconds were not
         enough, and returns at once when the session has already ended.
         """
-        _hearing.finish(self._core, require_wait(timeout, allow_none=False))
+        wait = require_wait(timeout, allow_none=False)
+        core = self._core
+        core.check_process()
+        _hearing.finish(
+            core.hearing, wait, live=lambda: core.state in LIVE_STATES, close=core.close
+        )
 
     def __enter__(self) -> Session:
         return self

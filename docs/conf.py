@@ -41,7 +41,12 @@ nitpick_ignore_regex = [
 # Session, EventIterator and FakeSession are built by the library, not by users; their
 # constructors take private objects. api.rst gives them an empty signature; this
 # drops the constructor's parameter types that autodoc would list anyway.
-_LIBRARY_BUILT = ("sayna.Session", "sayna.EventIterator", "sayna.testing.FakeSession")
+_LIBRARY_BUILT = (
+    "sayna.Session",
+    "sayna.EventIterator",
+    "sayna.testing.FakeSession",
+    "sayna.testing.Caller",
+)
 
 
 def _drop_constructor_types(app, domain, objtype, contentnode):

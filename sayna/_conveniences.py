@@ -77,8 +77,9 @@ C = TypeVar("C", STTConfig, TTSConfig)
 # The server's TTS output when the config leaves them unset (docs/protocol.rst §4.3.2).
 _DEFAULT_TTS_FORMAT = "linear16"
 _DEFAULT_TTS_RATE = 24000
-# After the audio ends with the turn already closed (the file ends in
-# silence), wait this long for late results before calling the text final.
+# After the audio ends with no turn open (the file ends in silence, or holds
+# no speech at all), wait this long for late results before calling the text
+# final: a recogniser reports speech it heard within its endpointing delay.
 _SETTLE_SECONDS = 1.0
 # An end-of-turn marker after the last frame ends the transcript only if no
 # further result follows this soon: a server still working through audio sent
@@ -362,7 +363,10 @@ class _Turn:
                 self.ended = True
                 self.ended_after_audio = audio_done
             else:
-                self.open = True
+                # A blank result (silence reported as an empty interim) opens
+                # no turn: no end of turn would follow it.
+                if event.transcript.strip():
+                    self.open = True
                 if event.is_final:
                     self.finals.append(event.transcript)
         elif isinstance(event, ErrorEvent) and event.message.startswith(_STT_FAILED):
@@ -407,8 +411,9 @@ def transcribe(
     The text is assembled from the ``is_final`` results (the end-of-turn
     marker may carry no text); several turns are joined with spaces. It is
     complete at an end-of-turn marker (``is_speech_final``) received after the
-    last frame and followed by 0.3 s without results, or, if the turn had
-    already ended when the audio did, one quiet second after the audio.
+    last frame and followed by 0.3 s without results, or, when no turn is open
+    at the end of the audio (it ended earlier, or the audio held no speech:
+    then the text is ``""``), one quiet second after the audio.
     ``timeout`` bounds the wait after the last frame (:class:`SaynaTimeoutError`,
     whose message holds the text so far). A reconnect while it runs raises
     :class:`SaynaConnectionError` at once: audio sent during the gap is dropped.
@@ -434,7 +439,7 @@ def transcribe(
     deadline = audio_end + timeout
     while True:
         now = time.monotonic()
-        closed = turn.ended and not turn.open
+        closed = not turn.open
         if turn.ended_after_audio:
             complete_at = turn.last_result_at + _TURN_QUIET_SECONDS
         else:

@@ -12,6 +12,7 @@ imports only the ones below it::
           eventlog   the event log and its cursors, bounded
           reconnect  the policy value: backoff, what is resumable
           stats      counters and speech timings
+          hearing    whether the audio sent has been answered (finish())
           connection one socket: reader thread, locked sends, close, pings
             keepalive  the process-wide pinger thread
             opening    TCP, proxy, TLS and the upgrade (RealtimeSettings)

@@ -23,6 +23,7 @@ from sayna._errors import SaynaConnectionClosedError, SaynaError, SaynaValidatio
 from sayna._events import (
     CloseEvent,
     Event,
+    STTResultEvent,
     TTSPlaybackCompleteEvent,
     decode_binary,
     decode_text,
@@ -30,6 +31,7 @@ from sayna._events import (
 from sayna._realtime import frames as _frames
 from sayna._realtime import keepalive as _keepalive
 from sayna._realtime.eventlog import BATCH, EventLog
+from sayna._realtime.hearing import Hearing
 from sayna._realtime.protocol import (
     PROTOCOL_ERROR,
     PingClock,
@@ -66,6 +68,7 @@ class ConnectionOwner(Protocol):
 
     log: EventLog
     speech: SpeechTracker
+    hearing: Hearing
 
     @property
     def is_ready(self) -> bool:
@@ -312,6 +315,8 @@ class Connection:
         # as no one selects on this socket for reading.
         owner = self._owner
         speech = owner.speech
+        heard = owner.hearing.result
+        stt_result = STTResultEvent
         pending: list[Event] = []
         extend = owner.log.extend
         complete = TTSPlaybackCompleteEvent
@@ -348,6 +353,8 @@ class Connection:
                         received += 1
                         if event.__class__ is complete and speech.active:
                             speech.complete(self.last_inbound)
+                        elif event.__class__ is stt_result:
+                            heard(event, self.last_inbound)
                     elif opcode == _OP_CLOSE:
                         close = self._on_close_frame(payload)
                         break

@@ -58,6 +58,7 @@ from sayna._realtime.connection import (
 )
 from sayna._realtime.dispatch import Dispatcher
 from sayna._realtime.eventlog import EventLog
+from sayna._realtime.hearing import Hearing
 from sayna._realtime.opening import RealtimeSettings
 from sayna._realtime.protocol import client_close, describe, describe_close
 from sayna._realtime.reconnect import STABLE_AFTER, ReconnectPolicy, is_resumable
@@ -150,6 +151,7 @@ class SessionCore:
         self._user_closed = False
         self.connection: Connection | None = None
         self.speech = SpeechTracker()
+        self.hearing = Hearing()
         self.counters = Counters()
         # What a reconnect needs to open the same session again (the config
         # gains the first ready's stream id).
@@ -293,6 +295,7 @@ class SessionCore:
                 attempt = self._attempt
                 self._cond.notify_all()
             # On the reader thread, before anything this connection reads next.
+            self.hearing.reconnected()
             # Not forced: like any event it waits for room (issue 22, item 7).
             self.log.append(ReconnectedEvent(attempt, event.stream_id, lost, dropped))
             connection.start_keepalive()
@@ -540,11 +543,13 @@ class SessionCore:
         size = len(data) if not isinstance(data, memoryview) else data.nbytes
         if self.policy is None:
             self._current().send_raw(binary_frame(data), size)
+            self.hearing.audio_sent(time.monotonic())
             return
         connection = self.connection
         if self.state is State.READY and connection is not None:
             try:
                 connection.send_raw(binary_frame(data), size)
+                self.hearing.audio_sent(time.monotonic())
                 return
             except SaynaError:
                 if self.state in (State.CLOSING, State.CLOSED):

@@ -39,6 +39,7 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
+from sayna._realtime import hearing as _hearing
 from sayna._realtime.consumers import EventIterator, poll
 from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
 from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
@@ -154,6 +155,23 @@ class Session:
     def disconnect(self) -> None:
         """Alias of :meth:`close`, the official SDK's name."""
         self._core.close()
+
+    def finish(self, timeout: float = 10.0) -> None:
+        """Wait until the server has answered all audio sent so far, then :meth:`close`.
+
+        Answered means: the last turn ended (its results are in the event log,
+        for iterators and callbacks), or no result came for a second after the
+        last frame (the audio held no speech); see :doc:`/conversations-testing`
+        for the exact rule. Closes in every case; raises
+        :class:`SaynaTimeoutError` afterwards when ``timeout`` seconds were not
+        enough, and returns at once when the session has already ended.
+        """
+        wait = require_wait(timeout, allow_none=False)
+        core = self._core
+        core.check_process()
+        _hearing.finish(
+            core.hearing, wait, live=lambda: core.state in LIVE_STATES, close=core.close
+        )
 
     def __enter__(self) -> Session:
         return self

@@ -35,6 +35,7 @@ from sayna.testing._webhooks import make_webhook_request, sip_webhook_payload
 
 if TYPE_CHECKING:
     from sayna.testing._behaviour import Behaviour
+    from sayna.testing._caller import Caller, CallerSpeech
     from sayna.testing._cassette_handle import SaynaCassette
     from sayna.testing._proxy import RecordingProxy
     from sayna.testing._records import PublishedData, ReceivedFrame, RecordedRequest
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Behaviour",
+    "Caller",
+    "CallerSpeech",
     "CassetteMismatch",
     "FakeServer",
     "FakeSession",
@@ -68,6 +71,8 @@ __all__ = [
 # package (and the pytest plugin) works without the ``testing`` extra.
 _LAZY = {
     "Behaviour": "sayna.testing._behaviour",
+    "Caller": "sayna.testing._caller",
+    "CallerSpeech": "sayna.testing._caller",
     "CassetteMismatch": "sayna.testing._replay",
     "RecordingProxy": "sayna.testing._proxy",
     "SaynaCassette": "sayna.testing._cassette_handle",

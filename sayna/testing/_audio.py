@@ -106,7 +106,9 @@ class SpeechDecoder:
     Feed raw bytes in any chunking. Loud audio that is not stand-in speech is
     tracked as a *noise turn*, which ends after ``endpoint_ms`` of silence in
     the audio, when stand-in speech starts, or when :meth:`end_turn` is called
-    (the session does that when audio stops arriving).
+    (the session does that when audio stops arriving). Speech cut off before
+    its end (the audio stopped mid-sentence) is finalised by :meth:`end_turn`
+    with the words heard whole, as a recogniser does when the speaker stops.
     """
 
     def __init__(
@@ -138,6 +140,11 @@ class SpeechDecoder:
         self._frame = bytearray()
         self._high: int | None = None
         self._interim = ""
+
+    @property
+    def speech_pending(self) -> bool:
+        """Whether an utterance has started and not ended (its audio stopped mid-way)."""
+        return self._in_frame
 
     @property
     def noise_pending(self) -> bool:
@@ -175,9 +182,18 @@ class SpeechDecoder:
             self._interim = ""
 
     def end_turn(self) -> list[Event]:
-        """End a pending noise turn now (audio stopped arriving)."""
+        """End a pending turn now (audio stopped arriving): noise, or speech cut off."""
         events: list[Event] = []
-        if not self._in_frame:
+        if self._in_frame:
+            # The words completed so far are the last interim; the word being
+            # spoken when the audio stopped is never whole, so it is not heard
+            # (and a cut-off utterance never yields its full text).
+            self._in_frame = False
+            self._buf.clear()
+            if self._interim:
+                events.append(("final", self._interim))
+            self._interim = ""
+        else:
             self._end_noise(events)
         return events
 

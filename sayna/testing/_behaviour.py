@@ -9,13 +9,16 @@ this object, so a switch flipped on the server reaches every handler at once.
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Iterable, Mapping
-from typing import Any, Generic, TypeVar, overload
+from collections.abc import Callable, Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 import attrs
 
 from sayna.testing._providers import ALL_PROVIDERS
 from sayna.testing._state import LIVEKIT_API_KEY, LIVEKIT_API_SECRET
+
+if TYPE_CHECKING:
+    from sayna.testing._caller import Caller
 
 __all__ = ["Behaviour", "behaviour_field"]
 
@@ -70,6 +73,8 @@ class Behaviour:
     withhold_ready: bool = False
     fail_config: str | None = None
     transcripts: list[str] = attrs.field(factory=list, converter=_texts)
+    # Plays each new session's caller once it is ready (FakeServer(caller=...)).
+    caller: Callable[[Caller], object] | None = None
     # Replay instead of the stand-in providers.
     cassette: str | os.PathLike[str] | None = None
     pace: str = "fast"

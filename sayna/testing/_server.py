@@ -23,6 +23,7 @@ from typing import Any
 from wsproto.connection import Connection
 
 from sayna.testing._behaviour import Behaviour, behaviour_field
+from sayna.testing._caller import Caller
 from sayna.testing._context import ServerContext
 from sayna.testing._http import serve_connection
 from sayna.testing._livekit import LiveKitSide
@@ -56,8 +57,14 @@ class FakeServer:
     - ``provider_credentials``: providers the server holds keys for.
     - ``tts_chunk_ms`` (audio per binary frame), ``tts_speedup`` (how much faster
       than real time audio is produced; 0 = at once), ``stt_endpoint_ms`` (pause
-      that ends a turn of undecodable audio), ``turn_detection`` (``update_config``
+      in the audio that ends a turn of undecodable audio, or of speech cut off
+      mid-sentence), ``turn_detection`` (``update_config``
       thresholds are checked, as with the ``stt-vad`` build).
+    - ``caller``: a function called with each new session's
+      :class:`~sayna.testing.Caller` once the session is ready, on the
+      caller's own thread; it queues steps (``caller.say(...)``) for every
+      session, as ``fake_session.caller`` does for one (see
+      :doc:`/conversations-testing`).
     - ``record``: keep every request and received frame for inspection; turn it
       off for a server that runs for hours (``python -m sayna.testing`` does).
     - ``cassette`` (a path) and ``pace`` (``"fast"`` or ``"recorded"``): replay
@@ -67,7 +74,7 @@ class FakeServer:
       keywords, not beside them).
 
     Scripting (:meth:`fail_config`, :attr:`ready_delay`, :attr:`withhold_ready`,
-    :meth:`script_transcripts`) applies to sessions opened after the change;
+    :meth:`script_transcripts`, :attr:`caller`) applies to sessions opened after the change;
     fault switches (:attr:`tts_error`, :attr:`livekit_error`,
     :attr:`sip_transfer_status`, :attr:`auth_unavailable`) apply at once.
     """
@@ -90,7 +97,9 @@ class FakeServer:
     tts_speedup = behaviour_field[float](
         "How many times faster than real time the stand-in TTS produces audio (0: at once)."
     )
-    stt_endpoint_ms = behaviour_field[int]("Pause that ends a turn of undecodable audio.")
+    stt_endpoint_ms = behaviour_field[int](
+        "Pause that ends a turn of undecodable audio, or of speech cut off mid-sentence."
+    )
     turn_detection = behaviour_field[bool](
         "Whether ``update_config`` thresholds are checked (a server built with ``stt-vad``)."
     )
@@ -110,6 +119,9 @@ class FakeServer:
         "When set, authenticated routes answer 503 as if the auth service were down."
     )
     ready_delay = behaviour_field[float]("Seconds new sessions wait before ``ready``.")
+    caller = behaviour_field["Callable[[Caller], object] | None"](
+        "Called with each new session's :class:`~sayna.testing.Caller` once it is ready."
+    )
     withhold_ready = behaviour_field[bool]("New sessions never send ``ready``.")
 
     def __init__(
@@ -134,6 +146,7 @@ class FakeServer:
         stt_endpoint_ms: int = 500,
         turn_detection: bool = True,
         record: bool = True,
+        caller: Callable[[Caller], object] | None = None,
         cassette: str | os.PathLike[str] | None = None,
         pace: str = "fast",
         behaviour: Behaviour | None = None,
@@ -154,6 +167,7 @@ class FakeServer:
             stt_endpoint_ms=stt_endpoint_ms,
             turn_detection=turn_detection,
             record=record,
+            caller=caller,
             cassette=cassette,
             pace=pace,
         )

@@ -16,10 +16,11 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sayna.testing._audio import SpeechDecoder, ogg_opus_silence
+from sayna.testing._caller import Caller
 from sayna.testing._mixdown import Mixdown
 from sayna.testing._outbox import BINARY, CLOSE, PAUSE
 from sayna.testing._providers import (
@@ -95,6 +96,10 @@ class StandIn:
         self._tts_queue: collections.deque[tuple[str, TTSSettings, int, bool]] = collections.deque()
         self._tts_generation = 0
         self._tts_thread: threading.Thread | None = None
+        # Utterances whose audio is flowing right now (for the caller's during_reply).
+        self._tts_playing = 0
+        self._tts_started = 0
+        self.caller = Caller(self)
 
     # --- what the session asks of its behaviour -----------------------------------------
 
@@ -116,6 +121,7 @@ class StandIn:
             self._tts_generation += 1
             self._tts_queue.clear()
             self._tts_cond.notify_all()
+        self.caller.stop()
 
     def wake(self) -> None:
         """The session was aborted: wake the TTS thread so that it notices."""
@@ -125,6 +131,7 @@ class StandIn:
     def join(self, timeout: float) -> None:
         if self._tts_thread is not None:
             self._tts_thread.join(timeout)
+        self.caller.join(timeout)
 
     def _send(self, event: Mapping[str, Any]) -> None:
         self._link.send(event)
@@ -174,6 +181,87 @@ class StandIn:
     def script_transcripts(self, transcripts: Iterable[str]) -> None:
         """Queue transcripts for audio this session's stand-in STT cannot decode."""
         self._script.extend(transcripts)
+
+    # --- the caller (sayna.testing._caller.CallerSide) ------------------------------------
+
+    def _caller_identity(self) -> tuple[str, str]:
+        """The remote party in the room (a SIP participant first), else ``caller``."""
+        room = self._room
+        if room is not None:
+            with self._context.state.lock:
+                found = self._context.state.rooms.get(room)
+                others = [
+                    p
+                    for p in (found.participants.values() if found else ())
+                    if p.identity != self._agent_identity
+                ]
+            others.sort(key=lambda p: p.kind != "SIP")
+            if others:
+                return others[0].identity, others[0].name
+        return "caller", "Caller"
+
+    def caller_hears(self) -> str | None:
+        if self._voice is None:
+            return "the session has no speech-to-text (no audio config yet, or audio=false)"
+        identity, _ = self._caller_identity()
+        if self._listen and identity not in self._listen:
+            return f"listen_participants does not include {identity!r}"
+        return None
+
+    def caller_result(self, transcript: str, *, final: bool, speech_final: bool) -> None:
+        with self._stt_lock:  # never between the frames of a decoded utterance
+            self._send(
+                {
+                    "type": "stt_result",
+                    "transcript": transcript,
+                    "is_final": final,
+                    "is_speech_final": speech_final,
+                    "confidence": 1.0 if speech_final else (0.98 if final else 0.8),
+                }
+            )
+
+    def caller_vad(self, event: str, silence_ms: int | None) -> None:
+        frame: dict[str, Any] = {"type": "vad_event", "event": event, "timestamp_ms": _now_ms()}
+        if silence_ms is not None:
+            frame["silence_duration_ms"] = silence_ms
+        self._send(frame)
+
+    def caller_audio(self, pcm: bytes) -> None:
+        self._stt_feed(pcm)
+
+    def caller_sample_rate(self) -> int:
+        voice = self._voice
+        return voice.stt_rate if voice is not None else 16000
+
+    def caller_leaves(self) -> None:
+        self.participant_leaves(*self._caller_identity())
+
+    def wait_tts_playing(self, stop: Callable[[], bool]) -> bool:
+        with self._tts_cond:
+            seen = self._tts_started
+            while not self._tts_playing and self._tts_started == seen:
+                if stop():
+                    return False
+                self._tts_cond.wait(0.25)
+        return True
+
+    def caller_stopped(self) -> bool:
+        return self._link.finished or self._link.aborted
+
+    def caller_sleep(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while True:
+            if self.caller_stopped():
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            # Short slices: the session's end is a flag, not an event to wait on.
+            if self._link.wait_aborted(min(remaining, 0.05)):
+                return True
+
+    def caller_thread(self, target: Callable[[], None]) -> threading.Thread:
+        return self._link.thread(target, "caller")
 
     def on_timer(self) -> None:
         deadline = self._stt_deadline
@@ -227,7 +315,7 @@ class StandIn:
                 if words:  # the server suppresses blank finals, but still ends the turn
                     self._stt(" ".join(words), final=True, confidence=0.9)
                 self._turn_end()
-        if voice.decoder.noise_pending:
+        if voice.decoder.noise_pending or voice.decoder.speech_pending:
             self._stt_deadline = time.monotonic() + voice.endpoint
         else:
             self._stt_deadline = None
@@ -320,6 +408,9 @@ class StandIn:
             ready["sayna_participant_name"] = self._agent_name
         self._send(ready)
         self._link.mark_ready()
+        play = server.behaviour.caller
+        if play is not None:
+            self.caller.run_script(play)
         if self._room is not None and self._audio:
             # Auto-subscribe to the audio of everyone already in the room.
             with server.state.lock:
@@ -581,6 +672,7 @@ class StandIn:
             started = time.monotonic()
             produced = 0.0
             cancelled = False
+            playing = False
             for chunk in chunks(audio, settings, server.behaviour.tts_chunk_ms):
                 with self._tts_cond:
                     if generation != self._tts_generation or self._link.finished:
@@ -590,12 +682,21 @@ class StandIn:
                     self._published_audio += chunk
                 else:
                     self._link.put(BINARY, chunk)
+                if not playing:
+                    playing = True
+                    with self._tts_cond:
+                        self._tts_playing += 1
+                        self._tts_started += 1
+                        self._tts_cond.notify_all()
                 produced += server.behaviour.tts_chunk_ms / 1000
                 if speed and speed > 0:
                     delay = started + produced / speed - time.monotonic()
                     if delay > 0:
                         with self._tts_cond:
                             self._tts_cond.wait(delay)
+            if playing:
+                with self._tts_cond:
+                    self._tts_playing -= 1
             if cancelled:
                 continue
             if protect:

@@ -40,6 +40,7 @@ from sayna.testing._outbox import BINARY, CLOSE, CLOSE_REPLY, PAUSE, PONG, TEXT,
 from sayna.testing._records import PublishedData, ReceivedFrame
 
 if TYPE_CHECKING:
+    from sayna.testing._caller import Caller
     from sayna.testing._context import ServerContext
     from sayna.testing._state import Participant
 
@@ -107,6 +108,9 @@ class RoomHandler(FrameHandler, Protocol):
     ) -> None: ...
 
     def inject_room_audio(self, pcm: bytes, *, identity: str) -> None: ...
+
+    @property
+    def caller(self) -> Caller: ...
 
     def room_event(self, what: str, participant: Participant) -> None:
         """A participant joined or left the room this session is in."""
@@ -363,6 +367,14 @@ class FakeSession:
     def inject_room_audio(self, pcm: bytes, *, identity: str = "caller") -> None:
         """Audio from a room participant reaches STT (§4.3.4 ``listen_participants`` applies)."""
         self._room_side("inject_room_audio").inject_room_audio(pcm, identity=identity)
+
+    @property
+    def caller(self) -> Caller:
+        """The remote speaker of this session: scripted speech, silence and a hang-up.
+
+        See :class:`~sayna.testing.Caller` and :doc:`/conversations-testing`.
+        """
+        return self._room_side("caller").caller
 
     def _room_side(self, what: str) -> RoomHandler:
         if self._room is None:

@@ -21,6 +21,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, TypeVar
 
+import attrs
+
 from sayna._audio import DEFAULT_SAMPLE_RATE, AudioResult
 from sayna._errors import (
     SaynaError,
@@ -38,8 +40,16 @@ from sayna._events import (
     TTSPlaybackCompleteEvent,
 )
 from sayna._models import STTConfig, TTSConfig
+from sayna._resample import resample, to_channels
 from sayna._validation import is_finite_number, require_positive_seconds, require_text
-from sayna._wav import WavAudio, bytes_per_second, pace, read_wav, split_pcm
+from sayna._wav import (
+    PCM16_ENCODINGS,
+    WavAudio,
+    bytes_per_second,
+    pace,
+    read_wav,
+    split_pcm,
+)
 
 if TYPE_CHECKING:
     from sayna._realtime.session import Session
@@ -196,13 +206,30 @@ def _from_result(result: AudioResult) -> WavAudio:
 
 
 def _fit(audio: WavAudio, config: STTConfig) -> WavAudio:
-    """``audio`` in the session's format: several channels are mixed down for a mono config."""
-    if audio.channels > 1 and config.channels == 1:
-        audio = audio.to_mono()
+    """``audio`` converted to the session's rate and channel count, then checked.
+
+    Channels are mixed down before resampling and copied up after it, so the
+    resampler always works on the fewer channels.
+    """
+    if audio.sample_width == 2 and config.encoding.lower() in PCM16_ENCODINGS:
+        if config.channels < audio.channels:
+            audio = _rechannel(audio, config.channels)
+        if audio.sample_rate != config.sample_rate:
+            pcm = resample(
+                audio.pcm, audio.sample_rate, config.sample_rate, channels=audio.channels
+            )
+            audio = attrs.evolve(audio, pcm=pcm, sample_rate=config.sample_rate)
+        if config.channels > audio.channels:
+            audio = _rechannel(audio, config.channels)
     audio.check(config)
     if not audio.pcm:
         raise SaynaValidationError(f"{audio.name} holds no audio (0 frames)", field="audio")
     return audio
+
+
+def _rechannel(audio: WavAudio, channels: int) -> WavAudio:
+    pcm = audio.pcm[: len(audio.pcm) - len(audio.pcm) % audio.frame_size]
+    return attrs.evolve(audio, pcm=to_channels(pcm, audio.channels, channels), channels=channels)
 
 
 def input_pcm(audio: AudioResult | WavAudio, config: STTConfig | None) -> bytes:
@@ -301,8 +328,8 @@ def stream_audio(
 ) -> int:
     """Send audio for speech-to-text; return the number of bytes sent.
 
-    ``source`` is a WAV path or :class:`WavAudio` (checked against the
-    session's ``stt_config`` before anything is sent), raw PCM in that format
+    ``source`` is a WAV path or :class:`WavAudio` (converted to the session's
+    ``stt_config`` rate and channels before anything is sent), raw PCM in that format
     (cut into ``chunk_ms`` frames), or an iterable of chunks sent as they are.
     ``realtime`` paces frames as a microphone would (``speed`` times faster);
     otherwise they go as fast as the socket takes them. ``progress(sent, total)``

@@ -353,7 +353,7 @@ class Session:
         """Send audio for speech-to-text, in the format of the ``stt_config``.
 
         Raw bytes go as they are; an :class:`AudioResult` or :class:`WavAudio`
-        is checked against the ``stt_config`` first (and mixed down to mono).
+        is converted to the ``stt_config``'s rate and channels first.
         """
         given: object = audio_data
         if isinstance(given, bytes):
@@ -585,7 +585,7 @@ class Session:
     ) -> int:
         """Send a WAV file, PCM bytes or chunks for speech-to-text; return bytes sent.
 
-        WAV files are checked against :attr:`stt_config` first; ``realtime``
+        WAV files are converted to :attr:`stt_config`'s rate and channels; ``realtime``
         paces frames like a microphone; ``progress(sent, total)`` follows along.
         """
         return _conveniences.stream_audio(

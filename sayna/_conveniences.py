@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 import attrs
 
 from sayna._audio import DEFAULT_SAMPLE_RATE, AudioResult
+from sayna._devices import Microphone
 from sayna._errors import (
     SaynaError,
     SaynaNotConnectedError,
@@ -40,12 +41,13 @@ from sayna._events import (
     TTSPlaybackCompleteEvent,
 )
 from sayna._models import STTConfig, TTSConfig
-from sayna._resample import resample, to_channels
+from sayna._resample import Resampler, resample, to_channels
 from sayna._validation import is_finite_number, require_positive_seconds, require_text
 from sayna._wav import (
     PCM16_ENCODINGS,
     WavAudio,
     bytes_per_second,
+    check_pcm_format,
     pace,
     read_wav,
     split_pcm,
@@ -67,12 +69,13 @@ __all__ = [
 #: ``progress(bytes_sent, total_bytes)``; ``total_bytes`` is None for an iterable of chunks.
 ProgressCallback = Callable[[int, int | None], None]
 #: A WAV path, a read :class:`WavAudio`, an :class:`AudioResult` (``say()``,
-#: ``speak_rest()``), raw PCM bytes, or an iterable of PCM chunks.
+#: ``speak_rest()``), a :class:`Microphone`, raw PCM bytes, or an iterable of PCM chunks.
 AudioSource = (
     str
     | os.PathLike[str]
     | WavAudio
     | AudioResult
+    | Microphone
     | bytes
     | bytearray
     | memoryview
@@ -264,6 +267,8 @@ def _chunks(
             pcm, chunk_ms=chunk_ms, sample_rate=config.sample_rate, channels=config.channels
         )
         return chunks, len(pcm)
+    if isinstance(source, Microphone):
+        return _live(source, source.sample_rate, source.channels, config), None
     if isinstance(source, Iterable):
         return source, None
     raise SaynaValidationError(
@@ -271,6 +276,34 @@ def _chunks(
         f" chunks, not {type(source).__name__}",
         field="audio",
     )
+
+
+def _live(chunks: Iterable[bytes], rate: int, channels: int, config: STTConfig) -> Iterator[bytes]:
+    """A live source's chunks converted to the session's format as they come.
+
+    Everything that can fail (encoding, channel change, soxr missing) fails
+    here, before the first chunk is read.
+    """
+    check_pcm_format(
+        config,
+        sample_rate=config.sample_rate,
+        channels=config.channels,
+        sample_width=2,
+        name="the microphone",
+    )
+    to_channels(b"", channels, config.channels)  # refuses e.g. 2 -> 3 channels now
+    fewer = min(channels, config.channels)
+    resampler = Resampler(rate, config.sample_rate, fewer)
+
+    def convert() -> Iterator[bytes]:
+        for chunk in chunks:
+            if config.channels < channels:
+                chunk = to_channels(chunk, channels, config.channels)
+            chunk = resampler.process(chunk)
+            yield to_channels(chunk, fewer, config.channels)
+        yield to_channels(resampler.flush(), fewer, config.channels)
+
+    return convert()
 
 
 def _frames(

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sayna import _conveniences
 from sayna import _messages as messages
 from sayna._audio import AudioResult
+from sayna._devices import Speaker
 from sayna._errors import SaynaTimeoutError, SaynaValidationError
 from sayna._events import (
     CloseEvent,
@@ -39,6 +40,7 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
+from sayna._playback import Playback
 from sayna._realtime.consumers import EventIterator, poll
 from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
 from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
@@ -288,6 +290,16 @@ class Session:
         require_bool(allow_interruption, "allow_interruption")
         self._refuse_without_audio("tts_flush()")
         self._send(messages.speak("", flush=True, allow_interruption=allow_interruption))
+
+    def play_on(self, speaker: Speaker) -> Playback:
+        """Play this session's speech on ``speaker`` as it arrives.
+
+        Returns a :class:`~sayna.audio.Playback`. The speech is converted to
+        the speaker's rate and channels, and dropped from the speaker
+        on a VAD ``speech_start`` (barge-in). ``playback.stop()`` (or leaving
+        ``with``) ends it. See :ref:`audio-devices`.
+        """
+        return Playback(self, speaker)
 
     def clear(self) -> None:
         """Cancel queued and ongoing synthesis."""

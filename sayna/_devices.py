@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = ["Microphone", "Speaker", "open_check"]
 
 _INSTALL_HINT = "pip install 'sayna[audio]'"
+_PIECE_MS = 50
 
 
 def _sounddevice() -> ModuleType:
@@ -267,10 +268,13 @@ class Speaker:
                 field="pcm",
             )
         self.open()
+        # Queued in pieces of at most _PIECE_MS, so clear() and close() wait
+        # for one piece at most, never for the rest of a long utterance.
+        step = max(1, self.sample_rate * _PIECE_MS // 1000) * frame
         with self._cond:
             self._raise_error()
             if data:
-                self._queue.append(data)
+                self._queue.extend(data[i : i + step] for i in range(0, len(data), step))
                 self._cond.notify_all()
 
     def clear(self) -> None:

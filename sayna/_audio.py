@@ -14,12 +14,24 @@ from typing import Any, BinaryIO, overload
 from requests.structures import CaseInsensitiveDict
 
 from sayna._errors import SaynaValidationError
+from sayna._g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from sayna._resample import resample
 
 __all__ = ["DEFAULT_SAMPLE_RATE", "AudioResult"]
 
 # Formats whose bytes are headerless 16-bit little-endian PCM (docs/protocol.rst §2.3).
 _PCM_FORMATS = frozenset({"linear16", "pcm", "pcm_s16le"})
 _PCM_CONTENT_TYPES = frozenset({"audio/pcm", "audio/l16"})
+# G.711 as the server names it (x-audio-format) and as media types say it.
+_ULAW_FORMATS = frozenset({"mulaw", "ulaw", "pcm_mulaw", "g711_ulaw"})
+_ALAW_FORMATS = frozenset({"alaw", "pcm_alaw", "g711_alaw"})
+_G711_CONTENT_TYPES = {"audio/basic": "mulaw", "audio/pcmu": "mulaw", "audio/pcma": "alaw"}
+# What to_ulaw() / to_alaw() / resample() label their output with.
+_LABELS = {
+    "linear16": "audio/pcm",
+    "mulaw": "audio/basic",
+    "alaw": "audio/x-alaw-basic",
+}
 #: The server's sample rate when a request named none; used only if the header is missing.
 DEFAULT_SAMPLE_RATE = 24000
 
@@ -75,6 +87,63 @@ class AudioResult:
         if self.audio_format is not None:
             return self.audio_format.strip().lower() in _PCM_FORMATS
         return self.content_type in _PCM_CONTENT_TYPES
+
+    @property
+    def _g711(self) -> str | None:
+        """``"mulaw"`` or ``"alaw"`` when the bytes are G.711, else None."""
+        if self.audio_format is not None:
+            fmt = self.audio_format.strip().lower()
+            if fmt in _ULAW_FORMATS:
+                return "mulaw"
+            return "alaw" if fmt in _ALAW_FORMATS else None
+        return _G711_CONTENT_TYPES.get(self.content_type or "")
+
+    def _pcm(self, doing: str) -> bytes:
+        """The audio as 16-bit PCM: PCM as it is (whole samples), G.711 decoded."""
+        if self.is_pcm:
+            return self._data[: len(self._data) - len(self._data) % 2]
+        law = self._g711
+        if law == "mulaw":
+            return ulaw_decode(self._data)
+        if law == "alaw":
+            return alaw_decode(self._data)
+        kind = self.audio_format or self.content_type or "not PCM"
+        raise SaynaValidationError(
+            f"only PCM and G.711 audio can be {doing}; this audio is {kind}", field="audio"
+        )
+
+    def _relabelled(self, data: bytes, audio_format: str, sample_rate: int) -> AudioResult:
+        headers = CaseInsensitiveDict(self._headers)
+        headers.pop("Content-Length", None)
+        headers["Content-Type"] = _LABELS[audio_format]
+        headers["x-audio-format"] = audio_format
+        headers["x-sample-rate"] = str(sample_rate)
+        return AudioResult(data, headers)
+
+    def resample(self, sample_rate: int) -> AudioResult:
+        """This audio as 16-bit PCM (``linear16``) at ``sample_rate`` Hz.
+
+        PCM and G.711 (``mulaw``, ``alaw``) audio can be resampled; the result
+        carries matching headers. Needs ``sayna[resample]`` unless the rate is
+        already ``sample_rate``. See :func:`sayna.audio.resample`.
+        """
+        rate = self.sample_rate or DEFAULT_SAMPLE_RATE
+        pcm = resample(self._pcm("resampled"), rate, sample_rate)
+        return self._relabelled(pcm, "linear16", sample_rate)
+
+    def to_ulaw(self) -> AudioResult:
+        """This audio as G.711 µ-law (``mulaw``, ``audio/basic``) at the same rate."""
+        if self._g711 == "mulaw":
+            return self
+        pcm = self._pcm("converted to µ-law")
+        return self._relabelled(ulaw_encode(pcm), "mulaw", self.sample_rate or DEFAULT_SAMPLE_RATE)
+
+    def to_alaw(self) -> AudioResult:
+        """This audio as G.711 A-law (``alaw``) at the same rate."""
+        if self._g711 == "alaw":
+            return self
+        pcm = self._pcm("converted to A-law")
+        return self._relabelled(alaw_encode(pcm), "alaw", self.sample_rate or DEFAULT_SAMPLE_RATE)
 
     def _wav_bytes(self) -> bytes:
         # Server output is always mono (docs/protocol.rst §4.3.2); drop a trailing

@@ -18,10 +18,13 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
+import attrs
+
 from sayna._audio import DEFAULT_SAMPLE_RATE, AudioResult
+from sayna._devices import Microphone
 from sayna._errors import (
     SaynaConnectionError,
     SaynaError,
@@ -41,8 +44,17 @@ from sayna._events import (
     TTSPlaybackCompleteEvent,
 )
 from sayna._models import STTConfig, TTSConfig
+from sayna._resample import Resampler, resample, to_channels
 from sayna._validation import is_finite_number, require_positive_seconds, require_text
-from sayna._wav import WavAudio, bytes_per_second, pace, read_wav, split_pcm
+from sayna._wav import (
+    PCM16_ENCODINGS,
+    WavAudio,
+    bytes_per_second,
+    check_pcm_format,
+    pace,
+    read_wav,
+    split_pcm,
+)
 
 if TYPE_CHECKING:
     from sayna._realtime.session import Session
@@ -60,12 +72,13 @@ __all__ = [
 #: ``progress(bytes_sent, total_bytes)``; ``total_bytes`` is None for an iterable of chunks.
 ProgressCallback = Callable[[int, int | None], None]
 #: A WAV path, a read :class:`WavAudio`, an :class:`AudioResult` (``say()``,
-#: ``speak_rest()``), raw PCM bytes, or an iterable of PCM chunks.
+#: ``speak_rest()``), a :class:`Microphone`, raw PCM bytes, or an iterable of PCM chunks.
 AudioSource = (
     str
     | os.PathLike[str]
     | WavAudio
     | AudioResult
+    | Microphone
     | bytes
     | bytearray
     | memoryview
@@ -210,13 +223,30 @@ def _from_result(result: AudioResult) -> WavAudio:
 
 
 def _fit(audio: WavAudio, config: STTConfig) -> WavAudio:
-    """``audio`` in the session's format: several channels are mixed down for a mono config."""
-    if audio.channels > 1 and config.channels == 1:
-        audio = audio.to_mono()
+    """``audio`` converted to the session's rate and channel count, then checked.
+
+    Channels are mixed down before resampling and copied up after it, so the
+    resampler always works on the fewer channels.
+    """
+    if audio.sample_width == 2 and config.encoding.lower() in PCM16_ENCODINGS:
+        if config.channels < audio.channels:
+            audio = _rechannel(audio, config.channels)
+        if audio.sample_rate != config.sample_rate:
+            pcm = resample(
+                audio.pcm, audio.sample_rate, config.sample_rate, channels=audio.channels
+            )
+            audio = attrs.evolve(audio, pcm=pcm, sample_rate=config.sample_rate)
+        if config.channels > audio.channels:
+            audio = _rechannel(audio, config.channels)
     audio.check(config)
     if not audio.pcm:
         raise SaynaValidationError(f"{audio.name} holds no audio (0 frames)", field="audio")
     return audio
+
+
+def _rechannel(audio: WavAudio, channels: int) -> WavAudio:
+    pcm = audio.pcm[: len(audio.pcm) - len(audio.pcm) % audio.frame_size]
+    return attrs.evolve(audio, pcm=to_channels(pcm, audio.channels, channels), channels=channels)
 
 
 def input_pcm(audio: AudioResult | WavAudio, config: STTConfig | None) -> bytes:
@@ -251,6 +281,8 @@ def _chunks(
             pcm, chunk_ms=chunk_ms, sample_rate=config.sample_rate, channels=config.channels
         )
         return chunks, len(pcm)
+    if isinstance(source, Microphone):
+        return _live(source, source.sample_rate, source.channels, config), None
     if isinstance(source, Iterable):
         return source, None
     raise SaynaValidationError(
@@ -258,6 +290,34 @@ def _chunks(
         f" chunks, not {type(source).__name__}",
         field="audio",
     )
+
+
+def _live(chunks: Iterable[bytes], rate: int, channels: int, config: STTConfig) -> Iterator[bytes]:
+    """A live source's chunks converted to the session's format as they come.
+
+    Everything that can fail (encoding, channel change, soxr missing) fails
+    here, before the first chunk is read.
+    """
+    check_pcm_format(
+        config,
+        sample_rate=config.sample_rate,
+        channels=config.channels,
+        sample_width=2,
+        name="the microphone",
+    )
+    to_channels(b"", channels, config.channels)  # refuses e.g. 2 -> 3 channels now
+    fewer = min(channels, config.channels)
+    resampler = Resampler(rate, config.sample_rate, fewer)
+
+    def convert() -> Iterator[bytes]:
+        for chunk in chunks:
+            if config.channels < channels:
+                chunk = to_channels(chunk, channels, config.channels)
+            chunk = resampler.process(chunk)
+            yield to_channels(chunk, fewer, config.channels)
+        yield to_channels(resampler.flush(), fewer, config.channels)
+
+    return convert()
 
 
 def _frames(
@@ -322,8 +382,8 @@ def stream_audio(
 ) -> int:
     """Send audio for speech-to-text; return the number of bytes sent.
 
-    ``source`` is a WAV path or :class:`WavAudio` (checked against the
-    session's ``stt_config`` before anything is sent), raw PCM in that format
+    ``source`` is a WAV path or :class:`WavAudio` (converted to the session's
+    ``stt_config`` rate and channels before anything is sent), raw PCM in that format
     (cut into ``chunk_ms`` frames), or an iterable of chunks sent as they are.
     ``realtime`` paces frames as a microphone would (``speed`` times faster);
     otherwise they go as fast as the socket takes them. ``progress(sent, total)``

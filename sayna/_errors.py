@@ -38,6 +38,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "SaynaAudioError",
     "SaynaCallbackError",
     "SaynaConfigError",
     "SaynaConnectionClosedError",
@@ -118,6 +119,15 @@ class WebhookVerificationError(SaynaValidationError):
 
 class SaynaConnectionError(SaynaError):
     """The server could not be reached, or the connection broke."""
+
+
+class SaynaAudioError(SaynaError):
+    """Local audio is unavailable: an optional extra is not installed, or no usable device.
+
+    Raised by :mod:`sayna.audio` when ``sayna[audio]`` (devices) or
+    ``sayna[resample]`` (resampling) is missing, when PortAudio finds no
+    device, or when a device fails while open.
+    """
 
 
 class SaynaTimeoutError(SaynaError, TimeoutError):

@@ -1,14 +1,16 @@
 """WAV files and raw PCM: read, check against an STT config, chunk, pace, write.
 
-Standard library only (``wave``). The server never resamples (docs/protocol.rst
-§4.3.1), so a file must match ``stt_config`` exactly; :func:`read_wav` says
-which property differs instead of letting the server transcribe noise.
+Standard library only (``wave``, plus a small RIFF walk for G.711 files,
+which ``wave`` refuses). The server never resamples (docs/protocol.rst
+§4.3.1): :func:`read_wav` says which property differs from ``stt_config``,
+and the session's senders convert rate and channels before sending.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 import sys
 import time
 import wave
@@ -19,6 +21,7 @@ from typing import BinaryIO, Union
 import attrs
 
 from sayna._errors import SaynaValidationError
+from sayna._g711 import alaw_decode, ulaw_decode
 from sayna._models import STTConfig
 
 __all__ = [
@@ -160,10 +163,11 @@ def _read_bytes(source: WavSource, name: str) -> bytes:
 
 
 def read_wav(source: WavSource, *, stt_config: STTConfig | None = None) -> WavAudio:
-    """Read a PCM WAV file (path, bytes or binary file object) into memory.
+    """Read a WAV file (path, bytes or binary file object) into memory.
 
-    With ``stt_config``, also check that its rate, channels and sample format
-    match. Empty, truncated, compressed and non-WAV input raise
+    Linear PCM is read as it is; G.711 µ-law and A-law files are decoded to
+    16-bit PCM. With ``stt_config``, also check that its rate, channels and
+    sample format match. Empty, truncated, compressed and non-WAV input raise
     :class:`SaynaValidationError` with a message naming the file.
     """
     name = _source_name(source)
@@ -182,6 +186,11 @@ def read_wav(source: WavSource, *, stt_config: STTConfig | None = None) -> WavAu
     except EOFError as exc:
         raise SaynaValidationError(f"{name} is truncated (incomplete WAV header)") from exc
     except wave.Error as exc:
+        if str(exc) in ("unknown format: 6", "unknown format: 7"):
+            audio = _read_g711_wav(data, name)
+            if stt_config is not None:
+                audio.check(stt_config)
+            return audio
         raise SaynaValidationError(_describe_wave_error(name, str(exc))) from exc
     if channels < 1 or rate < 1 or width < 1:
         raise SaynaValidationError(f"{name} has an invalid WAV header")
@@ -195,6 +204,37 @@ def read_wav(source: WavSource, *, stt_config: STTConfig | None = None) -> WavAu
     if stt_config is not None:
         audio.check(stt_config)
     return audio
+
+
+def _read_g711_wav(data: bytes, name: str) -> WavAudio:
+    """A µ-law (format 7) or A-law (format 6) WAV file, decoded to 16-bit PCM."""
+    fmt: tuple[int, int, int, int] | None = None
+    payload: bytes | None = None
+    declared = 0
+    offset = 12
+    while offset + 8 <= len(data) and payload is None:
+        chunk_id = data[offset : offset + 4]
+        (size,) = struct.unpack_from("<I", data, offset + 4)
+        body = data[offset + 8 : offset + 8 + size]
+        if chunk_id == b"fmt " and len(body) >= 16:
+            code, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", body)
+            fmt = (code, channels, rate, bits)
+        elif chunk_id == b"data":
+            payload, declared = body, size
+        offset += 8 + size + size % 2  # chunks are padded to an even length
+    if fmt is None or payload is None:
+        raise SaynaValidationError(f"{name} is truncated or damaged (no fmt/data chunk)")
+    code, channels, rate, bits = fmt
+    if bits != 8 or channels < 1 or rate < 1:
+        raise SaynaValidationError(f"{name} has an invalid G.711 WAV header")
+    if len(payload) < declared:
+        raise SaynaValidationError(
+            f"{name} is truncated: its header declares {declared} bytes of "
+            f"audio but only {len(payload)} are present"
+        )
+    payload = payload[: len(payload) - len(payload) % channels]
+    pcm = ulaw_decode(payload) if code == 7 else alaw_decode(payload)
+    return WavAudio(pcm=pcm, sample_rate=rate, channels=channels, sample_width=2, name=name)
 
 
 def _describe_wave_error(name: str, text: str) -> str:

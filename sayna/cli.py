@@ -2,7 +2,8 @@
 
 ``main(argv)`` returns the exit code: 0 success, 1 an error from the server or
 the connection (or a webhook that fails verification), 2 a usage error
-(bad arguments, missing URL, unreadable or unsuitable input). Errors are one
+(bad arguments, missing URL, unreadable or unsuitable input, no audio device
+or no ``sayna[audio]``). Errors are one
 line on stderr; with ``--json`` also one ``{"error": {...}}`` object on
 stdout; ``--debug`` adds the traceback and the library's debug log.
 """
@@ -28,6 +29,7 @@ from sayna._cli._common import (
 )
 from sayna._cli._parser import ArgumentError, Handler, build_parser
 from sayna._errors import (
+    SaynaAudioError,
     SaynaError,
     SaynaHttpError,
     SaynaValidationError,
@@ -43,7 +45,8 @@ def _exit_code(exc: SaynaError) -> int:
     # a result (like grep finding nothing), not a usage mistake.
     if isinstance(exc, (SaynaHttpError, WebhookVerificationError)):
         return EXIT_ERROR
-    if isinstance(exc, SaynaValidationError):
+    # No device or no sayna[audio]: the machine cannot do what was asked.
+    if isinstance(exc, (SaynaValidationError, SaynaAudioError)):
         return EXIT_USAGE
     return EXIT_ERROR
 

@@ -12,6 +12,7 @@ import pytest
 from sayna import AudioResult, Sayna, SaynaValidationError, WavAudio
 from sayna._realtime.session import Session
 from sayna._wav import read_wav, write_wav
+from sayna.audio import resample
 from sayna.testing import FakeServer, decode_speech, encode_speech
 from tests.support.polling import wait_until
 from tests.support.speech_configs import TTS_16K
@@ -34,16 +35,13 @@ def test_transcribe_takes_a_speak_rest_result(server: FakeServer, session: Sessi
     assert session.transcribe(result) == "From the REST side."
 
 
-def test_an_audio_result_at_another_rate_is_refused(session: Session) -> None:
-    """A 24 kHz AudioResult for a 16 kHz stt_config is refused, naming both rates."""
-    result = AudioResult(
-        encode_speech("x", 24000), {"x-audio-format": "linear16", "x-sample-rate": "24000"}
-    )
-    rates = r"24000 Hz but stt_config\.sample_rate is 16000"
-    with pytest.raises(SaynaValidationError, match=rates):
-        session.transcribe(result)
-    with pytest.raises(SaynaValidationError, match="24000 Hz"):
-        session.on_audio_input(result)
+def test_an_audio_result_at_another_rate_is_resampled(server: FakeServer, session: Session) -> None:
+    """A 24 kHz AudioResult for a 16 kHz stt_config is sent resampled to 16 kHz (issue 24)."""
+    pcm = encode_speech("x", 24000)
+    result = AudioResult(pcm, {"x-audio-format": "linear16", "x-sample-rate": "24000"})
+    session.on_audio_input(result)
+    wait_until(lambda: len(_sent(server)) == len(pcm) * 2 // 3)
+    assert _sent(server) == resample(pcm, 24000, 16000)
 
 
 def test_a_compressed_audio_result_is_refused(session: Session) -> None:

@@ -96,12 +96,10 @@ def test_stream_audio_iterable_has_unknown_total(session: Session) -> None:
 def test_wav_format_mismatch_sends_nothing(
     server: FakeServer, session: Session, tmp_path: pathlib.Path
 ) -> None:
-    """A 44.1 kHz file against a 16 kHz session is refused before any audio is sent."""
-    path = tmp_path / "cd.wav"
-    write_wav(path, b"\x00\x00" * 4410, sample_rate=44100)
-    with pytest.raises(
-        SaynaValidationError, match=r"44100 Hz but stt_config\.sample_rate is 16000"
-    ):
+    """An 8-bit file (nothing converts it) is refused before any audio is sent."""
+    path = tmp_path / "old.wav"
+    write_wav(path, b"\x80" * 4410, sample_rate=16000, sample_width=1)
+    with pytest.raises(SaynaValidationError, match=r"8-bit PCM but only 16-bit PCM"):
         transcribe(session, path)
     assert _binary_frames(server) == []
 

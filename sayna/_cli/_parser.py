@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from sayna._cli import _local, _realtime, _rest, _webhook
+from sayna._cli import _audio, _local, _realtime, _rest, _webhook
 from sayna._cli._common import (
     DEFAULT_LANGUAGE,
     DEFAULT_STT_MODEL,
@@ -138,13 +138,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _add_synthesis_arguments(p: argparse.ArgumentParser) -> None:
+def _add_synthesis_arguments(p: argparse.ArgumentParser, *, output_required: bool = True) -> None:
     """TEXT, -o FILE and the TTS options, shared by ``speak`` (REST) and ``say`` (realtime)."""
     p.add_argument("text", metavar="TEXT")
     p.add_argument(
         "-o",
         "--output",
-        required=True,
+        required=output_required,
         metavar="FILE",
         help="where to write the audio (.wav wraps PCM in a WAV header; - for stdout)",
     )
@@ -249,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = _Commands(sub, _global_options(suppress=True))
     _add_speech_commands(commands)
     _add_realtime_commands(commands)
+    _add_audio_commands(commands)
     _add_livekit_commands(commands)
     _add_sip_commands(commands)
     _add_webhook_commands(commands)
@@ -274,8 +275,14 @@ def _add_speech_commands(commands: _Commands) -> None:
 
 def _add_realtime_commands(commands: _Commands) -> None:
     """One exchange over a realtime session: say, transcribe."""
-    p = commands.add("say", "speak TEXT over a realtime session and save the audio", _realtime.say)
-    _add_synthesis_arguments(p)
+    p = commands.add(
+        "say", "speak TEXT over a realtime session: save it, play it, or both", _audio.say
+    )
+    _add_synthesis_arguments(p, output_required=False)
+    p.add_argument(
+        "--play", action="store_true", help="play the speech on the speaker (needs sayna[audio])"
+    )
+    p.add_argument("--device", default=None, metavar="DEVICE", help="output device name or index")
 
     p = commands.add("transcribe", "send a WAV file and print its transcript", _realtime.transcribe)
     p.add_argument("file", metavar="FILE.wav", help="16-bit PCM WAV file")
@@ -302,6 +309,34 @@ def _add_realtime_commands(commands: _Commands) -> None:
     )
     pace.add_argument(
         "--fast", action="store_true", help="send as fast as the server reads (the default)"
+    )
+
+
+def _add_audio_commands(commands: _Commands) -> None:
+    """The microphone: listen (``say --play`` is with say)."""
+    p = commands.add(
+        "listen",
+        "transcribe the microphone live; Ctrl-C ends and prints the text (needs sayna[audio])",
+        _audio.listen,
+    )
+    _add_stt_options(p)
+    p.add_argument("--device", default=None, metavar="DEVICE", help="input device name or index")
+    p.add_argument(
+        "--sample-rate",
+        type=_positive_int,
+        default=16000,
+        metavar="HZ",
+        help="the microphone's rate (default: %(default)s; converted to 16 kHz for the server)",
+    )
+    p.add_argument(
+        "--channels", type=_positive_int, default=1, metavar="N", help="microphone channels"
+    )
+    p.add_argument(
+        "--seconds",
+        type=_positive_float,
+        default=None,
+        metavar="S",
+        help="stop after S seconds (default: at Ctrl-C)",
     )
 
 

@@ -28,7 +28,7 @@ from sayna._events import (
 from sayna._models import STTConfig, TTSConfig
 from sayna._wav import read_wav
 
-__all__ = ["LiveLine", "describe_event", "say", "transcribe"]
+__all__ = ["LiveLine", "describe_event", "say", "stt_provider_for", "transcribe"]
 
 # The defaults of Sayna.connect and of the conveniences, used when --timeout is not given.
 CONNECT_TIMEOUT = 60.0
@@ -60,7 +60,7 @@ def describe_event(event: Event) -> str:
     return f"{event.type}  {event!r}"
 
 
-def _stt_provider_for(tts_provider: str) -> tuple[str, str]:
+def stt_provider_for(tts_provider: str) -> tuple[str, str]:
     # Every Sayna provider does both directions; using the same one for the
     # side we do not need avoids asking the server for a second credential.
     model = DEFAULT_STT_MODEL if tts_provider == DEFAULT_STT_PROVIDER else ""
@@ -72,7 +72,7 @@ def say(ctx: Context) -> int:
     a = ctx.args
     check_output_format(a.output, a.format)
     tts = tts_config_from(ctx)
-    provider, model = _stt_provider_for(a.tts_provider)
+    provider, model = stt_provider_for(a.tts_provider)
     # The server needs an STT config on every audio session, even one that only speaks.
     stt = STTConfig(provider=provider, model=model)
     with (

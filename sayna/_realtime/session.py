@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from sayna import _conveniences
 from sayna import _messages as messages
 from sayna._audio import AudioResult
+from sayna._devices import Speaker
 from sayna._errors import SaynaTimeoutError, SaynaValidationError
 from sayna._events import (
     CloseEvent,
@@ -39,6 +40,7 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
+from sayna._playback import Playback
 from sayna._realtime import hearing as _hearing
 from sayna._realtime.consumers import EventIterator, poll
 from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
@@ -312,6 +314,16 @@ class Session:
         self._refuse_without_audio("tts_flush()")
         self._send(messages.speak("", flush=True, allow_interruption=allow_interruption))
 
+    def play_on(self, speaker: Speaker) -> Playback:
+        """Play this session's speech on ``speaker`` as it arrives.
+
+        Returns a :class:`~sayna.audio.Playback`. The speech is converted to
+        the speaker's rate and channels, and dropped from the speaker
+        on a VAD ``speech_start`` (barge-in). ``playback.stop()`` (or leaving
+        ``with``) ends it. See :ref:`audio-devices`.
+        """
+        return Playback(self, speaker)
+
     def clear(self) -> None:
         """Cancel queued and ongoing synthesis."""
         self._send(messages.clear())
@@ -376,7 +388,7 @@ class Session:
         """Send audio for speech-to-text, in the format of the ``stt_config``.
 
         Raw bytes go as they are; an :class:`AudioResult` or :class:`WavAudio`
-        is checked against the ``stt_config`` first (and mixed down to mono).
+        is converted to the ``stt_config``'s rate and channels first.
         """
         given: object = audio_data
         if isinstance(given, bytes):
@@ -609,7 +621,7 @@ class Session:
     ) -> int:
         """Send a WAV file, PCM bytes or chunks for speech-to-text; return bytes sent.
 
-        WAV files are checked against :attr:`stt_config` first; ``realtime``
+        WAV files are converted to :attr:`stt_config`'s rate and channels; ``realtime``
         paces frames like a microphone; ``progress(sent, total)`` follows along.
         """
         return _conveniences.stream_audio(

@@ -7,6 +7,7 @@ here and listed in ``__all__`` (a test keeps the two in step).
 
 from sayna._audio import AudioResult
 from sayna._client import Sayna
+from sayna._converse import Conversation, Line, converse
 from sayna._errors import (
     AuthenticationError,
     BadRequestError,
@@ -47,6 +48,7 @@ from sayna._events import (
     ReconnectingEvent,
     SessionParticipant,
     SIPTransferErrorEvent,
+    SpeechInterruptedEvent,
     STTResultEvent,
     SubscribedTrack,
     TrackSubscribedEvent,
@@ -82,10 +84,13 @@ from sayna._models import (
     VADConfigUpdate,
     VoiceDescriptor,
 )
+from sayna._realtime.bargein import BargeIn
 from sayna._realtime.consumers import EventIterator
 from sayna._realtime.reconnect import ReconnectPolicy
 from sayna._realtime.session import Session
 from sayna._realtime.stats import SessionStats, SpeechTiming
+from sayna._streaming import Reply
+from sayna._turns import Turn
 from sayna._version import __version__
 from sayna._wav import WavAudio, read_wav, write_wav
 from sayna._webhooks import (
@@ -101,9 +106,11 @@ __all__ = [
     "AuthenticationError",
     "AzureAuth",
     "BadRequestError",
+    "BargeIn",
     "CallbackErrorEvent",
     "CloseEvent",
     "ConflictError",
+    "Conversation",
     "DataPacket",
     "ErrorEvent",
     "Event",
@@ -111,6 +118,7 @@ __all__ = [
     "EventsDiscardedEvent",
     "GoogleAuth",
     "HealthResponse",
+    "Line",
     "LiveKitConfig",
     "LiveKitParticipantInfo",
     "LiveKitRoomDetails",
@@ -134,6 +142,7 @@ __all__ = [
     "ReconnectedEvent",
     "ReconnectingEvent",
     "RemoveParticipantResponse",
+    "Reply",
     "SIPTransferErrorEvent",
     "STTConfig",
     "STTResultEvent",
@@ -158,12 +167,14 @@ __all__ = [
     "SipHook",
     "SipHooksResponse",
     "SipTransferResponse",
+    "SpeechInterruptedEvent",
     "SpeechTiming",
     "SubscribedTrack",
     "TTSAudioEvent",
     "TTSConfig",
     "TTSPlaybackCompleteEvent",
     "TrackSubscribedEvent",
+    "Turn",
     "TurnDetectConfigUpdate",
     "UnknownEvent",
     "UnprocessableEntityError",
@@ -178,6 +189,7 @@ __all__ = [
     "WebhookSIPRoom",
     "WebhookVerificationError",
     "__version__",
+    "converse",
     "read_wav",
     "write_wav",
 ]

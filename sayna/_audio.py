@@ -34,11 +34,19 @@ class AudioResult:
     audio input.
     """
 
-    __slots__ = ("_data", "_headers")
+    __slots__ = ("_data", "_headers", "_interrupted")
 
-    def __init__(self, data: bytes, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self, data: bytes, headers: Mapping[str, str], *, interrupted: bool = False
+    ) -> None:
         self._data = bytes(data)
         self._headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(headers)
+        self._interrupted = interrupted
+
+    @property
+    def interrupted(self) -> bool:
+        """True when ``Session.say()`` returned early: the caller spoke over it (barge-in)."""
+        return self._interrupted
 
     @property
     def data(self) -> bytes:
@@ -146,6 +154,8 @@ class AudioResult:
             parts.append(self.audio_format)
         if self.sample_rate:
             parts.append(f"{self.sample_rate} Hz")
+        if self._interrupted:
+            parts.append("interrupted")
         return f"<AudioResult {', '.join(parts)}>"
 
     def _repr_html_(self) -> str:

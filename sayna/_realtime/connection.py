@@ -17,7 +17,7 @@ import select
 import socket
 import threading
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sayna._errors import SaynaConnectionClosedError, SaynaError, SaynaValidationError
 from sayna._events import (
@@ -44,6 +44,9 @@ from sayna._realtime.protocol import (
 )
 from sayna._realtime.stats import SpeechTracker
 
+if TYPE_CHECKING:
+    from sayna._realtime.bargein import BargeInGuard
+
 __all__ = ["CLOSE_HANDSHAKE_TIMEOUT", "Connection", "ConnectionOwner"]
 
 logger = logging.getLogger("sayna")
@@ -66,6 +69,7 @@ class ConnectionOwner(Protocol):
 
     log: EventLog
     speech: SpeechTracker
+    barge_in: BargeInGuard | None
 
     @property
     def is_ready(self) -> bool:
@@ -314,6 +318,7 @@ class Connection:
         speech = owner.speech
         pending: list[Event] = []
         extend = owner.log.extend
+        guard = owner.barge_in
         complete = TTSPlaybackCompleteEvent
         close: CloseEvent | None = None
         received = audio_in = 0
@@ -363,7 +368,10 @@ class Connection:
                         self.received_messages, self.received_audio = received, audio_in
                         if not owner.before_ready(self, event):
                             continue
-                    pending.append(event)
+                    if guard is not None and guard.watching:
+                        guard.take(event, pending, self)  # barge-in: may drop or add
+                    else:
+                        pending.append(event)
                     if len(pending) >= BATCH:
                         # A large read is handed over in slices, so consumers
                         # start on it while the rest is decoded.
@@ -374,6 +382,8 @@ class Connection:
         finally:
             if close is None:  # pragma: no cover - BaseException in the reader
                 close = CloseEvent(code=None, reason="reader stopped", initiator="network")
+            if guard is not None:
+                guard.flush(pending)
             if pending:
                 extend(pending)
             self.received_messages, self.received_audio = received, audio_in

@@ -87,6 +87,10 @@ class _Watcher:
         self.finished_producing = False
         self.thread = threading.Thread(target=self._run, name="sayna-speak-stream", daemon=True)
 
+    def release(self) -> None:
+        """The thread never started (the iterable failed first): let the cursor go."""
+        self._events.close()
+
     def sent(self, utterance: str) -> None:
         with self._lock:
             self.last = utterance
@@ -162,8 +166,9 @@ def speak_stream(
     deadline = time.monotonic() + timeout
     if not session.skip_pending():
         raise SaynaNotConnectedError("speak_stream() needs an open session; this one is closed")
+    # The watcher's cursor is open from here, so nothing is missed; its thread
+    # starts after the first speak, which then goes out without waiting for it.
     watcher = _Watcher(session, session.events(timeout=_POLL))
-    watcher.thread.start()
     cutter = SentenceCutter()
     given: list[str] = []
     sent: list[str] = []
@@ -172,6 +177,8 @@ def speak_stream(
         watcher.sent(utterance)
         session.speak(utterance, allow_interruption=allow_interruption)
         sent.append(utterance)
+        if len(sent) == 1:
+            watcher.thread.start()
 
     iterator = iter(chunks)
     try:
@@ -194,6 +201,8 @@ def speak_stream(
             rest = cutter.flush()
             if rest is not None and watcher.interruption is None and watcher.error is None:
                 say(rest)
+        if not sent:
+            watcher.thread.start()  # nothing to speak: it only has to stop again
         watcher.producing_done()
         finished = watcher.done.wait(max(0.0, deadline - time.monotonic()))
         if not finished:
@@ -206,7 +215,10 @@ def speak_stream(
         close = getattr(iterator, "close", None)
         if close is not None:
             close()  # a generator stopped early runs its cleanup now
-        watcher.thread.join()
+        if watcher.thread.ident is not None:
+            watcher.thread.join()
+        else:
+            watcher.release()
     if watcher.error is not None:
         raise watcher.error
     interruption = watcher.interruption

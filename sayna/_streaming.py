@@ -27,6 +27,7 @@ from sayna._events import (
     CloseEvent,
     ErrorEvent,
     SpeechInterruptedEvent,
+    STTResultEvent,
     TTSAudioEvent,
     TTSPlaybackCompleteEvent,
 )
@@ -34,6 +35,7 @@ from sayna._sentences import SentenceCutter
 from sayna._validation import require_bool, require_positive_seconds
 
 if TYPE_CHECKING:
+    from sayna._realtime.bargein import BargeIn
     from sayna._realtime.consumers import EventIterator
     from sayna._realtime.session import Session
 
@@ -72,9 +74,12 @@ Reply.__module__ = "sayna"
 class _Watcher:
     """Reads the session's events while the caller produces and speaks."""
 
-    def __init__(self, session: Session, events: EventIterator) -> None:
+    def __init__(self, session: Session, events: EventIterator, barge_in: BargeIn | None) -> None:
         self._session = session
         self._events = events
+        self._barge_in = barge_in
+        #: The caller started talking (by the session's barge-in policy): speak no more.
+        self.caller_spoke = False
         self._lock = threading.Lock()
         self.done = threading.Event()
         self.stop = False
@@ -134,6 +139,13 @@ class _Watcher:
                     self.audio_bytes += len(event.data)  # type: ignore[attr-defined]
                 elif cls is TTSPlaybackCompleteEvent:
                     self._check_complete()
+                elif cls is STTResultEvent and self._barge_in is not None:
+                    # The reader has sent clear already if our speech was playing;
+                    # its report comes a little later, and no further sentence
+                    # may go out meanwhile.
+                    if self._barge_in.interrupts(event) is not None:
+                        self.caller_spoke = True
+                        self._check_complete()
                 elif cls is SpeechInterruptedEvent:
                     self.interruption = event  # type: ignore[assignment]
                     break
@@ -168,7 +180,8 @@ def speak_stream(
         raise SaynaNotConnectedError("speak_stream() needs an open session; this one is closed")
     # The watcher's cursor is open from here, so nothing is missed; its thread
     # starts after the first speak, which then goes out without waiting for it.
-    watcher = _Watcher(session, session.events(timeout=_POLL))
+    policy = session.barge_in if allow_interruption else None
+    watcher = _Watcher(session, session.events(timeout=_POLL), policy)
     cutter = SentenceCutter()
     given: list[str] = []
     sent: list[str] = []
@@ -191,7 +204,11 @@ def speak_stream(
             if watcher.first_piece_at is None:
                 watcher.first_piece_at = time.monotonic()
             given.append(piece)
-            if watcher.interruption is not None or watcher.error is not None:
+            if (
+                watcher.interruption is not None
+                or watcher.error is not None
+                or watcher.caller_spoke
+            ):
                 break
             if time.monotonic() > deadline:
                 raise SaynaTimeoutError(f"speak_stream() did not finish within {timeout:g} s")
@@ -199,7 +216,8 @@ def speak_stream(
                 say(utterance)
         else:
             rest = cutter.flush()
-            if rest is not None and watcher.interruption is None and watcher.error is None:
+            stopped = watcher.interruption is not None or watcher.caller_spoke
+            if rest is not None and not stopped and watcher.error is None:
                 say(rest)
         if not sent:
             watcher.thread.start()  # nothing to speak: it only has to stop again
@@ -229,7 +247,7 @@ def speak_stream(
     return Reply(
         text="".join(given),
         spoken=tuple(u for u in sent if u not in cancelled),
-        interrupted=interruption is not None,
+        interrupted=interruption is not None or watcher.caller_spoke,
         audio_bytes=watcher.audio_bytes,
         first_audio=first_audio,
     )

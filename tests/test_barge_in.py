@@ -222,3 +222,16 @@ def test_barge_in_policy_values_are_checked() -> None:
     with pytest.raises(SaynaValidationError):
         BargeIn(ignore="mhm")
     assert BargeIn(ignore=["Uh-huh."]).ignore == frozenset({"uh-huh"})
+
+
+def test_the_session_says_which_policy_it_applies(call: tuple[Session, FakeSession]) -> None:
+    """Session.barge_in is the policy given to connect (True means the defaults)."""
+    session, _ = call
+    assert session.barge_in == BargeIn()
+
+
+@pytest.mark.connect(barge_in=False)
+def test_the_session_has_no_policy_without_barge_in(call: tuple[Session, FakeSession]) -> None:
+    """Without barge_in the property is None."""
+    session, _ = call
+    assert session.barge_in is None

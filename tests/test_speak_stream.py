@@ -10,7 +10,7 @@ import pytest
 
 from sayna import Reply, SaynaTimeoutError, SaynaValidationError, Session, TTSAudioEvent
 from sayna.testing import FakeServer, FakeSession
-from tests.support.stt_push import open_call, say_turn
+from tests.support.stt_push import interim, open_call, say_turn
 
 pytestmark = pytest.mark.fake_server(tts_speedup=20)
 
@@ -160,3 +160,36 @@ def test_the_timeout_bounds_the_whole_call(call: tuple[Session, FakeSession]) ->
             slow_tokens("a b c d e f g h i j k l m n o p q r s t u v w", 0.2), timeout=0.5
         )
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.connect(barge_in=True)
+def test_no_sentence_goes_out_after_the_caller_started_talking(
+    call: tuple[Session, FakeSession],
+) -> None:
+    """Between the interrupting result and its report, the next sentences are held back."""
+    session, fake = call
+    started = threading.Event()
+    session.on(TTSAudioEvent, lambda e: started.set())
+
+    def caller() -> None:
+        started.wait(5)
+        interim(fake, "no stop")  # the final result comes only much later
+        time.sleep(0.6)
+        say_turn(fake, "no stop", interims=False)
+
+    def reply() -> Iterator[str]:
+        yield "This first sentence is a long one so it is still playing when the caller talks. "
+        started.wait(5)
+        time.sleep(0.3)
+        yield "A second sentence. "
+        yield "And a third one."
+
+    thread = threading.Thread(target=caller)
+    thread.start()
+    result = session.speak_stream(reply())
+    thread.join()
+    assert result.interrupted
+    assert speaks(fake) == [
+        "This first sentence is a long one so it is still playing when the caller talks."
+    ]
+    assert result.spoken == ()

@@ -40,6 +40,7 @@ from sayna._models import (
     TurnDetectConfigUpdate,
     VADConfigUpdate,
 )
+from sayna._realtime.bargein import BargeIn
 from sayna._realtime.consumers import EventIterator, poll
 from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
 from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
@@ -207,6 +208,12 @@ class Session:
     def ready(self) -> bool:
         """True while the session is open and configured (False while reconnecting)."""
         return self._core.state is State.READY
+
+    @property
+    def barge_in(self) -> BargeIn | None:
+        """The barge-in policy given to ``connect(barge_in=...)``; ``None`` when off."""
+        guard = self._core.barge_in
+        return None if guard is None else guard.policy
 
     @property
     def without_audio(self) -> bool:

@@ -45,7 +45,7 @@ class Line:
     """One line of a conversation: ``role`` "user" or "agent" and its ``text``.
 
     ``interrupted``: for an agent line, the caller cut it off (barge-in); for
-    a user line, the caller spoke over the agent (:attr:`Turn.barged_in`).
+    a user line, the caller spoke over the agent (``Turn.barged_in``).
     """
 
     role: Literal["user", "agent"]
@@ -63,7 +63,7 @@ class Conversation:
     """
 
     lines: tuple[Line, ...]
-    ended_by: EndedBy
+    ended_by: Literal["respond", "hangup", "closed", "max_turns", "timeout"]
 
 
 Line.__module__ = Conversation.__module__ = "sayna"
@@ -127,7 +127,7 @@ class _Ending:
 
 def converse(
     session: Session,
-    respond: Respond,
+    respond: Callable[[Turn], str | Iterable[str] | None],
     *,
     greeting: str | None = None,
     max_turns: int | None = None,
@@ -141,7 +141,7 @@ def converse(
     LLM's tokens are spoken as they come) or ``None`` to end. ``greeting`` is
     spoken first. It ends when ``respond`` returns ``None``, the caller hangs
     up, the session closes, ``max_turns`` turns were answered, or ``timeout``
-    seconds passed; :attr:`Conversation.ended_by` says which. An exception
+    seconds passed; ``Conversation.ended_by`` says which. An exception
     from ``respond`` ends it and is raised from here; speech of that answer
     still playing is cleared and the session stays open and usable.
     """

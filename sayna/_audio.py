@@ -46,7 +46,8 @@ class AudioResult:
     @property
     def interrupted(self) -> bool:
         """True when ``Session.say()`` returned early: the caller spoke over it (barge-in)."""
-        return self._interrupted
+        # getattr: an AudioResult pickled before this field existed has no slot value.
+        return bool(getattr(self, "_interrupted", False))
 
     @property
     def data(self) -> bytes:
@@ -154,7 +155,7 @@ class AudioResult:
             parts.append(self.audio_format)
         if self.sample_rate:
             parts.append(f"{self.sample_rate} Hz")
-        if self._interrupted:
+        if self.interrupted:
             parts.append("interrupted")
         return f"<AudioResult {', '.join(parts)}>"
 

@@ -235,3 +235,19 @@ def test_the_session_has_no_policy_without_barge_in(call: tuple[Session, FakeSes
     """Without barge_in the property is None."""
     session, _ = call
     assert session.barge_in is None
+
+
+def test_an_audio_result_pickled_before_the_flag_existed_is_not_interrupted() -> None:
+    """A pickle from before AudioResult.interrupted loads and reads as not interrupted."""
+    import pickle
+
+    from sayna import AudioResult
+
+    old = AudioResult.__new__(AudioResult)
+    # What unpickling an old AudioResult does: it sets the slots it carries.
+    old._data = b"\x00\x01"  # type: ignore[misc]
+    old._headers = AudioResult(b"", {"x-audio-format": "linear16"}).headers  # type: ignore[misc]
+    assert not old.interrupted
+    assert "interrupted" not in repr(old)
+    again = pickle.loads(pickle.dumps(AudioResult(b"\x00", {}, interrupted=True)))
+    assert again.interrupted

@@ -141,7 +141,8 @@ def converse(
     LLM's tokens are spoken as they come) or ``None`` to end. ``greeting`` is
     spoken first. It ends when ``respond`` returns ``None``, the caller hangs
     up, the session closes, ``max_turns`` turns were answered, or ``timeout``
-    seconds passed; ``Conversation.ended_by`` says which. An exception
+    seconds passed; ``Conversation.ended_by`` says which. Turns the caller
+    finished before hanging up still reach ``respond``. An exception
     from ``respond`` ends it and is raised from here; speech of that answer
     still playing is cleared and the session stays open and usable.
     """
@@ -178,7 +179,8 @@ def converse(
         turns = 0
         try:
             if greeting is not None:
-                speak(greeting)
+                with contextlib.suppress(SaynaNotConnectedError):
+                    speak(greeting)  # a call that ended meanwhile: listen() says so
             while True:
                 if max_turns is not None and turns >= max_turns:
                     return "max_turns"
@@ -201,7 +203,12 @@ def converse(
                         f" not {type(answer).__name__}",
                         field="respond",
                     )
-                speak(answer)
+                try:
+                    speak(answer)
+                except SaynaNotConnectedError:
+                    # The call ended during the answer. Turns heard before the
+                    # end still go to respond; listen() then reports the end.
+                    continue
         except SaynaTimeoutError:
             if deadline is not None and time.monotonic() >= deadline - 0.001:
                 return "timeout"

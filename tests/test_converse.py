@@ -305,3 +305,27 @@ def test_the_conversation_goes_on_across_a_reconnect(server: FakeServer) -> None
         "before the drop",
         "still there",
     ]
+
+
+def test_turns_said_just_before_a_hang_up_still_reach_respond(
+    call: tuple[Session, FakeSession],
+) -> None:
+    """Two turns and the hang-up arrive together: respond gets both, then it ends as "hangup"."""
+    session, fake = call
+
+    def burst(fake: FakeSession) -> None:
+        say_turn(fake, "move my delivery to Friday", interims=False)
+        say_turn(fake, "the order number is 4417", interims=False)
+        fake.participant_leaves()
+
+    caller = Caller(session, fake, [(True, burst)])
+    heard: list[str] = []
+
+    def respond(t: Turn) -> str:
+        heard.append(t.text)
+        return "Got it, thank you for waiting while I look that up in our system."
+
+    result = converse(session, respond, greeting="Hi.", timeout=20)
+    caller.join()
+    assert heard == ["move my delivery to Friday", "the order number is 4417"]
+    assert result.ended_by == "hangup"

@@ -7,6 +7,7 @@ here and listed in ``__all__`` (a test keeps the two in step).
 
 from sayna._audio import AudioResult
 from sayna._client import Sayna
+from sayna._converse import Conversation, Line, converse
 from sayna._errors import (
     AuthenticationError,
     BadRequestError,
@@ -48,6 +49,7 @@ from sayna._events import (
     ReconnectingEvent,
     SessionParticipant,
     SIPTransferErrorEvent,
+    SpeechInterruptedEvent,
     STTResultEvent,
     SubscribedTrack,
     TrackSubscribedEvent,
@@ -83,10 +85,13 @@ from sayna._models import (
     VADConfigUpdate,
     VoiceDescriptor,
 )
+from sayna._realtime.bargein import BargeIn
 from sayna._realtime.consumers import EventIterator
 from sayna._realtime.reconnect import ReconnectPolicy
 from sayna._realtime.session import Session
 from sayna._realtime.stats import SessionStats, SpeechTiming
+from sayna._streaming import Reply
+from sayna._turns import Turn
 from sayna._version import __version__
 from sayna._wav import WavAudio, read_wav, write_wav
 from sayna._webhooks import (
@@ -102,9 +107,11 @@ __all__ = [
     "AuthenticationError",
     "AzureAuth",
     "BadRequestError",
+    "BargeIn",
     "CallbackErrorEvent",
     "CloseEvent",
     "ConflictError",
+    "Conversation",
     "DataPacket",
     "ErrorEvent",
     "Event",
@@ -112,6 +119,7 @@ __all__ = [
     "EventsDiscardedEvent",
     "GoogleAuth",
     "HealthResponse",
+    "Line",
     "LiveKitConfig",
     "LiveKitParticipantInfo",
     "LiveKitRoomDetails",
@@ -135,6 +143,7 @@ __all__ = [
     "ReconnectedEvent",
     "ReconnectingEvent",
     "RemoveParticipantResponse",
+    "Reply",
     "SIPCallConfig",
     "SIPCallResponse",
     "SIPTransferErrorEvent",
@@ -160,12 +169,14 @@ __all__ = [
     "SessionStats",
     "SipHook",
     "SipHooksResponse",
+    "SpeechInterruptedEvent",
     "SpeechTiming",
     "SubscribedTrack",
     "TTSAudioEvent",
     "TTSConfig",
     "TTSPlaybackCompleteEvent",
     "TrackSubscribedEvent",
+    "Turn",
     "TurnDetectConfigUpdate",
     "UnknownEvent",
     "UnprocessableEntityError",
@@ -180,6 +191,7 @@ __all__ = [
     "WebhookSIPRoom",
     "WebhookVerificationError",
     "__version__",
+    "converse",
     "read_wav",
     "write_wav",
 ]

@@ -46,11 +46,20 @@ class AudioResult:
     audio input.
     """
 
-    __slots__ = ("_data", "_headers")
+    __slots__ = ("_data", "_headers", "_interrupted")
 
-    def __init__(self, data: bytes, headers: Mapping[str, str]) -> None:
+    def __init__(
+        self, data: bytes, headers: Mapping[str, str], *, interrupted: bool = False
+    ) -> None:
         self._data = bytes(data)
         self._headers: CaseInsensitiveDict[str] = CaseInsensitiveDict(headers)
+        self._interrupted = interrupted
+
+    @property
+    def interrupted(self) -> bool:
+        """True when ``Session.say()`` returned early: the caller spoke over it (barge-in)."""
+        # getattr: an AudioResult pickled before this field existed has no slot value.
+        return bool(getattr(self, "_interrupted", False))
 
     @property
     def data(self) -> bytes:
@@ -215,6 +224,8 @@ class AudioResult:
             parts.append(self.audio_format)
         if self.sample_rate:
             parts.append(f"{self.sample_rate} Hz")
+        if self.interrupted:
+            parts.append("interrupted")
         return f"<AudioResult {', '.join(parts)}>"
 
     def _repr_html_(self) -> str:

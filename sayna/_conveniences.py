@@ -39,6 +39,7 @@ from sayna._events import (
     EventsDiscardedEvent,
     ReconnectedEvent,
     ReconnectingEvent,
+    SpeechInterruptedEvent,
     STTResultEvent,
     TTSAudioEvent,
     TTSPlaybackCompleteEvent,
@@ -154,6 +155,8 @@ def say(
     speak is done"): only correct when nothing else is queued. The result's
     ``audio_format``/``sample_rate`` come from the session's ``tts_config``,
     so ``.save("x.wav")`` writes a playable file. Blank text is refused.
+    With barge-in (``connect(barge_in=...)``) it returns early when the
+    caller speaks over it, with what arrived so far and ``interrupted=True``.
     Raises :class:`SaynaTimeoutError` after ``timeout`` seconds,
     :class:`SaynaError` when the server reports a synthesis failure, and
     :class:`SaynaConnectionError` as soon as a reconnect reports the text lost.
@@ -166,6 +169,7 @@ def say(
     deadline = time.monotonic() + timeout
     chunks: list[bytes] = []
     failure: str | None = None
+    interrupted = False
     while True:
         remaining = deadline - time.monotonic()
         event = session.next_event(timeout=remaining) if remaining > 0 else None
@@ -178,6 +182,9 @@ def say(
         if isinstance(event, TTSAudioEvent):
             chunks.append(event.data)
         elif isinstance(event, TTSPlaybackCompleteEvent):
+            break
+        elif isinstance(event, SpeechInterruptedEvent):
+            interrupted = True  # barge-in: the rest was cancelled, no completion follows
             break
         elif isinstance(event, ErrorEvent):
             if event.message.startswith(_SPEAK_REFUSED):
@@ -201,7 +208,7 @@ def say(
         "x-audio-format": config.audio_format or _DEFAULT_TTS_FORMAT,
         "x-sample-rate": str(config.sample_rate or _DEFAULT_TTS_RATE),
     }
-    return AudioResult(b"".join(chunks), headers)
+    return AudioResult(b"".join(chunks), headers, interrupted=interrupted)
 
 
 def _from_result(result: AudioResult) -> WavAudio:

@@ -48,6 +48,7 @@ __all__ = [
     "SIPTransferErrorEvent",
     "STTResultEvent",
     "SessionParticipant",
+    "SpeechInterruptedEvent",
     "SubscribedTrack",
     "TTSAudioEvent",
     "TTSPlaybackCompleteEvent",
@@ -328,6 +329,22 @@ class ReconnectedEvent(Event):
     stream_id: str
     lost_speech: tuple[str, ...]
     dropped_audio_bytes: int
+
+
+@attrs.frozen(kw_only=True)
+class SpeechInterruptedEvent(Event):
+    """The caller spoke over our speech; the session sent ``clear`` (barge-in).
+
+    Only in sessions opened with ``barge_in=``. ``heard``: the transcript that
+    interrupted (empty for a VAD event). ``cancelled_text``: the utterances
+    that were still playing or queued. ``discarded_bytes``: their TTS audio
+    that arrived after the ``clear`` and was dropped before any consumer saw it.
+    """
+
+    type: ClassVar[str] = "speech_interrupted"
+    heard: str
+    cancelled_text: tuple[str, ...]
+    discarded_bytes: int
 
 
 # --- decoding -------------------------------------------------------------------

@@ -9,6 +9,8 @@ imports only the ones below it::
                  reconnect attempts, close); born whole, one per session
           dispatch   callbacks: handler registry, dispatcher thread, replay
           consumers  the events() iterator and one-event polls (wait_for)
+          turnreader listen()/turns(): user turns through a passive cursor
+          bargein    the barge-in policy and the guard the reader applies
           eventlog   the event log and its cursors, bounded
           reconnect  the policy value: backoff, what is resumable
           stats      counters and speech timings
@@ -28,6 +30,10 @@ Threads (all daemon)::
     sayna-dispatch-N    session      user callbacks, in arrival order (started
                                      with the first callback)
     sayna-reconnect-N   drop         the reconnect attempts (opt-in)
+    sayna-speak-stream  reply        speak_stream(): reads events while the
+                                     caller's iterable produces text
+    sayna-close         session      Sayna.close() of several sessions, one
+                                     thread each, in parallel
     sayna-keepalive     process      pings every quiet connection
     user threads        -            sends (under the connection's lock),
                                      iterators, waits, close()

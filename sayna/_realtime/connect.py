@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sayna import _messages as messages
 from sayna._errors import SaynaValidationError
 from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig, TTSConfig
+from sayna._realtime.bargein import BargeIn, resolve_barge_in
 from sayna._realtime.connection import CLOSE_HANDSHAKE_TIMEOUT
 from sayna._realtime.core import SessionCore
 from sayna._realtime.eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
@@ -46,6 +47,7 @@ def connect(
     max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
     max_buffered_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES,
     reconnect: bool | ReconnectPolicy = False,
+    barge_in: bool | BargeIn = False,
 ) -> Session:
     """Open a realtime session; return it once the server has sent ``ready``.
 
@@ -86,6 +88,12 @@ def connect(
     attempt, ends the session with :class:`SaynaConnectionClosedError`. Not
     with ``livekit_config`` (:class:`SaynaValidationError`): the server deletes
     the room when a connection ends. See :doc:`long-lived-sessions`.
+
+    **Barge-in.** ``barge_in=True`` (the default :class:`BargeIn`) or
+    ``barge_in=BargeIn(...)``: while speech sent with ``allow_interruption``
+    plays, the caller's speech sends ``clear``, the cancelled audio still
+    arriving is dropped, and a :class:`SpeechInterruptedEvent` reports it.
+    See :doc:`conversations`.
 
     **Errors** — all :class:`SaynaError`, never a websocket-client exception:
     :class:`SaynaValidationError` before connecting for arguments that cannot
@@ -135,6 +143,7 @@ def connect(
     require_int(max_buffered_events, "max_buffered_events", minimum=1)
     require_int(max_buffered_audio_bytes, "max_buffered_audio_bytes", minimum=1)
     policy = resolve_policy(reconnect)
+    barge = resolve_barge_in(barge_in)
     if policy is not None and livekit_config is not None:
         raise SaynaValidationError(
             "reconnect cannot be used with livekit_config: the server deletes the LiveKit"
@@ -165,6 +174,7 @@ def connect(
         livekit=livekit_config is not None,
         max_buffered_events=max_buffered_events,
         max_buffered_audio_bytes=max_buffered_audio_bytes,
+        barge_in=barge,
     )
     connection = core.attach(
         ws, ping_interval=settings.ping_interval, ping_timeout=settings.ping_timeout

@@ -17,7 +17,7 @@ import select
 import socket
 import threading
 import time
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from sayna._errors import SaynaConnectionClosedError, SaynaError, SaynaValidationError
 from sayna._events import (
@@ -46,6 +46,9 @@ from sayna._realtime.protocol import (
 )
 from sayna._realtime.stats import SpeechTracker
 
+if TYPE_CHECKING:
+    from sayna._realtime.bargein import BargeInGuard
+
 __all__ = ["CLOSE_HANDSHAKE_TIMEOUT", "Connection", "ConnectionOwner"]
 
 logger = logging.getLogger("sayna")
@@ -69,6 +72,7 @@ class ConnectionOwner(Protocol):
     log: EventLog
     speech: SpeechTracker
     hearing: Hearing
+    barge_in: BargeInGuard | None
 
     @property
     def is_ready(self) -> bool:
@@ -319,6 +323,7 @@ class Connection:
         stt_result = STTResultEvent
         pending: list[Event] = []
         extend = owner.log.extend
+        guard = owner.barge_in
         complete = TTSPlaybackCompleteEvent
         close: CloseEvent | None = None
         received = audio_in = 0
@@ -370,7 +375,10 @@ class Connection:
                         self.received_messages, self.received_audio = received, audio_in
                         if not owner.before_ready(self, event):
                             continue
-                    pending.append(event)
+                    if guard is not None and guard.watching:
+                        guard.take(event, pending, self)  # barge-in: may drop or add
+                    else:
+                        pending.append(event)
                     if len(pending) >= BATCH:
                         # A large read is handed over in slices, so consumers
                         # start on it while the rest is decoded.
@@ -381,6 +389,8 @@ class Connection:
         finally:
             if close is None:  # pragma: no cover - BaseException in the reader
                 close = CloseEvent(code=None, reason="reader stopped", initiator="network")
+            if guard is not None:
+                guard.flush(pending)
             if pending:
                 extend(pending)
             self.received_messages, self.received_audio = received, audio_in

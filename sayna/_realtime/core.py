@@ -50,6 +50,7 @@ from sayna._events import (
 )
 from sayna._forksafe import fork_generation
 from sayna._models import STTConfig, TTSConfig
+from sayna._realtime.bargein import BargeIn, BargeInGuard
 from sayna._realtime.connection import (
     CLOSE_HANDSHAKE_TIMEOUT,
     Connection,
@@ -131,6 +132,7 @@ class SessionCore:
         livekit: bool,
         max_buffered_events: int,
         max_buffered_audio_bytes: int,
+        barge_in: BargeIn | None = None,
     ) -> None:
         self.id = next(_ids)
         # A session belongs to the process that opened it.
@@ -152,6 +154,8 @@ class SessionCore:
         self.connection: Connection | None = None
         self.speech = SpeechTracker()
         self.hearing = Hearing()
+        #: Barge-in (connect(barge_in=...)), applied by the reader; None when off.
+        self.barge_in = None if barge_in is None else BargeInGuard(barge_in)
         self.counters = Counters()
         # What a reconnect needs to open the same session again (the config
         # gains the first ready's stream id).

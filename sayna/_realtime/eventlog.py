@@ -91,12 +91,15 @@ class Cursor:
     but never handed out are not skipped by a later iterator.
     """
 
-    __slots__ = ("iterator", "owner", "pos", "thread", "woken", "yielded")
+    __slots__ = ("iterator", "owner", "passive", "pos", "thread", "woken", "yielded")
 
-    def __init__(self, pos: int, *, iterator: bool) -> None:
+    def __init__(self, pos: int, *, iterator: bool, passive: bool = False) -> None:
         self.pos = pos
         self.yielded = pos
         self.iterator = iterator
+        #: A passive cursor (the turn reader) keeps what it has not read, like
+        #: the entries kept for later iterators, but never holds the reader up.
+        self.passive = passive
         self.woken = False  # see EventLog.wake
         #: Who reads through it, for the backpressure warning ("" if unnamed).
         self.owner = ""
@@ -234,7 +237,7 @@ class EventLog:
 
     def _pinned_from(self) -> int:
         # The first entry an active cursor has not fetched yet.
-        return min((c.pos for c in self._cursors), default=self._end)
+        return min((c.pos for c in self._cursors if not c.passive), default=self._end)
 
     def _drop_unpinned_audio(self) -> None:
         # Oldest first, never past what an active consumer still has to fetch
@@ -297,7 +300,7 @@ class EventLog:
         # Called with the lock held; logs without it, so that a logging handler
         # that touches the session cannot deadlock the reader.
         floor = self._pinned_from()
-        holder = next((c for c in self._cursors if c.pos == floor), None)
+        holder = next((c for c in self._cursors if c.pos == floor and not c.passive), None)
         if holder is None:
             return
         self.held_by = (
@@ -384,16 +387,18 @@ class EventLog:
                 self._release_consumed()
             return skipped
 
-    def open(self, *, iterator: bool, start: int | None = None) -> Cursor:
-        """Register an active cursor.
+    def open(self, *, iterator: bool, start: int | None = None, passive: bool = False) -> Cursor:
+        """Register a cursor.
 
         Iterators start past everything an earlier iterator handed out (or at
-        ``start``); the dispatcher starts at the oldest kept entry.
+        ``start``); the dispatcher and passive cursors start at the oldest kept
+        entry. A passive cursor keeps entries it has not read (bounded like
+        those kept for later iterators) without applying backpressure.
         """
         with self._lock:
             if start is None:
                 start = self._iterator_start() if iterator else self._head
-            cursor = Cursor(start, iterator=iterator)
+            cursor = Cursor(start, iterator=iterator, passive=passive)
             self._cursors.append(cursor)
             return cursor
 

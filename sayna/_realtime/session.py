@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 from sayna import _conveniences
 from sayna import _messages as messages
 from sayna._audio import AudioResult
 from sayna._devices import Speaker
-from sayna._errors import SaynaTimeoutError, SaynaValidationError
+from sayna._errors import SaynaNotConnectedError, SaynaTimeoutError, SaynaValidationError
 from sayna._events import (
     CloseEvent,
     ErrorEvent,
@@ -42,10 +43,14 @@ from sayna._models import (
 )
 from sayna._playback import Playback
 from sayna._realtime import hearing as _hearing
+from sayna._realtime.bargein import BargeIn
 from sayna._realtime.consumers import EventIterator, poll
 from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
 from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
 from sayna._realtime.stats import SessionStats
+from sayna._realtime.turnreader import TurnReader
+from sayna._streaming import Reply, TextSource, speak_stream
+from sayna._turns import Turn
 from sayna._validation import (
     normalize_phone_number,
     require_bool,
@@ -59,6 +64,9 @@ __all__ = ["Session"]
 logger = logging.getLogger("sayna")
 
 H = TypeVar("H", bound=Callable[..., Any])
+
+# Guards the creation of a session's turn reader (the first listen() may race).
+_turn_reader_lock = threading.Lock()
 
 
 class Session:
@@ -143,10 +151,13 @@ class Session:
     raises nothing from ``events()``.
     """
 
-    __slots__ = ("__weakref__", "_core")
+    __slots__ = ("__weakref__", "_core", "_turn_reader")
 
     def __init__(self, core: SessionCore) -> None:
         self._core = core
+        # Opened by the first listen()/turns(): a session that never asks for
+        # turns keeps no events for them.
+        self._turn_reader: TurnReader | None = None
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -222,6 +233,12 @@ class Session:
     def ready(self) -> bool:
         """True while the session is open and configured (False while reconnecting)."""
         return self._core.state is State.READY
+
+    @property
+    def barge_in(self) -> BargeIn | None:
+        """The barge-in policy given to ``connect(barge_in=...)``; ``None`` when off."""
+        guard = self._core.barge_in
+        return None if guard is None else guard.policy
 
     @property
     def without_audio(self) -> bool:
@@ -306,12 +323,18 @@ class Session:
         self._refuse_without_audio("speak()")
         core = self._core
         core.check_process()
+        guard = core.barge_in
+        if guard is not None:
+            guard.spoke(text, allow_interruption, core.log)
         core.speak(text, messages.speak(text, flush=flush, allow_interruption=allow_interruption))
 
     def tts_flush(self, allow_interruption: bool = True) -> None:
         """Send an empty ``speak`` (the official SDK's flush; a no-op on the server)."""
         require_bool(allow_interruption, "allow_interruption")
         self._refuse_without_audio("tts_flush()")
+        guard = self._core.barge_in
+        if guard is not None:
+            guard.spoke("", allow_interruption, self._core.log)
         self._send(messages.speak("", flush=True, allow_interruption=allow_interruption))
 
     def play_on(self, speaker: Speaker) -> Playback:
@@ -327,6 +350,9 @@ class Session:
     def clear(self) -> None:
         """Cancel queued and ongoing synthesis."""
         self._send(messages.clear())
+        guard = self._core.barge_in
+        if guard is not None:
+            guard.cleared()
 
     def send_message(
         self, message: str, role: str, topic: str = "messages", debug: Any = None
@@ -587,6 +613,75 @@ class Session:
             note = _conveniences.stall_note(self)
             raise SaynaTimeoutError(f"no matching event within {timeout:g} s{note}")
         return found
+
+    # --- turns (sayna._realtime.turnreader) -------------------------------------------
+
+    def listen(self, timeout: float | None = None) -> Turn:
+        """The next user turn: ``is_final`` transcripts joined up to the end of turn.
+
+        Every turn is returned once, in order, including one that ended before
+        the call (while you were speaking your answer, say); the session keeps
+        turns from the first ``listen()`` or :meth:`turns` call on. Raises
+        :class:`SaynaTimeoutError` after ``timeout`` seconds without a whole
+        turn, and the session's closing error once it has ended and every
+        turn was returned (a turn cut short by the end is returned first).
+        """
+        wait = require_wait(timeout)
+        turn = self._turns_reader().listen(wait)
+        if turn is None:
+            raise self._core.closed_error()
+        return turn
+
+    def _turns_reader(self) -> TurnReader:
+        core = self._core
+        core.check_process()
+        reader = self._turn_reader
+        if reader is None:
+            with _turn_reader_lock:
+                reader = self._turn_reader
+                if reader is None:
+                    reader = self._turn_reader = TurnReader(core.log)
+        return reader
+
+    def turns(self, timeout: float | None = None) -> Iterator[Turn]:
+        """Iterate over user turns as :meth:`listen` returns them; ends with the session.
+
+        The session keeps turns for :meth:`listen` from the first call of
+        either (turns still buffered then included): call ``turns()`` early,
+        before speaking a greeting, so that nothing said meanwhile is missed.
+        ``timeout`` bounds the wait for each turn (:class:`SaynaTimeoutError`).
+        A normal end stops the iteration; an abnormal one raises its error.
+        """
+        wait = require_wait(timeout)
+        self._turns_reader()  # now, not at the first next()
+        return self._iterate_turns(wait)
+
+    def _iterate_turns(self, wait: float | None) -> Iterator[Turn]:
+        while True:
+            try:
+                turn = self.listen(wait)
+            except SaynaNotConnectedError:
+                return  # a normal end; an abnormal one raises SaynaConnectionClosedError
+            yield turn
+
+    def speak_stream(
+        self,
+        chunks: TextSource,
+        *,
+        allow_interruption: bool = True,
+        timeout: float = 60.0,
+    ) -> Reply:
+        """Speak text as it is produced (an LLM's tokens); return once it has played.
+
+        ``chunks`` is any iterable of text pieces. They are cut into
+        utterances at sentence ends (the first one early, for a short time to
+        first audio; never inside a word; "Dr." or "3.5" end nothing), and
+        each is spoken while the iterable goes on producing. Returns when the
+        last audio has arrived, or early when the caller interrupted
+        (``barge_in``); see :class:`Reply`. ``timeout`` bounds the whole call
+        (:class:`SaynaTimeoutError`).
+        """
+        return speak_stream(self, chunks, allow_interruption=allow_interruption, timeout=timeout)
 
     # --- conveniences (sayna._conveniences) ------------------------------------------
 

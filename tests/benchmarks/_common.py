@@ -36,6 +36,7 @@ def upload_id(total: int) -> str:
 
 
 RTT_ID = "bench-rtt"
+CONVERSATION_ID = "bench-conversation"
 CONNECT_ID = "bench-connect"
 
 

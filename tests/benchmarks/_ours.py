@@ -14,6 +14,7 @@ from _common import (
     API_KEY,
     CHUNK,
     CONNECT_ID,
+    CONVERSATION_ID,
     RTT_ID,
     STT,
     TTS,
@@ -36,6 +37,8 @@ from sayna import (
     TTSAudioEvent,
     TTSConfig,
     TTSPlaybackCompleteEvent,
+    Turn,
+    converse,
 )
 
 _clients: dict[str, Sayna] = {}
@@ -175,6 +178,66 @@ def rtt(url: str, rounds: int) -> dict[str, Any]:
         "p99": percentile(samples, 99),
         "count": len(samples),
         "expected": rounds,
+    }
+
+
+def conversation(url: str, rounds: int) -> dict[str, Any]:
+    """The conversation layer's own latency, on timestamps taken inside the client.
+
+    respond: from the reader reading the caller's end of turn to our ``speak``
+    frame written, through ``converse`` with a ``respond`` that returns at
+    once. clear: from the reader reading an interrupting interim result to
+    ``clear`` written (barge-in). The one look inside: the connection's read
+    time and its send method, which public API cannot time.
+    """
+    session = _client(url).connect(
+        stt_config=STTConfig(**STT),
+        tts_config=TTSConfig(**TTS),
+        stream_id=CONVERSATION_ID,
+        barge_in=True,
+    )
+    connection = session._core.connection
+    guard = session._core.barge_in
+    assert connection is not None
+    assert guard is not None
+    arrived: list[float] = []
+    sent: list[float] = []
+    send_raw = connection.send_raw
+
+    def timed_send(data: Any, audio: int = 0) -> None:
+        send_raw(data, audio)
+        sent.append(time.monotonic())
+
+    def respond(turn: Turn) -> str:
+        arrived.append(connection.last_inbound)
+        return "Fine."
+
+    try:
+        connection.send_raw = timed_send  # type: ignore[method-assign]
+        result = converse(session, respond, greeting="Hello.", max_turns=rounds, timeout=600)
+        connection.send_raw = send_raw  # type: ignore[method-assign]
+        # The first send after each arrival is that turn's speak (the greeting came before).
+        respond_s = []
+        for at in arrived:
+            after = [t for t in sent if t >= at]
+            if after:
+                respond_s.append(after[0] - at)
+        clear_s = []
+        for _ in range(rounds):
+            audio = session.say("barge in on this", timeout=10)
+            if audio.interrupted and guard.last_reaction is not None:
+                clear_s.append(guard.last_reaction)
+            session.listen(timeout=10)  # the interruption's turn
+    finally:
+        session.close()
+    return {
+        "respond_p50": percentile(respond_s, 50),
+        "respond_p99": percentile(respond_s, 99),
+        "clear_p50": percentile(clear_s, 50),
+        "clear_p99": percentile(clear_s, 99),
+        "count": min(len(respond_s), len(clear_s)),
+        "expected": rounds,
+        "ended_by": result.ended_by,
     }
 
 

@@ -41,6 +41,7 @@ SCENARIOS = (
     "tts",
     "upload",
     "rtt",
+    "conversation",
     "rest",
     "rss",
     "concurrent",
@@ -60,6 +61,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "tts": (5000, 3200),
         "upload": (5000, 3200),
         "rtt": 500,
+        "conversation": 500,
         "rest": 300,
         "rss": 1_000_000,
         "concurrent": (100, 2000),
@@ -75,6 +77,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "tts": (5000, 3200),
         "upload": (5000, 3200),
         "rtt": 500,
+        "conversation": 300,
         "rest": 300,
         "rss": 100_000,
         "concurrent": (100, 300),
@@ -90,6 +93,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "tts": (40, 3200),
         "upload": (40, 3200),
         "rtt": 10,
+        "conversation": 10,
         "rest": 10,
         "rss": 2000,
         "concurrent": (4, 50),
@@ -113,6 +117,10 @@ UNITS = {
     "cpu_per_event_all_us": ("us/event", 1.0),
     "idle_rss_kb": ("kB", 1.0),
     "threads_per_session": ("threads", 1.0),
+    "respond_p50": ("us", 1e6),
+    "respond_p99": ("us", 1e6),
+    "clear_p50": ("us", 1e6),
+    "clear_p99": ("us", 1e6),
 }
 
 # Targets of issue #8, as (row, compared with, bound).
@@ -147,6 +155,18 @@ def jobs(sizes: dict[str, Any]) -> list[dict[str, Any]]:
         job("tts", "tts_cb", {"frames": tf, "size": tb, "mode": "cb"}, {"tts_cb": "seconds"}),
         job("upload", "upload", {"frames": uf, "size": ub}, {"upload": "seconds"}),
         job("rtt", "rtt", {"rounds": sizes["rtt"]}, {"rtt_p50": "p50", "rtt_p99": "p99"}),
+        job(
+            "conversation",
+            "conversation",
+            {"rounds": sizes["conversation"]},
+            {
+                "conv_respond_p50": "respond_p50",
+                "conv_respond_p99": "respond_p99",
+                "conv_clear_p50": "clear_p50",
+                "conv_clear_p99": "clear_p99",
+            },
+            only=("ours",),  # neither websocket-client nor the SDK has a conversation layer
+        ),
         job(
             "rest",
             "rest",
@@ -217,8 +237,10 @@ def job(
     fresh: bool = False,
     repeats: int | None = None,
     fn: str | None = None,
+    only: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     return {
+        "only": only,
         "scenario": scenario,
         "name": name,
         "fn": fn or scenario,
@@ -433,13 +455,14 @@ def run_jobs(
                 "runs": {c: [] for c in clients},
                 "errors": {c: [] for c in clients},
             }
+            ran = [c for c in clients if spec["only"] is None or c in spec["only"]]
             if sizes["warmup"] and not spec["fresh"]:
-                for client in clients:
+                for client in ran:
                     answer = call(client, spec, warmup_params(spec["params"]))
                     if not answer["ok"]:
                         entry["errors"][client].append(answer["error"])
             for r in range(repeats):
-                order = clients[r % len(clients) :] + clients[: r % len(clients)]
+                order = ran[r % len(ran) :] + ran[: r % len(ran)]
                 for client in order:
                     answer = call(client, spec, spec["params"])
                     if answer["ok"]:

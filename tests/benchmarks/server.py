@@ -25,6 +25,12 @@ scenario, which every client can set:
 ``bench-upload-TOTAL``
     binary audio is counted; each time TOTAL bytes have arrived, one final
     ``stt_result`` whose transcript is ``"received TOTAL bytes"``.
+``bench-conversation``
+    a caller: each ``speak`` gets one 3200 B audio frame and
+    ``tts_playback_complete``, then, 5 ms later, the caller's next turn (a final
+    ``stt_result`` and the end-of-turn marker); a ``speak`` whose text starts
+    with ``barge`` gets its audio frame and, 2 ms later, the caller talking
+    over it (an interim result, a final one, the marker), and no completion.
 anything else (``bench-rtt``, ``bench-connect``...)
     each ``speak`` gets one 3200 B audio frame and ``tts_playback_complete``.
 
@@ -66,6 +72,11 @@ STT_INTERIM = {
     "confidence": 0.97,
 }
 STT_LAST = {**STT_INTERIM, "is_final": True, "is_speech_final": True}
+# The caller of bench-conversation: talking over us, a final segment, the end of turn.
+STT_OVER = {**STT_INTERIM, "transcript": "wait a moment"}
+STT_TURN = {**STT_INTERIM, "transcript": "wait a moment please", "is_final": True}
+STT_TURN_END = {**STT_INTERIM, "transcript": "", "is_final": True, "is_speech_final": True}
+CONVERSATION_ID = "bench-conversation"
 DISABLED = "Audio processing is disabled. Send config message with audio=true first."
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 
@@ -330,7 +341,9 @@ class Connection:
                 {"type": "tts_playback_complete", "timestamp": int(time.time() * 1000)}
             )
             m = _TTS.match(self.stream_id)
-            if m:
+            if self.stream_id == CONVERSATION_ID:
+                self.caller(str(message.get("text", "")))
+            elif m:
                 self.burst(frame(_OP_BINARY, bytes(int(m[2]))), int(m[1]), done)
             else:
                 self.write(frame(_OP_BINARY, CHUNK) + done)
@@ -352,6 +365,19 @@ class Connection:
             ack = {**STT_LAST, "transcript": f"received {self.received} bytes", "confidence": 1.0}
             self.received = 0
             self.send(ack)
+
+    def caller(self, text: str) -> None:
+        """``bench-conversation``: answer our speech as a caller would (see the docstring)."""
+        audio = frame(_OP_BINARY, CHUNK)
+        if text.startswith("barge"):
+            self.write(audio)
+            time.sleep(0.002)
+            self.write(text_frame(STT_OVER) + text_frame(STT_TURN) + text_frame(STT_TURN_END))
+            return
+        done = {"type": "tts_playback_complete", "timestamp": int(time.time() * 1000)}
+        self.write(audio + text_frame(done))
+        time.sleep(0.005)
+        self.write(text_frame(STT_TURN) + text_frame(STT_TURN_END))
 
     def burst(self, one: bytes, count: int, last: bytes) -> None:
         """Write ``one`` ``count`` times then ``last``, in 64 KiB writes (sendall waits

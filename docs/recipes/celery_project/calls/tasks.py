@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from calls.models import Call
-from sayna import LiveKitConfig, STTConfig, STTResultEvent, TTSConfig
+from sayna import LiveKitConfig, STTConfig, TTSConfig, converse
 from sayna.contrib.celery import SessionInterrupted, session
 
 STT = STTConfig(provider="deepgram", model="nova-3")
@@ -13,20 +13,25 @@ GREETING = "Thanks for calling. How can I help you today?"
 def answer_call(call_id):
     call = Call.objects.get(pk=call_id)
     heard = []
+
+    def respond(turn):
+        # Your agent's brain goes here (an LLM's streamed answer can be
+        # returned as it is); this one acknowledges and keeps listening.
+        heard.append(turn.text)
+        return "Got it."
+
     try:
         # The agent joins the caller's LiveKit room; the caller's audio reaches
-        # speech-to-text inside Sayna, so this task only reads transcripts.
+        # speech-to-text inside Sayna, so this task only hears transcripts.
         with session(
             stt_config=STT,
             tts_config=TTS,
             livekit_config=LiveKitConfig(room_name=call.room),
+            barge_in=True,  # the caller talking over the agent stops it
         ) as live:
             Call.objects.filter(pk=call_id).update(status=Call.ANSWERED)
-            live.speak(GREETING)
-            for event in live.events():
-                if isinstance(event, STTResultEvent) and event.is_final and event.transcript:
-                    heard.append(event.transcript)
-        # The loop ends when the caller hangs up (Sayna ends the session).
+            # Until the caller hangs up (Sayna then ends the session).
+            converse(live, respond, greeting=GREETING)
     except SessionInterrupted:
         # Cut short by the time limit or a worker shutdown. Closing the session
         # deleted the room and so ended the call: keep what was heard, marked

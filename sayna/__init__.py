@@ -87,6 +87,7 @@ from sayna._realtime.consumers import EventIterator
 from sayna._realtime.reconnect import ReconnectPolicy
 from sayna._realtime.session import Session
 from sayna._realtime.stats import SessionStats, SpeechTiming
+from sayna._renamed import RenamedAttributeError
 from sayna._version import __version__
 from sayna._wav import WavAudio, read_wav, write_wav
 from sayna._webhooks import (
@@ -135,6 +136,7 @@ __all__ = [
     "ReconnectedEvent",
     "ReconnectingEvent",
     "RemoveParticipantResponse",
+    "RenamedAttributeError",
     "SIPCallConfig",
     "SIPCallResponse",
     "SIPTransferErrorEvent",
@@ -193,8 +195,13 @@ _OLD_SPELLINGS = {
 }
 
 
+from sayna import _renamed  # noqa: E402 - async SDK names, only for errors
+
+
 def __getattr__(name: str) -> object:
     new = _OLD_SPELLINGS.get(name)
+    if new is None and name in _renamed.MODULE_NAMES:
+        raise _renamed.missing_module_name(name)
     if new is None:
         raise AttributeError(f"module 'sayna' has no attribute {name!r}")
     import warnings

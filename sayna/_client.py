@@ -10,7 +10,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -39,6 +39,7 @@ from sayna._models import (
 )
 from sayna._realtime import connect as _connect
 from sayna._realtime.opening import PlanCache, RealtimeSettings
+from sayna._renamed import missing_attribute, refuse_renamed_keywords
 from sayna._transport import MAX_AUDIO_BYTES, MAX_JSON_BYTES, RestTransport
 from sayna._urls import rest_base_url, ws_url
 from sayna._validation import (
@@ -350,6 +351,12 @@ class Sayna:
         key = "api key set" if self._api_key else "no api key"
         return f"<Sayna {self._rest_base} ({key}, {state})>"
 
+    if not TYPE_CHECKING:  # type checkers keep flagging unknown names
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for names the class lacks: point old SDK names at ours.
+            return missing_attribute(self, name)
+
     def _ensure_open(self) -> None:
         if self._closed:
             raise SaynaNotConnectedError("this Sayna client is closed; create a new one")
@@ -607,13 +614,17 @@ class Sayna:
         from_phone_number: str,
         to_phone_number: str,
         sip: SIPCallConfig | Mapping[str, Any] | None = None,
+        **renamed: NoReturn,
     ) -> SIPCallResponse:
         """``POST /sip/call``: dial ``to_phone_number`` into ``room_name``.
 
         ``sip`` overrides the server's outbound trunk settings for this call
         (a :class:`SIPCallConfig` or a dict of its fields). Success means the
-        call was placed, not answered.
+        call was placed, not answered. (``sip_config=``, the async SDK's
+        keyword, raises :class:`TypeError` naming ``sip=``.)
         """
+        if renamed:
+            refuse_renamed_keywords("sip_call", renamed, {"sip_config": "sip"})
         body: dict[str, Any] = {
             "room_name": require_text(room_name, "room_name"),
             "participant_name": require_text(participant_name, "participant_name"),

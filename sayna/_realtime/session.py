@@ -13,7 +13,7 @@ import json
 import logging
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sayna import _conveniences
 from sayna import _messages as messages
@@ -46,6 +46,7 @@ from sayna._realtime.consumers import EventIterator, poll
 from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
 from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
 from sayna._realtime.stats import SessionStats
+from sayna._renamed import missing_attribute
 from sayna._validation import (
     normalize_phone_number,
     require_bool,
@@ -204,6 +205,12 @@ class Session:
                 stacklevel=2,
             )
             core.abandon()
+
+    if not TYPE_CHECKING:  # type checkers keep flagging unknown names
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for names the class lacks: point old SDK names at ours.
+            return missing_attribute(self, name)
 
     def __repr__(self) -> str:
         core = self._core

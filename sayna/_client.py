@@ -37,6 +37,7 @@ from sayna._models import (
     TTSConfig,
     VoiceDescriptor,
 )
+from sayna._options import check_headers
 from sayna._realtime import connect as _connect
 from sayna._realtime.opening import PlanCache, RealtimeSettings
 from sayna._renamed import missing_attribute, refuse_renamed_keywords
@@ -259,6 +260,11 @@ class Sayna:
             )
         self._http: requests.Session = session if session is not None else requests.Session()
         self._owns_http = session is None
+        # A with_options() view points at the client it was made from; the
+        # root owns the pool, the session registry and the fork guard.
+        self._root: Sayna | None = None
+        self._extra_headers: dict[str, str] = {}
+        self._connect_timeout: float = 60.0
 
         # Realtime sessions add themselves here so that close() can end them.
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -284,8 +290,8 @@ class Sayna:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` has been called."""
-        return self._closed
+        """True once :meth:`close` has been called (on a view: on it or its client)."""
+        return self._closed or (self._root is not None and self._root._closed)
 
     def close(self) -> None:
         """Close every realtime session of this client, then the HTTP pool.
@@ -295,6 +301,10 @@ class Sayna:
         sessions take about as long as one. A call interrupted (Ctrl-C) is
         finished by the next one.
         """
+        if self._root is not None:
+            # A view shares everything it could close: only it stops working.
+            self._closed = True
+            return
         with self._lock:
             self._closed = True
         sessions = list(self._sessions)
@@ -347,9 +357,64 @@ class Sayna:
             self._http.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self.closed else "open"
         key = "api key set" if self._api_key else "no api key"
-        return f"<Sayna {self._rest_base} ({key}, {state})>"
+        if self._root is None:
+            return f"<Sayna {self._rest_base} ({key}, {state})>"
+        # Header names only: their values may be secrets.
+        names = ", ".join(self._extra_headers) or "none"
+        return (
+            f"<Sayna view {self._rest_base} ({key}, {state}, timeout={self._timeout:g},"
+            f" max_retries={self._max_retries}, extra headers: {names})>"
+        )
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Sayna:
+        """A view of this client with other settings, sharing its pool and sessions.
+
+        ``timeout`` replaces the REST timeout and the default of
+        :meth:`connect` (60 s otherwise); ``max_retries`` the retries of
+        ``GET`` requests; ``headers`` are added to every REST request and to
+        the WebSocket upgrade (merged over a parent view's; the names the
+        client sets itself, such as ``Authorization``, are refused). Options
+        left as ``None`` are this client's::
+
+            fast = client.with_options(timeout=2.0, max_retries=0)
+            room = fast.get_livekit_room("support-42")
+
+        Views are cheap (no connection of their own) and thread-safe like
+        the client. Closing a view only stops that view; sessions it opened
+        belong to the original client, whose :meth:`close` ends them and
+        stops every view.
+        """
+        self._ensure_open()
+        view = Sayna.__new__(Sayna)
+        view.__dict__.update(self.__dict__)
+        view._root = self._root or self
+        view._owns_http = False  # never closes (nor warns about) the shared pool
+        if timeout is not None:
+            view._timeout = require_positive_seconds(timeout, "timeout")
+            view._connect_timeout = view._timeout
+        if max_retries is not None:
+            view._max_retries = require_int(max_retries, "max_retries", minimum=0)
+        if headers is not None:
+            view._extra_headers = {**self._extra_headers, **check_headers(headers)}
+        view._transport = RestTransport(
+            base_url=view._rest_base,
+            http=view._http,
+            auth=view._auth,
+            user_agent=view._user_agent,
+            timeout=view._timeout,
+            max_retries=view._max_retries,
+            headers=view._extra_headers,
+        )
+        view._transport.sleep = self._transport.sleep
+        return view
 
     if not TYPE_CHECKING:  # type checkers keep flagging unknown names
 
@@ -358,7 +423,7 @@ class Sayna:
             return missing_attribute(self, name)
 
     def _ensure_open(self) -> None:
-        if self._closed:
+        if self.closed:
             raise SaynaNotConnectedError("this Sayna client is closed; create a new one")
 
     def _after_fork(self) -> None:
@@ -380,6 +445,7 @@ class Sayna:
         headers = [f"User-Agent: {self._user_agent}"]
         if self._api_key:
             headers.append(f"Authorization: Bearer {self._api_key}")
+        headers += [f"{name}: {value}" for name, value in self._extra_headers.items()]
         return RealtimeSettings(
             ws_url=self._ws_url,
             headers=tuple(headers),

@@ -143,6 +143,7 @@ class RestTransport:
         user_agent: str,
         timeout: float,
         max_retries: int,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url
         self.http = http
@@ -150,6 +151,8 @@ class RestTransport:
         self.user_agent = user_agent
         self.timeout = timeout
         self.max_retries = max_retries
+        #: Extra headers (``Sayna.with_options``), checked to never clash with ours.
+        self.extra_headers: dict[str, str] = dict(headers or {})
         # Test seam: the pause between retries.
         self.sleep: Callable[[float], None] = time.sleep
         self._environment: tuple[dict[str, str], str | None] | None = (
@@ -162,7 +165,11 @@ class RestTransport:
         # Only the encodings _Inflater decodes (requests would add br and zstd
         # when their modules happen to be installed); none at all for audio.
         encodings = "gzip, deflate" if compressed else "identity"
-        headers = {"User-Agent": self.user_agent, "Accept-Encoding": encodings}
+        headers = {
+            **self.extra_headers,
+            "User-Agent": self.user_agent,
+            "Accept-Encoding": encodings,
+        }
         if json_body:
             headers["Content-Type"] = "application/json"
         return headers

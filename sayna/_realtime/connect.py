@@ -42,7 +42,7 @@ def connect(
     stream_id: str | None = None,
     loading_audio: LoadingAudioConfig | None = None,
     *,
-    timeout: float = 60.0,
+    timeout: float | None = None,
     max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
     max_buffered_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES,
     reconnect: bool | ReconnectPolicy = False,
@@ -64,7 +64,9 @@ def connect(
     ``REQUESTS_CA_BUNDLE``...). Then the ``config`` message is sent (``audio``
     is ``not without_audio``; options left as ``None`` are omitted) and the
     call blocks until the server answers ``ready``, for at most ``timeout``
-    seconds (starting providers and joining a LiveKit room takes seconds).
+    seconds (starting providers and joining a LiveKit room takes seconds;
+    by default 60, or the ``timeout`` of a :meth:`~sayna.Sayna.with_options`
+    view, whose extra headers also go on the upgrade).
 
     **Arguments.** ``stt_config`` and ``tts_config`` are required unless
     ``without_audio=True``; ``loading_audio`` needs audio and a
@@ -131,6 +133,9 @@ def connect(
         )
     if stream_id is not None and not isinstance(stream_id, str):
         raise SaynaValidationError("stream_id must be a string", field="stream_id")
+    if timeout is None:
+        # 60 s, or the timeout of a with_options() view.
+        timeout = self._connect_timeout
     require_positive_seconds(timeout, "timeout")
     require_int(max_buffered_events, "max_buffered_events", minimum=1)
     require_int(max_buffered_audio_bytes, "max_buffered_audio_bytes", minimum=1)

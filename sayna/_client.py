@@ -38,6 +38,7 @@ from sayna._models import (
     VoiceDescriptor,
 )
 from sayna._options import check_headers
+from sayna._raw import check_json, check_params, check_path
 from sayna._realtime import connect as _connect
 from sayna._realtime.opening import PlanCache, RealtimeSettings
 from sayna._renamed import missing_attribute, refuse_renamed_keywords
@@ -469,11 +470,17 @@ class Sayna:
         self._transport.sleep = sleep
 
     def _open(
-        self, method: str, path: str, body: Any = None, *, compressed: bool = True
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        compressed: bool = True,
+        params: Mapping[str, str] | None = None,
     ) -> requests.Response:
         self._ensure_open()
         self._fork_guard.check_pid()
-        return self._transport.open(method, path, body, compressed=compressed)
+        return self._transport.open(method, path, body, compressed=compressed, params=params)
 
     def _call(self, method: str, path: str, cls: type[T], body: Any = None) -> T:
         response = self._open(method, path, body)
@@ -486,6 +493,39 @@ class Sayna:
         response = self._open(method, path, body, compressed=False)
         data = self._transport.read(response, method, path, limit=MAX_AUDIO_BYTES)
         return AudioResult(data, response.headers)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int | float | bool] | None = None,
+    ) -> Any:
+        """Call an endpoint this client has no method for; return the decoded answer.
+
+        ``path`` is relative to the server (``"/voices"``); ``json`` is the
+        request body (omitted when ``None``) and ``params`` the query string.
+        The call has what every method has: the API key, the timeout,
+        retries for ``GET``, the answer caps and the error classes. A JSON
+        answer comes back decoded (``dict``, ``list``...), any other as
+        ``bytes`` (at most 256 MiB), an empty one as ``None``::
+
+            client.request("GET", "/voices")  # as get_voices(), undecoded
+            client.request("POST", "/agents", json={"name": "support"})
+        """
+        verb, where = check_path(method, path)
+        if json is not None:
+            check_json(json, "json")
+        query = None if params is None else check_params(params)
+        response = self._open(verb, where, json, params=query)
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        is_json = kind == "application/json" or kind.endswith("+json")
+        limit = MAX_JSON_BYTES if is_json else MAX_AUDIO_BYTES
+        raw = self._transport.read(response, verb, where, limit=limit)
+        if not raw:
+            return None
+        return decode_json(raw, method=verb, endpoint=where) if is_json else raw
 
     # --- REST endpoints ------------------------------------------------------------
 

@@ -178,7 +178,13 @@ class RestTransport:
         return float(min(self.retry_base_delay * 2**attempt, self.retry_max_delay))
 
     def open(
-        self, method: str, path: str, body: Any = None, *, compressed: bool = True
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        compressed: bool = True,
+        params: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send one request (retrying GETs) and return a 2xx answer whose body is unread.
 
@@ -195,7 +201,9 @@ class RestTransport:
             started = time.monotonic()
             answers: list[requests.Response] = []
             try:
-                response = self._send(method, url, body, compressed=compressed, answers=answers)
+                response = self._send(
+                    method, url, body, compressed=compressed, answers=answers, params=params
+                )
             except requests.exceptions.ConnectTimeout as exc:
                 error: SaynaError = self._timeout_error(method, path, "connecting")
                 if attempt >= retries:
@@ -254,6 +262,7 @@ class RestTransport:
         *,
         compressed: bool,
         answers: list[requests.Response],
+        params: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send; every answer received (redirects included) is appended to ``answers``."""
         headers = self._headers(json_body=body is not None, compressed=compressed)
@@ -272,6 +281,7 @@ class RestTransport:
                 method,
                 url,
                 json=body,
+                params=params,
                 headers=headers,
                 auth=self.auth,
                 timeout=self.timeout,
@@ -281,7 +291,15 @@ class RestTransport:
             )
         # What Session.request does, minus re-reading the environment.
         prepared = http.prepare_request(
-            requests.Request(method, url, headers=headers, json=body, auth=self.auth, hooks=hooks)
+            requests.Request(
+                method,
+                url,
+                headers=headers,
+                json=body,
+                params=params,
+                auth=self.auth,
+                hooks=hooks,
+            )
         )
         return http.send(
             prepared, timeout=self.timeout, allow_redirects=follow, stream=True, **self._settings()

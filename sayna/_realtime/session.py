@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sayna import _conveniences
@@ -41,6 +41,7 @@ from sayna._models import (
     VADConfigUpdate,
 )
 from sayna._playback import Playback
+from sayna._raw import check_message
 from sayna._realtime import hearing as _hearing
 from sayna._realtime.consumers import EventIterator, poll
 from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
@@ -297,6 +298,16 @@ class Session:
         core = self._core
         core.check_process()
         core.send_json(payload)
+
+    def send_json(self, message: Mapping[str, Any]) -> None:
+        """Send ``message``, a JSON object with a string ``type``, as it is.
+
+        For messages this version has no method for (the server ignores
+        fields it does not know, and answers an unknown ``type`` with an
+        ``error`` event). Checked first: :class:`SaynaValidationError` for a
+        non-object, a missing or empty ``type``, or a value JSON cannot hold.
+        """
+        self._send(check_message(message))
 
     def _refuse_without_audio(self, what: str) -> None:
         if self._core.without_audio:

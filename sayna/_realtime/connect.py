@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from sayna import _messages as messages
 from sayna._errors import SaynaValidationError
 from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig, TTSConfig
+from sayna._realtime.connect_retry import open_with_retries, resolve_retry
 from sayna._realtime.connection import CLOSE_HANDSHAKE_TIMEOUT
 from sayna._realtime.core import SessionCore
 from sayna._realtime.eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
@@ -46,6 +47,7 @@ def connect(
     max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
     max_buffered_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES,
     reconnect: bool | ReconnectPolicy = False,
+    retry: bool | ReconnectPolicy = False,
 ) -> Session:
     """Open a realtime session; return it once the server has sent ``ready``.
 
@@ -88,6 +90,16 @@ def connect(
     attempt, ends the session with :class:`SaynaConnectionClosedError`. Not
     with ``livekit_config`` (:class:`SaynaValidationError`): the server deletes
     the room when a connection ends. See :doc:`long-lived-sessions`.
+
+    **Retrying the first connection.** ``retry=True`` (the default
+    :class:`ReconnectPolicy`: 5 tries) or ``retry=ReconnectPolicy(...)``
+    tries the upgrade again when the connection is refused or reset, or the
+    server answers it with 429, 500, 502, 503 or 504: after the policy's
+    backoff, or after the answer's ``Retry-After`` when it is at most 10 s
+    (longer: raised at once, the delay in ``retry_after``). Never on
+    401/403, a redirect, a TLS failure or a refused config. Every try and
+    pause fits within ``timeout``: when the next pause would pass it, the
+    last error is raised.
 
     **Errors** — all :class:`SaynaError`, never a websocket-client exception:
     :class:`SaynaValidationError` before connecting for arguments that cannot
@@ -140,6 +152,7 @@ def connect(
     require_int(max_buffered_events, "max_buffered_events", minimum=1)
     require_int(max_buffered_audio_bytes, "max_buffered_audio_bytes", minimum=1)
     policy = resolve_policy(reconnect)
+    first_tries = resolve_retry(retry)
     if policy is not None and livekit_config is not None:
         raise SaynaValidationError(
             "reconnect cannot be used with livekit_config: the server deletes the LiveKit"
@@ -159,7 +172,13 @@ def connect(
     )
 
     deadline = time.monotonic() + timeout
-    ws = settings.open_websocket(timeout, deadline)
+    ws = open_with_retries(
+        lambda: settings.open_websocket(timeout, deadline), first_tries, deadline
+    )
+    if first_tries is not None and self.closed:
+        # The client was closed while this call waited between tries.
+        ws.close()
+        self._ensure_open()
     core = SessionCore(
         settings=settings,
         config=config,

@@ -5,6 +5,7 @@ The implementation lives in private modules; everything public is re-exported
 here and listed in ``__all__`` (a test keeps the two in step).
 """
 
+from sayna import _renamed  # the async SDK's names, for errors that name ours
 from sayna._audio import AudioResult
 from sayna._client import Sayna
 from sayna._converse import Conversation, Line, converse
@@ -90,6 +91,7 @@ from sayna._realtime.consumers import EventIterator
 from sayna._realtime.reconnect import ReconnectPolicy
 from sayna._realtime.session import Session
 from sayna._realtime.stats import SessionStats, SpeechTiming
+from sayna._renamed import RenamedAttributeError
 from sayna._streaming import Reply
 from sayna._turns import Turn
 from sayna._version import __version__
@@ -143,6 +145,7 @@ __all__ = [
     "ReconnectedEvent",
     "ReconnectingEvent",
     "RemoveParticipantResponse",
+    "RenamedAttributeError",
     "Reply",
     "SIPCallConfig",
     "SIPCallResponse",
@@ -207,6 +210,8 @@ _OLD_SPELLINGS = {
 
 def __getattr__(name: str) -> object:
     new = _OLD_SPELLINGS.get(name)
+    if new is None and name in _renamed.MODULE_NAMES:
+        raise _renamed.missing_module_name(name)
     if new is None:
         raise AttributeError(f"module 'sayna' has no attribute {name!r}")
     import warnings

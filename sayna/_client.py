@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import os
@@ -10,7 +11,7 @@ import threading
 import warnings
 import weakref
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TypeVar
 from urllib.parse import quote
 
 import attrs
@@ -37,8 +38,11 @@ from sayna._models import (
     TTSConfig,
     VoiceDescriptor,
 )
+from sayna._options import check_headers
+from sayna._raw import check_json, check_params, check_path
 from sayna._realtime import connect as _connect
 from sayna._realtime.opening import PlanCache, RealtimeSettings
+from sayna._renamed import missing_attribute, refuse_renamed_keywords
 from sayna._transport import MAX_AUDIO_BYTES, MAX_JSON_BYTES, RestTransport
 from sayna._urls import rest_base_url, ws_url
 from sayna._validation import (
@@ -258,6 +262,11 @@ class Sayna:
             )
         self._http: requests.Session = session if session is not None else requests.Session()
         self._owns_http = session is None
+        # A with_options() view points at the client it was made from; the
+        # root owns the pool, the session registry and the fork guard.
+        self._root: Sayna | None = None
+        self._extra_headers: dict[str, str] = {}
+        self._connect_timeout: float = 60.0
 
         # Realtime sessions add themselves here so that close() can end them.
         self._sessions: weakref.WeakSet[Any] = weakref.WeakSet()
@@ -283,8 +292,8 @@ class Sayna:
 
     @property
     def closed(self) -> bool:
-        """True once :meth:`close` has been called."""
-        return self._closed
+        """True once :meth:`close` has been called (on a view: on it or its client)."""
+        return self._closed or (self._root is not None and self._root._closed)
 
     def close(self) -> None:
         """Close every realtime session of this client, then the HTTP pool.
@@ -294,6 +303,10 @@ class Sayna:
         sessions take about as long as one. A call interrupted (Ctrl-C) is
         finished by the next one.
         """
+        if self._root is not None:
+            # A view shares everything it could close: only it stops working.
+            self._closed = True
+            return
         with self._lock:
             self._closed = True
         sessions = list(self._sessions)
@@ -346,12 +359,70 @@ class Sayna:
             self._http.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else "open"
+        state = "closed" if self.closed else "open"
         key = "api key set" if self._api_key else "no api key"
-        return f"<Sayna {self._rest_base} ({key}, {state})>"
+        if self._root is None:
+            return f"<Sayna {self._rest_base} ({key}, {state})>"
+        # Header names only: their values may be secrets.
+        names = ", ".join(self._extra_headers) or "none"
+        return (
+            f"<Sayna view {self._rest_base} ({key}, {state}, timeout={self._timeout:g},"
+            f" max_retries={self._max_retries}, extra headers: {names})>"
+        )
+
+    def with_options(
+        self,
+        *,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Sayna:
+        """A view of this client with other settings, sharing its pool and sessions.
+
+        ``timeout`` replaces the REST timeout and the default of
+        :meth:`connect` (60 s otherwise); ``max_retries`` the retries of
+        ``GET`` requests; ``headers`` are added to every REST request and to
+        the WebSocket upgrade (merged over a parent view's; the names the
+        client sets itself, such as ``Authorization``, are refused). Options
+        left as ``None`` are this client's::
+
+            fast = client.with_options(timeout=2.0, max_retries=0)
+            room = fast.get_livekit_room("support-42")
+
+        Views are cheap (no connection of their own) and thread-safe like
+        the client. Closing a view only stops that view; sessions it opened
+        belong to the original client, whose :meth:`close` ends them and
+        stops every view.
+        """
+        self._ensure_open()
+        view = Sayna.__new__(Sayna)
+        view.__dict__.update(self.__dict__)
+        view._root = self._root or self
+        view._owns_http = False  # never closes (nor warns about) the shared pool
+        if timeout is not None:
+            view._timeout = require_positive_seconds(timeout, "timeout")
+            view._connect_timeout = view._timeout
+        if max_retries is not None:
+            view._max_retries = require_int(max_retries, "max_retries", minimum=0)
+        if headers is not None:
+            view._extra_headers = {**self._extra_headers, **check_headers(headers)}
+        # A shallow copy keeps the environment (proxies, CA bundle) read once
+        # by the client: reading it again made a view cost ~200 us.
+        transport = copy.copy(self._transport)
+        transport.timeout = view._timeout
+        transport.max_retries = view._max_retries
+        transport.extra_headers = dict(view._extra_headers)
+        view._transport = transport
+        return view
+
+    if not TYPE_CHECKING:  # type checkers keep flagging unknown names
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for names the class lacks: point old SDK names at ours.
+            return missing_attribute(self, name)
 
     def _ensure_open(self) -> None:
-        if self._closed:
+        if self.closed:
             raise SaynaNotConnectedError("this Sayna client is closed; create a new one")
 
     def _after_fork(self) -> None:
@@ -373,6 +444,7 @@ class Sayna:
         headers = [f"User-Agent: {self._user_agent}"]
         if self._api_key:
             headers.append(f"Authorization: Bearer {self._api_key}")
+        headers += [f"{name}: {value}" for name, value in self._extra_headers.items()]
         return RealtimeSettings(
             ws_url=self._ws_url,
             headers=tuple(headers),
@@ -396,11 +468,17 @@ class Sayna:
         self._transport.sleep = sleep
 
     def _open(
-        self, method: str, path: str, body: Any = None, *, compressed: bool = True
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        compressed: bool = True,
+        params: Mapping[str, str] | None = None,
     ) -> requests.Response:
         self._ensure_open()
         self._fork_guard.check_pid()
-        return self._transport.open(method, path, body, compressed=compressed)
+        return self._transport.open(method, path, body, compressed=compressed, params=params)
 
     def _call(self, method: str, path: str, cls: type[T], body: Any = None) -> T:
         response = self._open(method, path, body)
@@ -413,6 +491,39 @@ class Sayna:
         response = self._open(method, path, body, compressed=False)
         data = self._transport.read(response, method, path, limit=MAX_AUDIO_BYTES)
         return AudioResult(data, response.headers)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, str | int | float | bool] | None = None,
+    ) -> Any:
+        """Call an endpoint this client has no method for; return the decoded answer.
+
+        ``path`` is relative to the server (``"/voices"``); ``json`` is the
+        request body (omitted when ``None``) and ``params`` the query string.
+        The call has what every method has: the API key, the timeout,
+        retries for ``GET``, the answer caps and the error classes. A JSON
+        answer comes back decoded (``dict``, ``list``...), any other as
+        ``bytes`` (at most 256 MiB), an empty one as ``None``::
+
+            client.request("GET", "/voices")  # as get_voices(), undecoded
+            client.request("POST", "/agents", json={"name": "support"})
+        """
+        verb, where = check_path(method, path)
+        if json is not None:
+            check_json(json, "json")
+        query = None if params is None else check_params(params)
+        response = self._open(verb, where, json, params=query)
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+        is_json = kind == "application/json" or kind.endswith("+json")
+        limit = MAX_JSON_BYTES if is_json else MAX_AUDIO_BYTES
+        raw = self._transport.read(response, verb, where, limit=limit)
+        if not raw:
+            return None
+        return decode_json(raw, method=verb, endpoint=where) if is_json else raw
 
     # --- REST endpoints ------------------------------------------------------------
 
@@ -607,13 +718,17 @@ class Sayna:
         from_phone_number: str,
         to_phone_number: str,
         sip: SIPCallConfig | Mapping[str, Any] | None = None,
+        **renamed: NoReturn,
     ) -> SIPCallResponse:
         """``POST /sip/call``: dial ``to_phone_number`` into ``room_name``.
 
         ``sip`` overrides the server's outbound trunk settings for this call
         (a :class:`SIPCallConfig` or a dict of its fields). Success means the
-        call was placed, not answered.
+        call was placed, not answered. (``sip_config=``, the async SDK's
+        keyword, raises :class:`TypeError` naming ``sip=``.)
         """
+        if renamed:
+            refuse_renamed_keywords("sip_call", renamed, {"sip_config": "sip"})
         body: dict[str, Any] = {
             "room_name": require_text(room_name, "room_name"),
             "participant_name": require_text(participant_name, "participant_name"),

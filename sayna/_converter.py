@@ -128,6 +128,29 @@ def _structure_google_credentials(value: Any, _: Any) -> Any:
     return value
 
 
+# ``extra`` is never a wire key itself: its entries join the model's own
+# (a clash was refused when the model was built, so known fields stay ours).
+_OMIT = override(omit=True)
+_PLAIN_EXTRA_MODELS = (
+    m.LiveKitConfig,
+    m.LoadingAudioConfig,
+    m.VADConfigUpdate,
+    m.TurnDetectConfigUpdate,
+    m.SipHook,
+    m.SIPCallConfig,
+)
+
+
+def _with_extra(base: Callable[[Any], dict[str, Any]]) -> Callable[[Any], dict[str, Any]]:
+    def unstructure(obj: Any) -> dict[str, Any]:
+        data = base(obj)
+        for key, value in obj.extra.items():
+            data.setdefault(key, value)
+        return data
+
+    return unstructure
+
+
 @register
 def _model_hooks(conv: cattrs.Converter) -> None:
     def unstructure_auth(value: Any) -> Any:
@@ -141,18 +164,32 @@ def _model_hooks(conv: cattrs.Converter) -> None:
     # The server requires every STT field but auth, so defaults are sent too.
     conv.register_unstructure_hook(
         m.STTConfig,
-        make_dict_unstructure_fn(
-            m.STTConfig, conv, _cattrs_omit_if_default=False, auth=auth_override
+        _with_extra(
+            make_dict_unstructure_fn(
+                m.STTConfig, conv, _cattrs_omit_if_default=False, auth=auth_override, extra=_OMIT
+            )
         ),
     )
     conv.register_unstructure_hook(
         m.TTSConfig,
-        make_dict_unstructure_fn(
-            m.TTSConfig, conv, _cattrs_omit_if_default=True, auth=auth_override
+        _with_extra(
+            make_dict_unstructure_fn(
+                m.TTSConfig, conv, _cattrs_omit_if_default=True, auth=auth_override, extra=_OMIT
+            )
         ),
     )
     for cls in (m.STTConfig, m.TTSConfig):
-        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, auth=auth_override))
+        conv.register_structure_hook(
+            cls, make_dict_structure_fn(cls, conv, auth=auth_override, extra=_OMIT)
+        )
+    for model in _PLAIN_EXTRA_MODELS:
+        conv.register_unstructure_hook(
+            model,
+            _with_extra(
+                make_dict_unstructure_fn(model, conv, _cattrs_omit_if_default=True, extra=_OMIT)
+            ),
+        )
+        conv.register_structure_hook(model, make_dict_structure_fn(model, conv, extra=_OMIT))
     credentials = override(
         struct_hook=_structure_google_credentials, unstruct_hook=unstructure_auth
     )

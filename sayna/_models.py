@@ -12,6 +12,7 @@ tokens) never appear in a repr.
 from __future__ import annotations
 
 import io
+import json
 import os
 import wave
 from collections.abc import Iterable, Mapping
@@ -58,6 +59,63 @@ __all__ = [
 ]
 
 _REDACTED = "'***'"
+
+
+# --- extra: fields of the server we have no name for yet ------------------------
+
+
+def _extra(value: Any) -> dict[str, Any]:
+    """A JSON snapshot of ``extra`` (later changes to the caller's dict do not leak in)."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SaynaValidationError(
+            f"extra must be a mapping of field names to JSON values, not {type(value).__name__}",
+            field="extra",
+        )
+    snapshot: dict[str, Any] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key:
+            raise SaynaValidationError(
+                f"extra keys must be field names, not {key!r}", field="extra"
+            )
+        try:
+            # Round-tripped so that the frozen model holds its own copy, and
+            # anything json cannot write (sets, NaN, objects) fails here, not
+            # in the middle of a send.
+            snapshot[key] = json.loads(json.dumps(item, allow_nan=False))
+        except (TypeError, ValueError, RecursionError) as exc:
+            raise SaynaValidationError(
+                f"extra[{key!r}] is not JSON-serializable ({type(item).__name__})",
+                field=f"extra.{key}",
+            ) from exc
+    return snapshot
+
+
+def _no_clash(instance: Any, _: attrs.Attribute[Any], value: dict[str, Any]) -> None:
+    known = set(attrs.fields_dict(type(instance))) - {"extra"}
+    clash = sorted(known.intersection(value))
+    if clash:
+        raise SaynaValidationError(
+            f"extra cannot set {', '.join(clash)}: {type(instance).__name__} has "
+            f"{'that field' if len(clash) == 1 else 'those fields'}; pass {clash[0]}= instead",
+            field=f"extra.{clash[0]}",
+        )
+
+
+def _extra_repr(value: object) -> str:
+    # Keys only: a provider option may be a secret.
+    return f"<keys {sorted(value)}>" if isinstance(value, dict) and value else "{}"
+
+
+def extra_field() -> Any:
+    """``extra``: wire fields this version has no name for, merged into the model's JSON.
+
+    Excluded from the hash (a dict is not hashable); equality still compares it.
+    """
+    return attrs.field(
+        factory=dict, converter=_extra, validator=_no_clash, repr=_extra_repr, hash=False
+    )
 
 
 def _secret_repr(value: object) -> str:
@@ -221,6 +279,8 @@ class STTConfig(WireData):
     punctuation, and are always sent. The audio you stream must match
     ``sample_rate``, ``channels`` and ``encoding`` exactly (the server does
     not resample). ``model`` may be ``""`` for providers that ignore it.
+
+    ``extra``: wire fields this version has no name for (see :doc:`/new-server-features`).
     """
 
     provider: str = attrs.field(validator=_text)
@@ -231,6 +291,7 @@ class STTConfig(WireData):
     punctuation: bool = attrs.field(default=True, validator=_bool)
     encoding: str = attrs.field(default="linear16", validator=_text)
     auth: AuthInput | None = attrs.field(default=None, converter=_auth, repr=_secret_repr)
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -272,6 +333,8 @@ class TTSConfig(WireData):
     other field left at ``None`` is omitted and the server's default applies:
     voice ``aura-asteria-en`` (a Deepgram voice: set ``voice_id`` for any
     other provider), rate 1.0, ``linear16`` at 24 kHz, timeouts 30 s / 60 s.
+
+    ``extra``: wire fields this version has no name for (see :doc:`/new-server-features`).
     """
 
     provider: str = attrs.field(validator=_text)
@@ -284,6 +347,7 @@ class TTSConfig(WireData):
     request_timeout: int | None = attrs.field(default=None, validator=_POSITIVE_INT)
     pronunciations: tuple[Pronunciation, ...] = attrs.field(default=(), converter=_pronunciations)
     auth: AuthInput | None = attrs.field(default=None, converter=_auth, repr=_secret_repr)
+    extra: Mapping[str, Any] = extra_field()
 
 
 # --- realtime session pieces --------------------------------------------------
@@ -309,6 +373,8 @@ class LiveKitConfig(WireData):
     ``listen_participants`` restricts whose audio and data the session hears
     (empty: everyone). Unset options take the server's defaults: no
     recording, agent identity ``sayna-ai`` named ``Sayna AI``.
+
+    ``extra``: wire fields this version has no name for (see :doc:`/new-server-features`).
     """
 
     room_name: str = attrs.field(validator=_text)
@@ -316,6 +382,7 @@ class LiveKitConfig(WireData):
     sayna_participant_identity: str | None = attrs.field(default=None, validator=_optional_text)
     sayna_participant_name: str | None = attrs.field(default=None, validator=_optional_text)
     listen_participants: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    extra: Mapping[str, Any] = extra_field()
 
 
 def _audio_format(_: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -357,6 +424,8 @@ class LoadingAudioConfig(WireData):
     base64 on the wire). Prefer :meth:`from_wav_file` / :meth:`from_wav_bytes`,
     which check the server's limits (16-bit, mono or stereo, 8-48 kHz,
     0.25-10 s) before anything is sent. ``volume`` is clamped to 0-1 by the server.
+
+    ``extra``: wire fields this version has no name for (see :doc:`/new-server-features`).
     """
 
     data: bytes = attrs.field(converter=_to_bytes, validator=_audio_bytes, repr=_data_repr)
@@ -364,6 +433,7 @@ class LoadingAudioConfig(WireData):
     sample_rate: int | None = attrs.field(default=None, validator=_POSITIVE_INT)
     channels: int | None = attrs.field(default=None, validator=_channels)
     volume: float | None = attrs.field(default=None, validator=_number)
+    extra: Mapping[str, Any] = extra_field()
 
     @classmethod
     def from_wav_bytes(cls, data: bytes, *, volume: float | None = None) -> LoadingAudioConfig:
@@ -405,9 +475,13 @@ class LoadingAudioConfig(WireData):
 
 @attrs.frozen(kw_only=True)
 class VADConfigUpdate(WireData):
-    """Voice-activity settings for ``update_config`` (accepted, ignored by the server)."""
+    """Voice-activity settings for ``update_config`` (accepted, ignored by the server).
+
+    ``extra``: wire fields this version has no name for (see :doc:`/new-server-features`).
+    """
 
     silence_duration_ms: int | None = attrs.field(default=None, validator=_NON_NEGATIVE_INT)
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -416,9 +490,12 @@ class TurnDetectConfigUpdate(WireData):
 
     Only servers built with turn detection act on it, and the change applies
     to every session on that server.
+
+    ``extra``: wire fields this version has no name for (see :doc:`/new-server-features`).
     """
 
     threshold: float | None = attrs.field(default=None, validator=_unit_interval)
+    extra: Mapping[str, Any] = extra_field()
 
 
 # --- SIP ----------------------------------------------------------------------
@@ -431,11 +508,14 @@ class SipHook(WireData):
     ``auth_id`` is always sent; it may be ``""`` only on servers without auth.
     Blank hosts and URLs are refused by ``set_sip_hooks``, not here, so that
     whatever the server already stores can still be read back.
+
+    ``extra``: wire fields this version has no name for (see :doc:`/new-server-features`).
     """
 
     host: str = attrs.field(validator=_str)
     url: str = attrs.field(validator=_str)
     auth_id: str = attrs.field(validator=_str)
+    extra: Mapping[str, Any] = extra_field()
 
 
 @attrs.frozen(kw_only=True)
@@ -444,6 +524,8 @@ class SIPCallConfig(WireData):
 
     ``outbound_address`` is ``host`` or ``host:port``; unset fields use the
     server's configuration.
+
+    ``extra``: wire fields this version has no name for (see :doc:`/new-server-features`).
     """
 
     outbound_address: str | None = attrs.field(default=None, validator=_optional_text)
@@ -451,6 +533,7 @@ class SIPCallConfig(WireData):
     auth_password: str | None = attrs.field(
         default=None, validator=_optional_str, repr=_secret_repr
     )
+    extra: Mapping[str, Any] = extra_field()
 
 
 # --- REST answers ---------------------------------------------------------------

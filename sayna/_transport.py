@@ -143,6 +143,7 @@ class RestTransport:
         user_agent: str,
         timeout: float,
         max_retries: int,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         self.base_url = base_url
         self.http = http
@@ -150,6 +151,8 @@ class RestTransport:
         self.user_agent = user_agent
         self.timeout = timeout
         self.max_retries = max_retries
+        #: Extra headers (``Sayna.with_options``), checked to never clash with ours.
+        self.extra_headers: dict[str, str] = dict(headers or {})
         # Test seam: the pause between retries.
         self.sleep: Callable[[float], None] = time.sleep
         self._environment: tuple[dict[str, str], str | None] | None = (
@@ -162,7 +165,11 @@ class RestTransport:
         # Only the encodings _Inflater decodes (requests would add br and zstd
         # when their modules happen to be installed); none at all for audio.
         encodings = "gzip, deflate" if compressed else "identity"
-        headers = {"User-Agent": self.user_agent, "Accept-Encoding": encodings}
+        headers = {
+            **self.extra_headers,
+            "User-Agent": self.user_agent,
+            "Accept-Encoding": encodings,
+        }
         if json_body:
             headers["Content-Type"] = "application/json"
         return headers
@@ -171,7 +178,13 @@ class RestTransport:
         return float(min(self.retry_base_delay * 2**attempt, self.retry_max_delay))
 
     def open(
-        self, method: str, path: str, body: Any = None, *, compressed: bool = True
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        compressed: bool = True,
+        params: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send one request (retrying GETs) and return a 2xx answer whose body is unread.
 
@@ -188,7 +201,9 @@ class RestTransport:
             started = time.monotonic()
             answers: list[requests.Response] = []
             try:
-                response = self._send(method, url, body, compressed=compressed, answers=answers)
+                response = self._send(
+                    method, url, body, compressed=compressed, answers=answers, params=params
+                )
             except requests.exceptions.ConnectTimeout as exc:
                 error: SaynaError = self._timeout_error(method, path, "connecting")
                 if attempt >= retries:
@@ -247,6 +262,7 @@ class RestTransport:
         *,
         compressed: bool,
         answers: list[requests.Response],
+        params: Mapping[str, str] | None = None,
     ) -> requests.Response:
         """Send; every answer received (redirects included) is appended to ``answers``."""
         headers = self._headers(json_body=body is not None, compressed=compressed)
@@ -265,6 +281,7 @@ class RestTransport:
                 method,
                 url,
                 json=body,
+                params=params,
                 headers=headers,
                 auth=self.auth,
                 timeout=self.timeout,
@@ -274,7 +291,15 @@ class RestTransport:
             )
         # What Session.request does, minus re-reading the environment.
         prepared = http.prepare_request(
-            requests.Request(method, url, headers=headers, json=body, auth=self.auth, hooks=hooks)
+            requests.Request(
+                method,
+                url,
+                headers=headers,
+                json=body,
+                params=params,
+                auth=self.auth,
+                hooks=hooks,
+            )
         )
         return http.send(
             prepared, timeout=self.timeout, allow_redirects=follow, stream=True, **self._settings()

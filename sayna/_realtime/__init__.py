@@ -4,6 +4,7 @@ Everything here is private; :mod:`sayna` re-exports what is public. Each layer
 imports only the ones below it::
 
     connect      Sayna.connect(): validate, open, send the config, wait for ready
+      connect_retry  connect(retry=...): the first upgrade tried again when busy
       session    the public Session: sends, consumers, conveniences' core methods
         core     the session's states and transitions (connect, ready, drop,
                  reconnect attempts, close); born whole, one per session

@@ -14,6 +14,7 @@ from sayna import _messages as messages
 from sayna._errors import SaynaValidationError
 from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig, TTSConfig
 from sayna._realtime.bargein import BargeIn, resolve_barge_in
+from sayna._realtime.connect_retry import open_with_retries, resolve_retry
 from sayna._realtime.connection import CLOSE_HANDSHAKE_TIMEOUT
 from sayna._realtime.core import SessionCore
 from sayna._realtime.eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
@@ -43,11 +44,12 @@ def connect(
     stream_id: str | None = None,
     loading_audio: LoadingAudioConfig | None = None,
     *,
-    timeout: float = 60.0,
+    timeout: float | None = None,
     max_buffered_events: int = DEFAULT_MAX_BUFFERED_EVENTS,
     max_buffered_audio_bytes: int = DEFAULT_MAX_AUDIO_BYTES,
     reconnect: bool | ReconnectPolicy = False,
     barge_in: bool | BargeIn = False,
+    retry: bool | ReconnectPolicy = False,
 ) -> Session:
     """Open a realtime session; return it once the server has sent ``ready``.
 
@@ -66,7 +68,9 @@ def connect(
     ``REQUESTS_CA_BUNDLE``...). Then the ``config`` message is sent (``audio``
     is ``not without_audio``; options left as ``None`` are omitted) and the
     call blocks until the server answers ``ready``, for at most ``timeout``
-    seconds (starting providers and joining a LiveKit room takes seconds).
+    seconds (starting providers and joining a LiveKit room takes seconds;
+    by default 60, or the ``timeout`` of a :meth:`~sayna.Sayna.with_options`
+    view, whose extra headers also go on the upgrade).
 
     **Arguments.** ``stt_config`` and ``tts_config`` are required unless
     ``without_audio=True``; ``loading_audio`` needs audio and a
@@ -94,6 +98,16 @@ def connect(
     plays, the caller's speech sends ``clear``, the cancelled audio still
     arriving is dropped, and a :class:`SpeechInterruptedEvent` reports it.
     See :doc:`conversations`.
+
+    **Retrying the first connection.** ``retry=True`` (the default
+    :class:`ReconnectPolicy`: 5 tries) or ``retry=ReconnectPolicy(...)``
+    tries the upgrade again when the connection is refused or reset, or the
+    server answers it with 429, 500, 502, 503 or 504: after the policy's
+    backoff, or after the answer's ``Retry-After`` when it is at most 10 s
+    (longer: raised at once, the delay in ``retry_after``). Never on
+    401/403, a redirect, a TLS failure or a refused config. Every try and
+    pause fits within ``timeout``: when the next pause would pass it, the
+    last error is raised.
 
     **Errors** — all :class:`SaynaError`, never a websocket-client exception:
     :class:`SaynaValidationError` before connecting for arguments that cannot
@@ -139,11 +153,15 @@ def connect(
         )
     if stream_id is not None and not isinstance(stream_id, str):
         raise SaynaValidationError("stream_id must be a string", field="stream_id")
+    if timeout is None:
+        # 60 s, or the timeout of a with_options() view.
+        timeout = self._connect_timeout
     require_positive_seconds(timeout, "timeout")
     require_int(max_buffered_events, "max_buffered_events", minimum=1)
     require_int(max_buffered_audio_bytes, "max_buffered_audio_bytes", minimum=1)
     policy = resolve_policy(reconnect)
     barge = resolve_barge_in(barge_in)
+    first_tries = resolve_retry(retry)
     if policy is not None and livekit_config is not None:
         raise SaynaValidationError(
             "reconnect cannot be used with livekit_config: the server deletes the LiveKit"
@@ -163,7 +181,13 @@ def connect(
     )
 
     deadline = time.monotonic() + timeout
-    ws = settings.open_websocket(timeout, deadline)
+    ws = open_with_retries(
+        lambda: settings.open_websocket(timeout, deadline), first_tries, deadline
+    )
+    if first_tries is not None and self.closed:
+        # The client was closed while this call waited between tries.
+        ws.close()
+        self._ensure_open()
     core = SessionCore(
         settings=settings,
         config=config,

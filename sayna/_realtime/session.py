@@ -13,8 +13,8 @@ import json
 import logging
 import threading
 import warnings
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sayna import _conveniences
 from sayna import _messages as messages
@@ -42,6 +42,7 @@ from sayna._models import (
     VADConfigUpdate,
 )
 from sayna._playback import Playback
+from sayna._raw import check_message
 from sayna._realtime import hearing as _hearing
 from sayna._realtime.bargein import BargeIn
 from sayna._realtime.consumers import EventIterator, poll
@@ -49,6 +50,7 @@ from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
 from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
 from sayna._realtime.stats import SessionStats
 from sayna._realtime.turnreader import TurnReader
+from sayna._renamed import missing_attribute
 from sayna._streaming import Reply, TextSource, speak_stream
 from sayna._turns import Turn
 from sayna._validation import (
@@ -216,6 +218,12 @@ class Session:
             )
             core.abandon()
 
+    if not TYPE_CHECKING:  # type checkers keep flagging unknown names
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached for names the class lacks: point old SDK names at ours.
+            return missing_attribute(self, name)
+
     def __repr__(self) -> str:
         core = self._core
         ready = core.ready_event
@@ -307,6 +315,16 @@ class Session:
         core = self._core
         core.check_process()
         core.send_json(payload)
+
+    def send_json(self, message: Mapping[str, Any]) -> None:
+        """Send ``message``, a JSON object with a string ``type``, as it is.
+
+        For messages this version has no method for (the server ignores
+        fields it does not know, and answers an unknown ``type`` with an
+        ``error`` event). Checked first: :class:`SaynaValidationError` for a
+        non-object, a missing or empty ``type``, or a value JSON cannot hold.
+        """
+        self._send(check_message(message))
 
     def _refuse_without_audio(self, what: str) -> None:
         if self._core.without_audio:

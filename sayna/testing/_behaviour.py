@@ -27,6 +27,12 @@ def _names(value: Collection[str]) -> frozenset[str]:
     return frozenset(value)
 
 
+def _lower_names(value: Iterable[str]) -> frozenset[str]:
+    if isinstance(value, str):
+        raise TypeError("extra_providers takes a collection of names, not one string")
+    return frozenset(name.lower() for name in value)
+
+
 def _texts(value: Iterable[str]) -> list[str]:
     return list(value)
 
@@ -59,6 +65,7 @@ class Behaviour:
     webhook_secret: str | None = attrs.field(default=None, repr=False)
     storage_configured: bool = True
     provider_credentials: frozenset[str] = attrs.field(default=ALL_PROVIDERS, converter=_names)
+    extra_providers: frozenset[str] = attrs.field(factory=frozenset, converter=_lower_names)
     tts_chunk_ms: int = 40
     tts_speedup: float = 10.0
     stt_endpoint_ms: int = 500

@@ -80,8 +80,12 @@ def speak(ctx: Context) -> Reply:
     if not text.strip():
         raise error(400, "Text cannot be empty")
     try:
+        behaviour = ctx.server.behaviour
         provider = resolve_provider(
-            config["provider"], config.get("auth"), ctx.server.behaviour.provider_credentials
+            config["provider"],
+            config.get("auth"),
+            behaviour.provider_credentials,
+            behaviour.extra_providers,
         )
     except ProviderError as exc:
         message = str(exc)

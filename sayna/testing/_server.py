@@ -55,6 +55,9 @@ class FakeServer:
       optional ``secret``), ``webhook_secret`` (signs API-added hooks).
     - ``recordings`` (stream id -> bytes) and ``storage_configured``.
     - ``provider_credentials``: providers the server holds keys for.
+    - ``extra_providers``: provider names accepted beside the server's own
+      (say ``("kokoro", "whisper")`` from an unreleased server branch), with
+      any ``auth``; the stand-in providers serve them.
     - ``tts_chunk_ms`` (audio per binary frame), ``tts_speedup`` (how much faster
       than real time audio is produced; 0 = at once), ``stt_endpoint_ms`` (pause
       in the audio that ends a turn of undecodable audio, or of speech cut off
@@ -93,6 +96,9 @@ class FakeServer:
     webhook_secret = behaviour_field[str | None]("Signs webhooks of API-added hooks.")
     storage_configured = behaviour_field[bool]("Whether recording storage is configured.")
     provider_credentials = behaviour_field[frozenset[str]]("Providers the server holds keys for.")
+    extra_providers = behaviour_field[frozenset[str]](
+        "Provider names accepted beside the server's own (lower-cased)."
+    )
     tts_chunk_ms = behaviour_field[int]("Milliseconds of audio per TTS binary frame.")
     tts_speedup = behaviour_field[float](
         "How many times faster than real time the stand-in TTS produces audio (0: at once)."
@@ -141,6 +147,7 @@ class FakeServer:
         recordings: Mapping[str, bytes] | None = None,
         storage_configured: bool = True,
         provider_credentials: Collection[str] = ALL_PROVIDERS,
+        extra_providers: Collection[str] = (),
         tts_chunk_ms: int = 40,
         tts_speedup: float = 10.0,
         stt_endpoint_ms: int = 500,
@@ -162,6 +169,7 @@ class FakeServer:
             webhook_secret=webhook_secret,
             storage_configured=storage_configured,
             provider_credentials=provider_credentials,
+            extra_providers=extra_providers,
             tts_chunk_ms=tts_chunk_ms,
             tts_speedup=tts_speedup,
             stt_endpoint_ms=stt_endpoint_ms,

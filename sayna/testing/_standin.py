@@ -379,8 +379,9 @@ class StandIn:
             assert tts is not None
             try:
                 credentials = server.behaviour.provider_credentials
-                resolve_provider(stt["provider"], stt.get("auth"), credentials)
-                tts_provider = resolve_provider(tts["provider"], tts.get("auth"), credentials)
+                more = server.behaviour.extra_providers
+                resolve_provider(stt["provider"], stt.get("auth"), credentials, more)
+                tts_provider = resolve_provider(tts["provider"], tts.get("auth"), credentials, more)
             except ProviderError as exc:
                 self._error(str(exc))
                 return

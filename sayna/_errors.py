@@ -30,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
+from sayna._nesting import nested_too_deep
+
 __all__ = [
     "AuthenticationError",
     "BadRequestError",
@@ -339,11 +341,12 @@ def _parse_body(status: int, text: str) -> tuple[str, str | None]:
     stripped = text.strip()
     if not stripped:
         return "", None
+    if nested_too_deep(stripped):
+        # A hostile body nested past our bound is reported as text like any other.
+        return stripped, None
     try:
         data = json.loads(stripped)
-    except (ValueError, RecursionError):
-        # The framework's plain-text rejections; or a hostile body nested
-        # too deep for the decoder, reported as text like any other.
+    except ValueError:  # the framework's plain-text rejections
         return stripped, None
     if not isinstance(data, dict):
         return stripped, None

@@ -30,6 +30,7 @@ import cattrs
 from sayna import _converter
 from sayna._errors import SaynaConnectionClosedError
 from sayna._jsondata import WireData, json_data
+from sayna._nesting import TOO_DEEP, nested_too_deep
 
 __all__ = [
     "CallbackErrorEvent",
@@ -375,8 +376,6 @@ def event_class(wire_type: str) -> type[Event] | None:
 
 
 def _problem(exc: BaseException) -> str:
-    if isinstance(exc, RecursionError):
-        return _TOO_DEEP
     if isinstance(exc, cattrs.BaseValidationError):
         # A description must never be what ends the session.
         with contextlib.suppress(Exception):
@@ -400,13 +399,12 @@ def _lenient_hook(wire_type: str) -> tuple[type[Event], Callable[[Any, Any], Any
 # so the scanner alone parses it. Anything else (surrounding whitespace, a BOM,
 # trailing data, invalid JSON) goes through json.loads for its exact result or
 # error. The scanner is json.loads's own configuration (JSONDecoder()).
-# json's scanner recurses once per nesting level and raises RecursionError
-# near the interpreter's recursion limit (about 1,000 levels): a 2 kB frame of
-# brackets. Such a frame is malformed input like any other, not a failure of
-# the connection. The scanner's C recursion needs its stack: the reader
-# thread decoding such a frame crashed the process with a 128 KiB stack and
-# did not with 256 KiB (threading.stack_size, Python 3.11, x86-64).
-_TOO_DEEP = "JSON nested too deep"
+# json's scanner recurses once per nesting level, and how deep it goes before
+# RecursionError depends on the Python version (sayna._nesting). A frame
+# nested past our own bound is malformed input like any other, not a failure
+# of the connection, and is refused before the scanner sees it: the scanner's
+# C recursion needs the reader thread's stack (a 1,100-deep frame crashed the
+# process with a 128 KiB stack and did not with 256 KiB, 3.11, x86-64).
 _scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 _loads = json.loads
 
@@ -432,16 +430,14 @@ def decode_text(raw: str | bytes, *, strict: bool = False) -> Event:
     text: str | bytes = raw
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        if nested_too_deep(text):
+            raise ValueError(TOO_DEEP)
         data = _parse(text)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
         if strict:
             raise
         # Keep the frame as text when it was text, as bytes when it was not UTF-8.
         return MalformedEvent(raw=text, error=f"not a JSON text frame: {exc}")
-    except RecursionError:
-        if strict:
-            raise ValueError(_TOO_DEEP) from None
-        return MalformedEvent(raw=text, error=f"not a JSON text frame: {_TOO_DEEP}")
     if not isinstance(data, dict):
         error = f"expected a JSON object, got {type(data).__name__}"
     elif not isinstance(data.get("type"), str):

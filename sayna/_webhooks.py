@@ -37,6 +37,7 @@ from typing import Any, TypeAlias
 import attrs
 
 from sayna._errors import SaynaValidationError, WebhookVerificationError
+from sayna._nesting import TOO_DEEP, nested_too_deep
 from sayna._signing import compute_signature
 from sayna._validation import require_int
 
@@ -302,10 +303,10 @@ class WebhookReceiver:
             raise _reject(
                 f"Webhook body is not valid UTF-8 (byte {exc.start}).", "invalid_encoding"
             ) from None
+        if nested_too_deep(text):
+            raise _reject(f"Webhook body is {TOO_DEEP}.", "invalid_json")
         try:
             data = json.loads(text)
-        except RecursionError:
-            raise _reject("Webhook body is JSON nested too deeply.", "invalid_json") from None
         except ValueError as exc:  # JSONDecodeError, and int() digit limits
             raise _reject(f"Webhook body is not valid JSON: {exc}", "invalid_json") from None
         return attrs.evolve(_parse_payload(data), event_id=event_id, timestamp=sent_at)

@@ -48,7 +48,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
-from sayna._answers import json_depth_exceeds
+from sayna._nesting import nested_too_deep
 
 __all__ = [
     "FORMAT",
@@ -191,17 +191,13 @@ def encode_body(data: bytes, *, exact: bool) -> dict[str, Any]:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         return {"b64": base64.b64encode(data).decode("ascii")}
-    try:
-        value = json.loads(text)
-    except RecursionError:
+    if nested_too_deep(text, MAX_CASSETTE_DEPTH):
         # Too deep to walk for credentials: nothing of it is written.
         return {"text": REDACTED}
+    try:
+        value = json.loads(text)
     except ValueError:
         return {"text": text}
-    if text.count("[") + text.count("{") > MAX_CASSETTE_DEPTH and json_depth_exceeds(
-        value, MAX_CASSETTE_DEPTH
-    ):
-        return {"text": REDACTED}
     cleaned = redact(value)
     if not exact or cleaned != value or _compact(value) == text:
         return {"json": cleaned}
@@ -285,25 +281,17 @@ def _refuse_constant(constant: str) -> Any:
 
 def _parse_line(line: str, name: str, number: int, *, header: bool) -> Any:
     """One line's JSON, refused when it is not JSON or nests too deep."""
+    if nested_too_deep(line, MAX_CASSETTE_DEPTH):
+        raise CassetteError(
+            f"cassette {name}, line {number}: JSON nested deeper than {MAX_CASSETTE_DEPTH} levels"
+        )
     try:
         value = json.loads(line, parse_constant=_refuse_constant)
-    except RecursionError:
-        value = _TOO_DEEP
     except ValueError:
         if header:
             raise CassetteError(f"{name} is not a Sayna cassette (no {FORMAT!r} header)") from None
         raise CassetteError(f"cassette {name}, line {number}: not JSON") from None
-    if value is _TOO_DEEP or (
-        line.count("[") + line.count("{") > MAX_CASSETTE_DEPTH
-        and json_depth_exceeds(value, MAX_CASSETTE_DEPTH)
-    ):
-        raise CassetteError(
-            f"cassette {name}, line {number}: JSON nested deeper than {MAX_CASSETTE_DEPTH} levels"
-        )
     return value
-
-
-_TOO_DEEP = object()
 
 
 def _check_header(header: Any, name: str) -> None:

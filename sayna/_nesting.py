@@ -1,0 +1,47 @@
+"""The JSON nesting bound: ours, checked on the text before any decoder sees it.
+
+``json``'s C scanner recurses once per nesting level, and where it gives up
+moved between versions: ``RecursionError`` at about 1,000 levels on 3.10 and
+3.11, past 1,100 on 3.12 and past 5,000 on 3.13. Every JSON text that comes
+from the network (REST answers, error bodies, WebSocket frames, webhook bodies)
+is measured here first, so the same text is refused for the same reason on
+every Python we support, and the decoder never recurses deeper than
+:data:`MAX_JSON_DEPTH`.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import accumulate
+
+__all__ = ["MAX_JSON_DEPTH", "TOO_DEEP", "nested_too_deep"]
+
+#: Deepest nesting accepted in any JSON from the server. Sayna's messages are
+#: at most four levels deep; 64 leaves room for growth and stays far from the
+#: recursion limit of anything that later walks the data (repr, copy, cattrs).
+MAX_JSON_DEPTH = 64
+
+#: How refusals say it, in exceptions and in MalformedEvent.error.
+TOO_DEEP = f"JSON nested deeper than {MAX_JSON_DEPTH} levels"
+
+# Brackets inside strings do not nest. The string pattern is the unrolled form
+# (no nested quantifier over one character class), so it runs in linear time;
+# an unterminated string runs to the end of the text, as the decoder reads it.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\Z)', re.DOTALL)
+_NOT_A_BRACKET = re.compile(r"[^\[\]{}]+")
+_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
+
+
+def nested_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True when containers in the JSON ``text`` open more than ``limit`` levels deep.
+
+    Balanced or not, valid JSON or not: the question is only how deep the
+    decoder would have to go.
+    """
+    # Fewer opening brackets than the limit cannot nest past it: the usual
+    # frame or answer stops here after two C-speed scans.
+    if len(text) <= limit or text.count("[") + text.count("{") <= limit:
+        return False
+    brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
+    # The running depth, computed by C iterators (about 30 ns a bracket).
+    return max(accumulate(map(_STEP, brackets)), default=0) > limit

@@ -20,6 +20,7 @@ from sayna import (
     Sayna,
     Session,
     SpeechInterruptedEvent,
+    STTResultEvent,
     TTSAudioEvent,
     TTSPlaybackCompleteEvent,
     Turn,
@@ -262,3 +263,16 @@ def test_the_last_sentence_of_a_streamed_file_is_not_lost(
     session.finish()
     # The recogniser finalises what it heard whole when the audio stops.
     assert [turn.text for turn in session.turns(timeout=1)] == ["Book a table. For two people"]
+
+
+@pytest.mark.fake_server(tts_speedup=50)
+def test_finish_while_the_caller_speaks_keeps_the_turn(call: tuple[Session, FakeSession]) -> None:
+    """The caller's speech through the recogniser, finish() mid-way: the whole turn arrives."""
+    session, fake = call
+    speech = fake.caller.say("Move my order to Friday please", audio=True)
+    for event in session.events(timeout=5):
+        if isinstance(event, STTResultEvent) and event.transcript:
+            break  # the first interim: the caller is mid-sentence
+    assert not speech.done
+    session.finish()
+    assert [turn.text for turn in session.turns(timeout=1)] == ["Move my order to Friday please"]

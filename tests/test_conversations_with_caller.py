@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -276,3 +277,24 @@ def test_finish_while_the_caller_speaks_keeps_the_turn(call: tuple[Session, Fake
     assert not speech.done
     session.finish()
     assert [turn.text for turn in session.turns(timeout=1)] == ["Move my order to Friday please"]
+
+
+@pytest.mark.fake_server(tts_speedup=5)
+def test_no_sentence_of_a_reply_goes_out_after_the_caller_interrupts(
+    call: tuple[Session, FakeSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sentences cut from one piece stop at the barge-in, even when sending them is slow."""
+    session, fake = call
+    speak = Session.speak
+
+    def slow_speak(self: Session, text: str, *args: Any, **kwargs: Any) -> None:
+        speak(self, text, *args, **kwargs)
+        time.sleep(0.15)  # a loaded machine: the caller's words arrive between two sentences
+
+    monkeypatch.setattr(Session, "speak", slow_speak)
+    fake.caller.say("Stop.", word_ms=0, during_reply=True)
+    reply = session.speak_stream(["One sentence here. Another one here. And a third one."])
+    assert reply.interrupted
+    assert reply.spoken == ()
+    sent = [frame.type for frame in fake.received if frame.type in ("speak", "clear")]
+    assert sent == ["speak", "clear"], sent

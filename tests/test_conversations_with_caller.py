@@ -298,3 +298,53 @@ def test_no_sentence_of_a_reply_goes_out_after_the_caller_interrupts(
     assert reply.spoken == ()
     sent = [frame.type for frame in fake.received if frame.type in ("speak", "clear")]
     assert sent == ["speak", "clear"], sent
+
+
+@pytest.mark.fake_server(tts_speedup=50)
+def test_respond_raising_ends_it_and_the_session_stays_usable(
+    call: tuple[Session, FakeSession],
+) -> None:
+    """The caller speaks, respond raises: converse raises that error, the session still speaks."""
+    session, fake = call
+    fake.caller.say("Break, please.", word_ms=WORD_MS)
+
+    class Broken(Exception):
+        pass
+
+    def respond(turn: Turn) -> str:
+        raise Broken(turn.text)
+
+    with pytest.raises(Broken, match=r"Break, please\."):
+        converse(session, respond, timeout=20)
+    assert session.ready
+    assert len(session.say("Still here.")) > 0
+
+
+def test_a_conversation_goes_on_across_a_reconnect() -> None:
+    """The connection drops after the first answer; the next session's caller goes on talking."""
+    lines = ["Before the drop.", "Still there?"]
+
+    def play(caller: Caller) -> None:
+        caller.say(lines.pop(0), word_ms=WORD_MS)
+
+    with (
+        FakeServer(tts_speedup=50, caller=play) as server,
+        Sayna(server.url) as client,
+        client.connect(
+            stt_config=STT, tts_config=TTS_16K, barge_in=True, reconnect=True
+        ) as session,
+    ):
+        first = server.wait_for_session()
+        session.on(TTSPlaybackCompleteEvent, lambda event: first.drop())
+        result = converse(
+            session,
+            lambda turn: None if turn.text == "Still there?" else f"Heard: {turn.text}",
+            timeout=20,
+        )
+        assert len(server.sessions) == 2
+    assert result.ended_by == "respond"
+    assert [(line.role, line.text) for line in result.lines] == [
+        ("user", "Before the drop."),
+        ("agent", "Heard: Before the drop."),
+        ("user", "Still there?"),
+    ]

@@ -92,6 +92,10 @@ class _Watcher:
         self.finished_producing = False
         self.thread = threading.Thread(target=self._run, name="sayna-speak-stream", daemon=True)
 
+    def cut_short(self) -> bool:
+        """The caller interrupted (or began to): no further sentence may go out."""
+        return self.interruption is not None or self.caller_spoke
+
     def release(self) -> None:
         """The thread never started (the iterable failed first): let the cursor go."""
         self._events.close()
@@ -213,6 +217,10 @@ def speak_stream(
             if time.monotonic() > deadline:
                 raise SaynaTimeoutError(f"speak_stream() did not finish within {timeout:g} s")
             for utterance in cutter.feed(piece):
+                # One piece may hold several sentences: the caller may have
+                # interrupted while the previous one was being sent.
+                if watcher.cut_short():
+                    break
                 say(utterance)
         else:
             rest = cutter.flush()

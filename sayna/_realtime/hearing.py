@@ -5,10 +5,11 @@ come when the recogniser has something to say, after its endpointing delay,
 and audio without speech gets no answer at all. So "answered" is a rule over
 what the reader saw, kept here:
 
-* no audio was ever sent: nothing to answer;
 * a turn is open (a result with text since the last ``is_speech_final``):
   not answered until the turn ends — the server always ends a turn, making
-  up the marker when the provider is late;
+  up the marker when the provider is late. This holds whoever's audio it
+  is: speech heard in the room counts as much as audio we sent;
+* no audio was ever sent: nothing to answer;
 * the last turn ended after the last audio frame: answered once
   ``TURN_QUIET`` passes without a result (a server working through
   buffered audio may start another turn right after);
@@ -80,11 +81,13 @@ class Hearing:
 
     def _answered_at(self) -> float | None:
         """When everything sent counts as answered if nothing more arrives; None: not yet."""
+        # An open turn first: the speech may be the room's (a caller heard
+        # through LiveKit), not audio we sent, and its end is still ours to wait for.
+        if self._open:
+            return None
         audio = self.audio_at
         if audio is None:
             return 0.0
-        if self._open:
-            return None
         ended = self._ended_at
         if ended is not None and ended >= audio:
             return self._result_at + TURN_QUIET

@@ -9,13 +9,12 @@ refusal is one line and exit 2 with no session opened.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sayna._cli._common import EXIT_OK, Context, UsageError
 from sayna._conveniences import stream_audio
@@ -24,6 +23,9 @@ from sayna._devices import Microphone, Speaker, open_check
 from sayna._errors import SaynaError
 from sayna._models import STTConfig, TTSConfig
 from sayna._turns import Turn
+
+if TYPE_CHECKING:
+    from sayna._realtime.session import Session
 
 __all__ = ["load_respond", "repeat", "talk"]
 
@@ -99,7 +101,7 @@ class _Transcript:
         self._add("agent", "".join(said))
 
 
-def _feeder(session: Any, mic: Microphone, failed: list[SaynaError]) -> Callable[[], None]:
+def _feeder(session: Session, mic: Microphone, failed: list[SaynaError]) -> Callable[[], None]:
     def feed() -> None:
         try:
             stream_audio(session, mic, realtime=True)
@@ -159,8 +161,8 @@ def talk(ctx: Context) -> int:
             mic.close()
             sender.join(_JOIN_TIMEOUT)
         if not interrupted:
-            with contextlib.suppress(SaynaError):
-                speaker.drain(timeout=_DRAIN_TIMEOUT)
+            # The last answer plays out; a device that failed meanwhile raises here.
+            speaker.drain(timeout=_DRAIN_TIMEOUT)
     if failed and ended_by == "closed":
         raise failed[0]
     if ctx.json:

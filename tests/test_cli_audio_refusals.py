@@ -17,7 +17,7 @@ _WITHOUT_SOUNDDEVICE = (
 )
 
 
-@pytest.mark.parametrize("args", [["listen"], ["say", "hello", "--play"]])
+@pytest.mark.parametrize("args", [["listen"], ["say", "hello", "--play"], ["talk"]])
 def test_without_the_extra_is_one_line_and_exit_2(server: FakeServer, args: list[str]) -> None:
     """No sounddevice: one line naming `pip install 'sayna[audio]'`, exit 2, no session."""
     done = subprocess.run(

@@ -209,7 +209,7 @@ def test_every_command_names_its_handler_function() -> None:
         handler = p.get_default("handler")
         if handler is not None:
             handlers.append(handler)
-    assert len(handlers) == 20  # 19, and listen (issue 24)
+    assert len(handlers) == 21  # 19, and listen and talk (issue 24)
     assert all(callable(h) and inspect.isfunction(h) for h in handlers)
 
 

@@ -11,7 +11,7 @@ import argparse
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
 
-from sayna._cli import _audio, _local, _realtime, _rest, _webhook
+from sayna._cli import _audio, _local, _realtime, _rest, _talk, _webhook
 from sayna._cli._common import (
     DEFAULT_LANGUAGE,
     DEFAULT_STT_MODEL,
@@ -250,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_speech_commands(commands)
     _add_realtime_commands(commands)
     _add_audio_commands(commands)
+    _add_talk_command(commands)
     _add_livekit_commands(commands)
     _add_sip_commands(commands)
     _add_webhook_commands(commands)
@@ -337,6 +338,47 @@ def _add_audio_commands(commands: _Commands) -> None:
         default=None,
         metavar="S",
         help="stop after S seconds (default: at Ctrl-C)",
+    )
+
+
+def _add_talk_command(commands: _Commands) -> None:
+    """A conversation on the microphone and speaker: talk."""
+    p = commands.add(
+        "talk",
+        "a conversation on the microphone and speaker; Ctrl-C ends (needs sayna[audio])",
+        _talk.talk,
+    )
+    p.add_argument(
+        "--respond",
+        metavar="MODULE:FUNCTION",
+        default=None,
+        help="the reply function, called with each turn (default: repeat what was heard)",
+    )
+    p.add_argument("--greeting", default=None, metavar="TEXT", help="say TEXT first")
+    p.add_argument(
+        "--max-turns",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="end after answering N turns (default: at Ctrl-C)",
+    )
+    _add_stt_options(p)
+    p.add_argument("--voice", default=None, help="TTS voice id (default: the server's)")
+    p.add_argument("--mic", default=None, metavar="DEVICE", help="input device name or index")
+    p.add_argument("--speaker", default=None, metavar="DEVICE", help="output device name or index")
+    p.add_argument(
+        "--mic-rate",
+        type=_positive_int,
+        default=16000,
+        metavar="HZ",
+        help="the microphone's rate (default: %(default)s; converted to 16 kHz for the server)",
+    )
+    p.add_argument(
+        "--speaker-rate",
+        type=_positive_int,
+        default=24000,
+        metavar="HZ",
+        help="the speaker's rate, asked of the TTS too (default: %(default)s)",
     )
 
 

@@ -1,0 +1,3 @@
+"""A --respond module that cannot be imported: the CLI must say so in one line."""
+
+raise RuntimeError("this module fails on import, on purpose")

@@ -5,6 +5,8 @@ imports only the ones below it::
 
     connect      Sayna.connect(): validate, open, send the config, wait for ready
       session    the public Session: sends, consumers, conveniences' core methods
+      callbacks  Session's base: on/off and the official SDK's register_on_* names
+      readyfacts Session's base: the properties of the ready event
         core     the session's states and transitions (connect, ready, drop,
                  reconnect attempts, close); born whole, one per session
           dispatch   callbacks: handler registry, dispatcher thread, replay

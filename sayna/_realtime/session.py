@@ -13,28 +13,15 @@ import json
 import logging
 import threading
 import warnings
-from collections.abc import Callable, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 from sayna import _conveniences
 from sayna import _messages as messages
 from sayna._audio import AudioResult
 from sayna._devices import Speaker
 from sayna._errors import SaynaNotConnectedError, SaynaTimeoutError, SaynaValidationError
-from sayna._events import (
-    CloseEvent,
-    ErrorEvent,
-    Event,
-    MessageEvent,
-    ParticipantConnectedEvent,
-    ParticipantDisconnectedEvent,
-    ReadyEvent,
-    SIPTransferErrorEvent,
-    STTResultEvent,
-    TrackSubscribedEvent,
-    TTSAudioEvent,
-    TTSPlaybackCompleteEvent,
-)
+from sayna._events import CloseEvent, Event
 from sayna._models import (
     STTConfig,
     TTSConfig,
@@ -44,9 +31,11 @@ from sayna._models import (
 from sayna._playback import Playback
 from sayna._realtime import hearing as _hearing
 from sayna._realtime.bargein import BargeIn
+from sayna._realtime.callbacks import Callbacks
 from sayna._realtime.consumers import EventIterator, poll
 from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
-from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
+from sayna._realtime.dispatch import EventMatch, matcher
+from sayna._realtime.readyfacts import ReadyFacts
 from sayna._realtime.stats import SessionStats
 from sayna._realtime.turnreader import TurnReader
 from sayna._streaming import Reply, TextSource, speak_stream
@@ -63,13 +52,11 @@ __all__ = ["Session"]
 
 logger = logging.getLogger("sayna")
 
-H = TypeVar("H", bound=Callable[..., Any])
-
 # Guards the creation of a session's turn reader (the first listen() may race).
 _turn_reader_lock = threading.Lock()
 
 
-class Session:
+class Session(ReadyFacts, Callbacks):
     """A live realtime session: send commands, receive events. Get one from ``Sayna.connect``.
 
     **Lifecycle.** :meth:`Sayna.connect` returns the session once the server has
@@ -245,46 +232,6 @@ class Session:
         """True when the session was opened with ``without_audio=True``."""
         return self._core.without_audio
 
-    def _ready_field(self, name: str) -> str | None:
-        ready = self._core.ready_event
-        value = None if ready is None else getattr(ready, name)
-        return value if isinstance(value, str) else None
-
-    @property
-    def ready_event(self) -> ReadyEvent | None:
-        """The server's ``ready`` message."""
-        return self._core.ready_event
-
-    @property
-    def received_stream_id(self) -> str | None:
-        """The session id from ``ready`` (yours, or a UUID the server chose)."""
-        return self._ready_field("stream_id")
-
-    @property
-    def stream_id(self) -> str | None:
-        """Alias of :attr:`received_stream_id`."""
-        return self._ready_field("stream_id")
-
-    @property
-    def livekit_room_name(self) -> str | None:
-        """The LiveKit room of the session (LiveKit sessions only)."""
-        return self._ready_field("livekit_room_name")
-
-    @property
-    def livekit_url(self) -> str | None:
-        """The server's LiveKit URL."""
-        return self._ready_field("livekit_url")
-
-    @property
-    def sayna_participant_identity(self) -> str | None:
-        """The agent's identity in the room (LiveKit sessions only)."""
-        return self._ready_field("sayna_participant_identity")
-
-    @property
-    def sayna_participant_name(self) -> str | None:
-        """The agent's display name in the room (LiveKit sessions only)."""
-        return self._ready_field("sayna_participant_name")
-
     @property
     def close_event(self) -> CloseEvent | None:
         """How the session ended, once it has."""
@@ -439,110 +386,6 @@ class Session:
         core.send_binary(data)
 
     send_audio = on_audio_input
-
-    # --- callbacks ---------------------------------------------------------------
-
-    def on(self, event_type: EventKey, handler: H | None = None) -> Any:
-        """Call ``handler(event)`` for every event of ``event_type``.
-
-        ``event_type`` is an event class (subclasses match), a wire type string
-        (``"stt_result"``, or a type this client does not know), or ``None`` for
-        every event. Without ``handler`` it returns a decorator. Several
-        handlers per type run in registration order. Handlers registered before
-        the first send also receive the earlier events (``ready`` included).
-        """
-        self._core.check_process()
-        check_key(event_type)
-
-        def register(fn: H) -> H:
-            if not callable(fn):
-                raise SaynaValidationError("the handler must be callable", field="handler")
-            self._core.dispatcher.add(event_type, fn, None)
-            return fn
-
-        return register if handler is None else register(handler)
-
-    def on_any(self, handler: H) -> H:
-        """Call ``handler(event)`` for every event."""
-        return self.on(None, handler)  # type: ignore[no-any-return]
-
-    def off(self, event_type: EventKey, handler: Callable[..., Any]) -> bool:
-        """Remove one registration made with :meth:`on`; False if there was none."""
-        self._core.check_process()
-        return self._core.dispatcher.remove(event_type, handler, None)
-
-    def _register_slot(
-        self, slot: str, key: type[Event], callback: Callable[[Any], Any] | None
-    ) -> None:
-        # The official SDK keeps one callback per register_on_* name: registering
-        # again replaces it, None removes it.
-        core = self._core
-        core.check_process()
-        if callback is None:
-            core.dispatcher.remove(key, None, slot)
-            return
-        if not callable(callback):
-            raise SaynaValidationError("the callback must be callable", field="callback")
-        core.dispatcher.add(key, callback, slot)
-
-    def register_on_ready(self, callback: Callable[[ReadyEvent], Any] | None) -> None:
-        """Set the one ``ready`` callback (replaces the previous one)."""
-        self._register_slot("ready", ReadyEvent, callback)
-
-    def register_on_stt_result(self, callback: Callable[[STTResultEvent], Any] | None) -> None:
-        """Set the one transcript callback (replaces the previous one)."""
-        self._register_slot("stt_result", STTResultEvent, callback)
-
-    def register_on_tts_audio(self, callback: Callable[[bytes], Any] | None) -> None:
-        """Set the one TTS audio callback; it receives the chunk's ``bytes``."""
-        if callback is None or not callable(callback):
-            self._register_slot("tts_audio", TTSAudioEvent, callback)
-            return
-        audio_callback = callback
-
-        def deliver(event: TTSAudioEvent) -> None:
-            audio_callback(event.data)
-
-        deliver.__qualname__ = callable_name(callback)
-        self._register_slot("tts_audio", TTSAudioEvent, deliver)
-
-    def register_on_error(self, callback: Callable[[ErrorEvent], Any] | None) -> None:
-        """Set the one server ``error`` callback (replaces the previous one)."""
-        self._register_slot("error", ErrorEvent, callback)
-
-    def register_on_message(self, callback: Callable[[MessageEvent], Any] | None) -> None:
-        """Set the one data-packet callback (replaces the previous one)."""
-        self._register_slot("message", MessageEvent, callback)
-
-    def register_on_participant_connected(
-        self, callback: Callable[[ParticipantConnectedEvent], Any] | None
-    ) -> None:
-        """Set the one participant-joined callback (replaces the previous one)."""
-        self._register_slot("participant_connected", ParticipantConnectedEvent, callback)
-
-    def register_on_participant_disconnected(
-        self, callback: Callable[[ParticipantDisconnectedEvent], Any] | None
-    ) -> None:
-        """Set the one participant-left callback (replaces the previous one)."""
-        self._register_slot("participant_disconnected", ParticipantDisconnectedEvent, callback)
-
-    def register_on_track_subscribed(
-        self, callback: Callable[[TrackSubscribedEvent], Any] | None
-    ) -> None:
-        """Set the one track-subscribed callback (replaces the previous one)."""
-        self._register_slot("track_subscribed", TrackSubscribedEvent, callback)
-
-    def register_on_tts_playback_complete(
-        self, callback: Callable[[TTSPlaybackCompleteEvent], Any] | None
-    ) -> None:
-        """Set the one playback-complete callback (replaces the previous one)."""
-        self._register_slot("tts_playback_complete", TTSPlaybackCompleteEvent, callback)
-
-    def register_on_sip_transfer_error(
-        self, callback: Callable[[SIPTransferErrorEvent], Any] | None
-    ) -> None:
-        """Set the one SIP-transfer-error callback (replaces the previous one)."""
-        self._register_slot("sip_transfer_error", SIPTransferErrorEvent, callback)
 
     # --- consuming ---------------------------------------------------------------
 

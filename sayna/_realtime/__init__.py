@@ -11,7 +11,8 @@ imports only the ones below it::
                  reconnect attempts, close); born whole, one per session
           dispatch   callbacks: handler registry, dispatcher thread, replay
           consumers  the events() iterator and one-event polls (wait_for)
-          turnreader listen()/turns(): user turns through a passive cursor
+          turnreader listen()/turns(): user turns through a passive cursor,
+                     opened by the first call (SessionTurns)
           bargein    the barge-in policy and the guard the reader applies
           eventlog   the event log and its cursors, bounded
           reconnect  the policy value: backoff, what is resumable

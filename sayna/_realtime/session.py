@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -20,7 +19,7 @@ from sayna import _conveniences
 from sayna import _messages as messages
 from sayna._audio import AudioResult
 from sayna._devices import Speaker
-from sayna._errors import SaynaNotConnectedError, SaynaTimeoutError, SaynaValidationError
+from sayna._errors import SaynaTimeoutError, SaynaValidationError
 from sayna._events import CloseEvent, Event
 from sayna._models import (
     STTConfig,
@@ -37,7 +36,7 @@ from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
 from sayna._realtime.dispatch import EventMatch, matcher
 from sayna._realtime.readyfacts import ReadyFacts
 from sayna._realtime.stats import SessionStats
-from sayna._realtime.turnreader import TurnReader
+from sayna._realtime.turnreader import SessionTurns
 from sayna._streaming import Reply, TextSource, speak_stream
 from sayna._turns import Turn
 from sayna._validation import (
@@ -51,9 +50,6 @@ from sayna._wav import WavAudio
 __all__ = ["Session"]
 
 logger = logging.getLogger("sayna")
-
-# Guards the creation of a session's turn reader (the first listen() may race).
-_turn_reader_lock = threading.Lock()
 
 
 class Session(ReadyFacts, Callbacks):
@@ -138,13 +134,11 @@ class Session(ReadyFacts, Callbacks):
     raises nothing from ``events()``.
     """
 
-    __slots__ = ("__weakref__", "_core", "_turn_reader")
+    __slots__ = ("__weakref__", "_core", "_turns")
 
     def __init__(self, core: SessionCore) -> None:
         self._core = core
-        # Opened by the first listen()/turns(): a session that never asks for
-        # turns keeps no events for them.
-        self._turn_reader: TurnReader | None = None
+        self._turns = SessionTurns(core)
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -469,22 +463,7 @@ class Session(ReadyFacts, Callbacks):
         turn, and the session's closing error once it has ended and every
         turn was returned (a turn cut short by the end is returned first).
         """
-        wait = require_wait(timeout)
-        turn = self._turns_reader().listen(wait)
-        if turn is None:
-            raise self._core.closed_error()
-        return turn
-
-    def _turns_reader(self) -> TurnReader:
-        core = self._core
-        core.check_process()
-        reader = self._turn_reader
-        if reader is None:
-            with _turn_reader_lock:
-                reader = self._turn_reader
-                if reader is None:
-                    reader = self._turn_reader = TurnReader(core.log)
-        return reader
+        return self._turns.listen(require_wait(timeout))
 
     def turns(self, timeout: float | None = None) -> Iterator[Turn]:
         """Iterate over user turns as :meth:`listen` returns them; ends with the session.
@@ -495,17 +474,7 @@ class Session(ReadyFacts, Callbacks):
         ``timeout`` bounds the wait for each turn (:class:`SaynaTimeoutError`).
         A normal end stops the iteration; an abnormal one raises its error.
         """
-        wait = require_wait(timeout)
-        self._turns_reader()  # now, not at the first next()
-        return self._iterate_turns(wait)
-
-    def _iterate_turns(self, wait: float | None) -> Iterator[Turn]:
-        while True:
-            try:
-                turn = self.listen(wait)
-            except SaynaNotConnectedError:
-                return  # a normal end; an abnormal one raises SaynaConnectionClosedError
-            yield turn
+        return self._turns.turns(require_wait(timeout))
 
     def speak_stream(
         self,

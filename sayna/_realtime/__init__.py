@@ -7,6 +7,7 @@ imports only the ones below it::
       session    the public Session: sends, consumers, conveniences' core methods
       callbacks  Session's base: on/off and the official SDK's register_on_* names
       readyfacts Session's base: the properties of the ready event
+      commands   the argument checks of the send methods
         core     the session's states and transitions (connect, ready, drop,
                  reconnect attempts, close); born whole, one per session
           dispatch   callbacks: handler registry, dispatcher thread, replay

@@ -9,7 +9,6 @@ makes one.
 
 from __future__ import annotations
 
-import json
 import logging
 import warnings
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from sayna._models import (
     VADConfigUpdate,
 )
 from sayna._playback import Playback
+from sayna._realtime import commands
 from sayna._realtime import hearing as _hearing
 from sayna._realtime.bargein import BargeIn
 from sayna._realtime.callbacks import Callbacks
@@ -302,13 +302,7 @@ class Session(ReadyFacts, Callbacks):
         require_text(message, "message")
         require_text(role, "role")
         require_text(topic, "topic")
-        if debug is not None:
-            try:
-                json.dumps(debug, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise SaynaValidationError(
-                    f"debug must be JSON-serializable: {exc}", field="debug"
-                ) from None
+        commands.check_debug(debug)
         self._send(messages.send_message(message, role, topic, debug))
 
     def sip_transfer(self, transfer_to: str) -> None:
@@ -322,17 +316,7 @@ class Session(ReadyFacts, Callbacks):
         turn_detect: TurnDetectConfigUpdate | None = None,
     ) -> None:
         """Tune voice activity / turn detection at runtime (give at least one)."""
-        if vad is None and turn_detect is None:
-            raise SaynaValidationError("update_config() needs vad or turn_detect", field="vad")
-        if vad is not None and not isinstance(vad, VADConfigUpdate):
-            raise SaynaValidationError(
-                f"vad must be a VADConfigUpdate, not {type(vad).__name__}", field="vad"
-            )
-        if turn_detect is not None and not isinstance(turn_detect, TurnDetectConfigUpdate):
-            raise SaynaValidationError(
-                f"turn_detect must be a TurnDetectConfigUpdate, not {type(turn_detect).__name__}",
-                field="turn_detect",
-            )
+        commands.check_config_update(vad, turn_detect)
         self._send(messages.update_config(vad, turn_detect))
 
     def loading_start(self) -> None:
@@ -357,23 +341,7 @@ class Session(ReadyFacts, Callbacks):
         Raw bytes go as they are; an :class:`AudioResult` or :class:`WavAudio`
         is converted to the ``stt_config``'s rate and channels first.
         """
-        given: object = audio_data
-        if isinstance(given, bytes):
-            data = given
-        elif isinstance(given, (AudioResult, WavAudio)):
-            data = _conveniences.input_pcm(given, self._core.stt_config)
-        elif isinstance(given, str):
-            raise SaynaValidationError("audio_data must be bytes-like, not str", field="audio_data")
-        else:
-            try:
-                data = bytes(memoryview(given))  # type: ignore[arg-type]
-            except TypeError:
-                raise SaynaValidationError(
-                    f"audio_data must be bytes-like, not {type(given).__name__}",
-                    field="audio_data",
-                ) from None
-        if not data:
-            raise SaynaValidationError("audio_data must not be empty", field="audio_data")
+        data = commands.audio_bytes(audio_data, self._core.stt_config)
         self._refuse_without_audio("on_audio_input()")
         core = self._core
         core.check_process()

@@ -62,7 +62,13 @@ from sayna._realtime.eventlog import EventLog
 from sayna._realtime.hearing import Hearing
 from sayna._realtime.opening import RealtimeSettings
 from sayna._realtime.protocol import client_close, describe, describe_close
-from sayna._realtime.reconnect import STABLE_AFTER, ReconnectPolicy, is_resumable
+from sayna._realtime.reconnect import (
+    STABLE_AFTER,
+    Attempt,
+    ReconnectPolicy,
+    is_advisory_config_error,
+    is_resumable,
+)
 from sayna._realtime.stats import Counters, SessionStats, SpeechTracker
 
 __all__ = ["LIVE_STATES", "OPEN_STATES", "SessionCore", "State", "close_all_at_exit"]
@@ -94,27 +100,6 @@ def _copy_error(error: SaynaConnectionClosedError) -> SaynaConnectionClosedError
     # Each raise gets a fresh instance: re-raising one object from several
     # threads would tangle their tracebacks.
     return SaynaConnectionClosedError(error.message, code=error.code, reason=error.reason)
-
-
-class Attempt:
-    """How one reconnect attempt went."""
-
-    __slots__ = ("done", "failure", "refused")
-
-    def __init__(self, *, done: bool = False, failure: str = "", refused: bool = False) -> None:
-        self.done = done  # ready again, or the session is closing: stop trying
-        self.failure = failure
-        self.refused = refused  # 401/403: trying again cannot help
-
-
-def is_advisory_config_error(message: str) -> bool:
-    """Whether a pre-``ready`` error is one the server sends without failing the config.
-
-    The loading clip is checked while configuring, but a bad clip only disables
-    the loading indicator (docs/protocol.rst §4.2 steps 3 and 6, §4.3.5): the server
-    goes on to ``ready``, so these must not fail ``connect()``.
-    """
-    return "loading_audio" in message or "loading audio" in message.lower()
 
 
 class SessionCore:

@@ -16,6 +16,7 @@ imports only the ones below it::
                      opened by the first call (SessionTurns)
           bargein    the barge-in policy and the guard the reader applies
           eventlog   the event log and its cursors, bounded
+          sending    the send rules: which connection, waits and drops in a gap
           reconnect  the policy value: backoff, what is resumable
           stats      counters and speech timings
           hearing    whether the audio sent has been answered (finish())

@@ -50,12 +50,11 @@ from sayna._events import (
 )
 from sayna._forksafe import fork_generation
 from sayna._models import STTConfig, TTSConfig
+from sayna._realtime import sending
 from sayna._realtime.bargein import BargeIn, BargeInGuard
 from sayna._realtime.connection import (
     CLOSE_HANDSHAKE_TIMEOUT,
     Connection,
-    binary_frame,
-    text_frame,
 )
 from sayna._realtime.dispatch import Dispatcher
 from sayna._realtime.eventlog import EventLog
@@ -168,6 +167,15 @@ class SessionCore:
     @property
     def is_ready(self) -> bool:
         return self.state is State.READY
+
+    @property
+    def is_reconnecting(self) -> bool:
+        return self.state is State.RECONNECTING
+
+    @property
+    def is_live(self) -> bool:
+        """Connecting, ready or reconnecting: not closing nor closed."""
+        return self.state in LIVE_STATES
 
     # --- the process ------------------------------------------------------------
 
@@ -487,74 +495,31 @@ class SessionCore:
     # --- sending -------------------------------------------------------------------
 
     def send_json(self, payload: dict[str, Any]) -> None:
-        """A user's command: ends the setup (see the dispatcher), then goes out.
-
-        While reconnecting it waits for the new connection (or the end).
-        """
-        if not self.dispatcher.user_sent:
-            self.dispatcher.note_user_send()
-        frame = text_frame(payload)
-        if self.policy is None:
-            self._current().send_raw(frame)
-            return
-        while True:
-            connection = self.connection
-            if self.state is State.READY and connection is not None:
-                try:
-                    connection.send_raw(frame)
-                    return
-                except SaynaError:
-                    if self.state is not State.READY or self.connection is not connection:
-                        continue
-                    # The drop is not noticed yet: make the reader notice it.
-                    connection.shutdown_socket()
-            with self._cond:
-                while self.state is State.RECONNECTING or (
-                    self.state is State.READY and self.connection is connection
-                ):
-                    self._cond.wait()
-                if self.state is not State.READY:
-                    raise self.closed_error()
+        """A user's command (the rules: :mod:`sayna._realtime.sending`)."""
+        sending.send_json(self, payload)
 
     def speak(self, text: str, payload: dict[str, Any]) -> None:
         """``speak()``: timed from now (see :mod:`sayna._realtime.stats`)."""
-        token = self.speech.spoke(text, time.monotonic())
-        try:
-            self.send_json(payload)
-        except BaseException:
-            self.speech.withdraw(token)
-            raise
+        sending.speak(self, text, payload)
 
     def send_binary(self, data: bytes | bytearray | memoryview) -> None:
-        """User audio: ends the setup, then goes out; dropped (counted) while reconnecting."""
-        if not self.dispatcher.user_sent:
-            self.dispatcher.note_user_send()
-        size = len(data) if not isinstance(data, memoryview) else data.nbytes
-        if self.policy is None:
-            self._current().send_raw(binary_frame(data), size)
-            self.hearing.audio_sent(time.monotonic())
-            return
-        connection = self.connection
-        if self.state is State.READY and connection is not None:
-            try:
-                connection.send_raw(binary_frame(data), size)
-                self.hearing.audio_sent(time.monotonic())
-                return
-            except SaynaError:
-                if self.state in (State.CLOSING, State.CLOSED):
-                    raise
-                connection.shutdown_socket()  # the reader notices the drop
-        elif self.state is not State.RECONNECTING:
-            raise self.closed_error()
-        # Never sent late: audio is real time, a late frame would be heard late.
+        """User audio: dropped (counted) while reconnecting."""
+        sending.send_binary(self, data)
+
+    def await_connection(self, connection: Connection | None) -> None:
+        """A command found ``connection`` unusable: wait for the next one, or raise the end."""
+        with self._cond:
+            while self.state is State.RECONNECTING or (
+                self.state is State.READY and self.connection is connection
+            ):
+                self._cond.wait()
+            if self.state is not State.READY:
+                raise self.closed_error()
+
+    def drop_audio(self, size: int) -> None:
+        """Audio sent in the gap: counted, reported by the next ``ReconnectedEvent``."""
         with self._cond:
             self._dropped_audio += size
-
-    def _current(self) -> Connection:
-        connection = self.connection
-        if connection is None:
-            raise self.closed_error()
-        return connection
 
     # --- reconnecting (the policy is a value: sayna._realtime.reconnect) --------------
 

@@ -18,6 +18,7 @@ imports only the ones below it::
           eventlog   the event log and its cursors, bounded
           sending    the send rules: which connection, waits and drops in a gap
           reconnect  the policy value: backoff, what is resumable
+          registry   the process's open sessions, closed at interpreter exit
           stats      counters and speech timings
           hearing    whether the audio sent has been answered (finish())
           connection one socket: reader thread, locked sends, close, pings

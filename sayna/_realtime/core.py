@@ -21,7 +21,6 @@ exit hook.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import enum
 import itertools
@@ -29,7 +28,6 @@ import logging
 import socket
 import threading
 import time
-import weakref
 from typing import Any
 
 from sayna._errors import (
@@ -50,7 +48,7 @@ from sayna._events import (
 )
 from sayna._forksafe import fork_generation
 from sayna._models import STTConfig, TTSConfig
-from sayna._realtime import sending
+from sayna._realtime import registry, sending
 from sayna._realtime.bargein import BargeIn, BargeInGuard
 from sayna._realtime.connection import (
     CLOSE_HANDSHAKE_TIMEOUT,
@@ -68,6 +66,7 @@ from sayna._realtime.reconnect import (
     is_advisory_config_error,
     is_resumable,
 )
+from sayna._realtime.registry import close_all_at_exit
 from sayna._realtime.stats import Counters, SessionStats, SpeechTracker
 
 __all__ = ["LIVE_STATES", "OPEN_STATES", "SessionCore", "State", "close_all_at_exit"]
@@ -91,8 +90,6 @@ OPEN_STATES = (State.CONNECTING, State.READY)
 LIVE_STATES = (State.CONNECTING, State.READY, State.RECONNECTING)
 
 _ids = itertools.count(1)
-# Live sessions, closed at interpreter exit. Weak: a collected session is gone.
-_live: weakref.WeakSet[SessionCore] = weakref.WeakSet()
 
 
 def _copy_error(error: SaynaConnectionClosedError) -> SaynaConnectionClosedError:
@@ -162,7 +159,7 @@ class SessionCore:
         # The thread inside close(): another close() only waits for it; one
         # left by an interruption (Ctrl-C) is finished by the next close().
         self._closer: threading.Thread | None = None
-        _live.add(self)
+        registry.register(self)
 
     @property
     def is_ready(self) -> bool:
@@ -422,7 +419,7 @@ class SessionCore:
             if initiate or resume:
                 with self._cond:
                     self._closer = None
-        _live.discard(self)
+        registry.forget(self)
         if raise_errors and me is not self.dispatcher.thread:
             self.dispatcher.raise_errors()
 
@@ -476,7 +473,7 @@ class SessionCore:
         if connection is not None:
             connection.abandon()
         self.log.try_unbound()
-        _live.discard(self)
+        registry.forget(self)
 
     def closed_error(self) -> SaynaError:
         fatal = self.fatal
@@ -700,16 +697,3 @@ class SessionCore:
 def _shutdown(sock: Any) -> None:
     with contextlib.suppress(OSError, ValueError):
         sock.shutdown(socket.SHUT_RDWR)
-
-
-def close_all_at_exit() -> None:
-    """Close every session of this process still open (registered with atexit)."""
-    for core in list(_live):
-        if core.in_this_process and core.state in LIVE_STATES:
-            try:
-                core.close(0.0, raise_errors=False)
-            except Exception:  # pragma: no cover - exit must go on
-                logger.debug("closing a session at exit failed", exc_info=True)
-
-
-atexit.register(close_all_at_exit)

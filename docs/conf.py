@@ -35,7 +35,7 @@ nitpick_ignore_regex = [
     ("py:class", r"WSGIEnvironment|WSGIApplication|StartResponse"),
     # Private names that appear in public signatures: sayna.contrib.wsgi's
     # handler type and Session.on's type variable.
-    ("py:class", r"Handler|sayna\._realtime\.session\.H"),
+    ("py:class", r"Handler|sayna\._realtime\.callbacks\.H"),
 ]
 
 # Session, EventIterator and FakeSession are built by the library, not by users; their

@@ -6,14 +6,20 @@ imports only the ones below it::
     connect      Sayna.connect(): validate, open, send the config, wait for ready
       connect_retry  connect(retry=...): the first upgrade tried again when busy
       session    the public Session: sends, consumers, conveniences' core methods
+      callbacks  Session's base: on/off and the official SDK's register_on_* names
+      readyfacts Session's base: the properties of the ready event
+      commands   the argument checks of the send methods
         core     the session's states and transitions (connect, ready, drop,
                  reconnect attempts, close); born whole, one per session
           dispatch   callbacks: handler registry, dispatcher thread, replay
           consumers  the events() iterator and one-event polls (wait_for)
-          turnreader listen()/turns(): user turns through a passive cursor
+          turnreader listen()/turns(): user turns through a passive cursor,
+                     opened by the first call (SessionTurns)
           bargein    the barge-in policy and the guard the reader applies
           eventlog   the event log and its cursors, bounded
+          sending    the send rules: which connection, waits and drops in a gap
           reconnect  the policy value: backoff, what is resumable
+          registry   the process's open sessions, closed at interpreter exit
           stats      counters and speech timings
           hearing    whether the audio sent has been answered (finish())
           connection one socket: reader thread, locked sends, close, pings

@@ -21,7 +21,6 @@ exit hook.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import enum
 import itertools
@@ -29,7 +28,6 @@ import logging
 import socket
 import threading
 import time
-import weakref
 from typing import Any
 
 from sayna._errors import (
@@ -50,19 +48,25 @@ from sayna._events import (
 )
 from sayna._forksafe import fork_generation
 from sayna._models import STTConfig, TTSConfig
+from sayna._realtime import registry, sending
 from sayna._realtime.bargein import BargeIn, BargeInGuard
 from sayna._realtime.connection import (
     CLOSE_HANDSHAKE_TIMEOUT,
     Connection,
-    binary_frame,
-    text_frame,
 )
 from sayna._realtime.dispatch import Dispatcher
 from sayna._realtime.eventlog import EventLog
 from sayna._realtime.hearing import Hearing
 from sayna._realtime.opening import RealtimeSettings
 from sayna._realtime.protocol import client_close, describe, describe_close
-from sayna._realtime.reconnect import STABLE_AFTER, ReconnectPolicy, is_resumable
+from sayna._realtime.reconnect import (
+    STABLE_AFTER,
+    Attempt,
+    ReconnectPolicy,
+    is_advisory_config_error,
+    is_resumable,
+)
+from sayna._realtime.registry import close_all_at_exit
 from sayna._realtime.stats import Counters, SessionStats, SpeechTracker
 
 __all__ = ["LIVE_STATES", "OPEN_STATES", "SessionCore", "State", "close_all_at_exit"]
@@ -86,35 +90,12 @@ OPEN_STATES = (State.CONNECTING, State.READY)
 LIVE_STATES = (State.CONNECTING, State.READY, State.RECONNECTING)
 
 _ids = itertools.count(1)
-# Live sessions, closed at interpreter exit. Weak: a collected session is gone.
-_live: weakref.WeakSet[SessionCore] = weakref.WeakSet()
 
 
 def _copy_error(error: SaynaConnectionClosedError) -> SaynaConnectionClosedError:
     # Each raise gets a fresh instance: re-raising one object from several
     # threads would tangle their tracebacks.
     return SaynaConnectionClosedError(error.message, code=error.code, reason=error.reason)
-
-
-class Attempt:
-    """How one reconnect attempt went."""
-
-    __slots__ = ("done", "failure", "refused")
-
-    def __init__(self, *, done: bool = False, failure: str = "", refused: bool = False) -> None:
-        self.done = done  # ready again, or the session is closing: stop trying
-        self.failure = failure
-        self.refused = refused  # 401/403: trying again cannot help
-
-
-def is_advisory_config_error(message: str) -> bool:
-    """Whether a pre-``ready`` error is one the server sends without failing the config.
-
-    The loading clip is checked while configuring, but a bad clip only disables
-    the loading indicator (docs/protocol.rst §4.2 steps 3 and 6, §4.3.5): the server
-    goes on to ``ready``, so these must not fail ``connect()``.
-    """
-    return "loading_audio" in message or "loading audio" in message.lower()
 
 
 class SessionCore:
@@ -178,11 +159,20 @@ class SessionCore:
         # The thread inside close(): another close() only waits for it; one
         # left by an interruption (Ctrl-C) is finished by the next close().
         self._closer: threading.Thread | None = None
-        _live.add(self)
+        registry.register(self)
 
     @property
     def is_ready(self) -> bool:
         return self.state is State.READY
+
+    @property
+    def is_reconnecting(self) -> bool:
+        return self.state is State.RECONNECTING
+
+    @property
+    def is_live(self) -> bool:
+        """Connecting, ready or reconnecting: not closing nor closed."""
+        return self.state in LIVE_STATES
 
     # --- the process ------------------------------------------------------------
 
@@ -429,7 +419,7 @@ class SessionCore:
             if initiate or resume:
                 with self._cond:
                     self._closer = None
-        _live.discard(self)
+        registry.forget(self)
         if raise_errors and me is not self.dispatcher.thread:
             self.dispatcher.raise_errors()
 
@@ -483,7 +473,7 @@ class SessionCore:
         if connection is not None:
             connection.abandon()
         self.log.try_unbound()
-        _live.discard(self)
+        registry.forget(self)
 
     def closed_error(self) -> SaynaError:
         fatal = self.fatal
@@ -502,74 +492,31 @@ class SessionCore:
     # --- sending -------------------------------------------------------------------
 
     def send_json(self, payload: dict[str, Any]) -> None:
-        """A user's command: ends the setup (see the dispatcher), then goes out.
-
-        While reconnecting it waits for the new connection (or the end).
-        """
-        if not self.dispatcher.user_sent:
-            self.dispatcher.note_user_send()
-        frame = text_frame(payload)
-        if self.policy is None:
-            self._current().send_raw(frame)
-            return
-        while True:
-            connection = self.connection
-            if self.state is State.READY and connection is not None:
-                try:
-                    connection.send_raw(frame)
-                    return
-                except SaynaError:
-                    if self.state is not State.READY or self.connection is not connection:
-                        continue
-                    # The drop is not noticed yet: make the reader notice it.
-                    connection.shutdown_socket()
-            with self._cond:
-                while self.state is State.RECONNECTING or (
-                    self.state is State.READY and self.connection is connection
-                ):
-                    self._cond.wait()
-                if self.state is not State.READY:
-                    raise self.closed_error()
+        """A user's command (the rules: :mod:`sayna._realtime.sending`)."""
+        sending.send_json(self, payload)
 
     def speak(self, text: str, payload: dict[str, Any]) -> None:
         """``speak()``: timed from now (see :mod:`sayna._realtime.stats`)."""
-        token = self.speech.spoke(text, time.monotonic())
-        try:
-            self.send_json(payload)
-        except BaseException:
-            self.speech.withdraw(token)
-            raise
+        sending.speak(self, text, payload)
 
     def send_binary(self, data: bytes | bytearray | memoryview) -> None:
-        """User audio: ends the setup, then goes out; dropped (counted) while reconnecting."""
-        if not self.dispatcher.user_sent:
-            self.dispatcher.note_user_send()
-        size = len(data) if not isinstance(data, memoryview) else data.nbytes
-        if self.policy is None:
-            self._current().send_raw(binary_frame(data), size)
-            self.hearing.audio_sent(time.monotonic())
-            return
-        connection = self.connection
-        if self.state is State.READY and connection is not None:
-            try:
-                connection.send_raw(binary_frame(data), size)
-                self.hearing.audio_sent(time.monotonic())
-                return
-            except SaynaError:
-                if self.state in (State.CLOSING, State.CLOSED):
-                    raise
-                connection.shutdown_socket()  # the reader notices the drop
-        elif self.state is not State.RECONNECTING:
-            raise self.closed_error()
-        # Never sent late: audio is real time, a late frame would be heard late.
+        """User audio: dropped (counted) while reconnecting."""
+        sending.send_binary(self, data)
+
+    def await_connection(self, connection: Connection | None) -> None:
+        """A command found ``connection`` unusable: wait for the next one, or raise the end."""
+        with self._cond:
+            while self.state is State.RECONNECTING or (
+                self.state is State.READY and self.connection is connection
+            ):
+                self._cond.wait()
+            if self.state is not State.READY:
+                raise self.closed_error()
+
+    def drop_audio(self, size: int) -> None:
+        """Audio sent in the gap: counted, reported by the next ``ReconnectedEvent``."""
         with self._cond:
             self._dropped_audio += size
-
-    def _current(self) -> Connection:
-        connection = self.connection
-        if connection is None:
-            raise self.closed_error()
-        return connection
 
     # --- reconnecting (the policy is a value: sayna._realtime.reconnect) --------------
 
@@ -750,16 +697,3 @@ class SessionCore:
 def _shutdown(sock: Any) -> None:
     with contextlib.suppress(OSError, ValueError):
         sock.shutdown(socket.SHUT_RDWR)
-
-
-def close_all_at_exit() -> None:
-    """Close every session of this process still open (registered with atexit)."""
-    for core in list(_live):
-        if core.in_this_process and core.state in LIVE_STATES:
-            try:
-                core.close(0.0, raise_errors=False)
-            except Exception:  # pragma: no cover - exit must go on
-                logger.debug("closing a session at exit failed", exc_info=True)
-
-
-atexit.register(close_all_at_exit)

@@ -5,6 +5,9 @@ each; :func:`is_resumable` says which ends are worth an attempt. The attempts
 themselves are transitions of the session and live with them, in
 :meth:`SessionCore._reconnect <sayna._realtime.core.SessionCore._reconnect>`
 (the way urllib3 keeps ``Retry`` a value and its loop in ``urlopen``).
+Two small values the loop uses live here too: :class:`Attempt`, how one
+attempt went, and :func:`is_advisory_config_error`, which pre-``ready``
+errors do not fail a config.
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ from sayna._validation import int_at_least, require_positive_seconds
 __all__ = [
     "RESUMABLE_CLOSE_CODES",
     "STABLE_AFTER",
+    "Attempt",
     "ReconnectPolicy",
+    "is_advisory_config_error",
     "is_resumable",
     "resolve_policy",
 ]
@@ -95,3 +100,24 @@ def is_resumable(close: CloseEvent, *, protocol_violation: bool) -> bool:
     if close.initiator == "network":
         return not protocol_violation
     return close.initiator == "server" and close.code in RESUMABLE_CLOSE_CODES
+
+
+class Attempt:
+    """How one reconnect attempt went."""
+
+    __slots__ = ("done", "failure", "refused")
+
+    def __init__(self, *, done: bool = False, failure: str = "", refused: bool = False) -> None:
+        self.done = done  # ready again, or the session is closing: stop trying
+        self.failure = failure
+        self.refused = refused  # 401/403: trying again cannot help
+
+
+def is_advisory_config_error(message: str) -> bool:
+    """Whether a pre-``ready`` error is one the server sends without failing the config.
+
+    The loading clip is checked while configuring, but a bad clip only disables
+    the loading indicator (docs/protocol.rst §4.2 steps 3 and 6, §4.3.5): the server
+    goes on to ``ready``, so these must not fail ``connect()``.
+    """
+    return "loading_audio" in message or "loading audio" in message.lower()

@@ -9,32 +9,17 @@ makes one.
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from sayna import _conveniences
 from sayna import _messages as messages
 from sayna._audio import AudioResult
 from sayna._devices import Speaker
-from sayna._errors import SaynaNotConnectedError, SaynaTimeoutError, SaynaValidationError
-from sayna._events import (
-    CloseEvent,
-    ErrorEvent,
-    Event,
-    MessageEvent,
-    ParticipantConnectedEvent,
-    ParticipantDisconnectedEvent,
-    ReadyEvent,
-    SIPTransferErrorEvent,
-    STTResultEvent,
-    TrackSubscribedEvent,
-    TTSAudioEvent,
-    TTSPlaybackCompleteEvent,
-)
+from sayna._errors import SaynaTimeoutError, SaynaValidationError
+from sayna._events import CloseEvent, Event
 from sayna._models import (
     STTConfig,
     TTSConfig,
@@ -43,13 +28,16 @@ from sayna._models import (
 )
 from sayna._playback import Playback
 from sayna._raw import check_message
+from sayna._realtime import commands
 from sayna._realtime import hearing as _hearing
 from sayna._realtime.bargein import BargeIn
+from sayna._realtime.callbacks import Callbacks
 from sayna._realtime.consumers import EventIterator, poll
 from sayna._realtime.core import LIVE_STATES, OPEN_STATES, SessionCore, State
-from sayna._realtime.dispatch import EventKey, EventMatch, callable_name, check_key, matcher
+from sayna._realtime.dispatch import EventMatch, matcher
+from sayna._realtime.readyfacts import ReadyFacts
 from sayna._realtime.stats import SessionStats
-from sayna._realtime.turnreader import TurnReader
+from sayna._realtime.turnreader import SessionTurns
 from sayna._renamed import missing_attribute
 from sayna._streaming import Reply, TextSource, speak_stream
 from sayna._turns import Turn
@@ -65,13 +53,8 @@ __all__ = ["Session"]
 
 logger = logging.getLogger("sayna")
 
-H = TypeVar("H", bound=Callable[..., Any])
 
-# Guards the creation of a session's turn reader (the first listen() may race).
-_turn_reader_lock = threading.Lock()
-
-
-class Session:
+class Session(ReadyFacts, Callbacks):
     """A live realtime session: send commands, receive events. Get one from ``Sayna.connect``.
 
     **Lifecycle.** :meth:`Sayna.connect` returns the session once the server has
@@ -153,13 +136,11 @@ class Session:
     raises nothing from ``events()``.
     """
 
-    __slots__ = ("__weakref__", "_core", "_turn_reader")
+    __slots__ = ("__weakref__", "_core", "_turns")
 
     def __init__(self, core: SessionCore) -> None:
         self._core = core
-        # Opened by the first listen()/turns(): a session that never asks for
-        # turns keeps no events for them.
-        self._turn_reader: TurnReader | None = None
+        self._turns = SessionTurns(core)
 
     # --- lifecycle -------------------------------------------------------------
 
@@ -253,46 +234,6 @@ class Session:
         """True when the session was opened with ``without_audio=True``."""
         return self._core.without_audio
 
-    def _ready_field(self, name: str) -> str | None:
-        ready = self._core.ready_event
-        value = None if ready is None else getattr(ready, name)
-        return value if isinstance(value, str) else None
-
-    @property
-    def ready_event(self) -> ReadyEvent | None:
-        """The server's ``ready`` message."""
-        return self._core.ready_event
-
-    @property
-    def received_stream_id(self) -> str | None:
-        """The session id from ``ready`` (yours, or a UUID the server chose)."""
-        return self._ready_field("stream_id")
-
-    @property
-    def stream_id(self) -> str | None:
-        """Alias of :attr:`received_stream_id`."""
-        return self._ready_field("stream_id")
-
-    @property
-    def livekit_room_name(self) -> str | None:
-        """The LiveKit room of the session (LiveKit sessions only)."""
-        return self._ready_field("livekit_room_name")
-
-    @property
-    def livekit_url(self) -> str | None:
-        """The server's LiveKit URL."""
-        return self._ready_field("livekit_url")
-
-    @property
-    def sayna_participant_identity(self) -> str | None:
-        """The agent's identity in the room (LiveKit sessions only)."""
-        return self._ready_field("sayna_participant_identity")
-
-    @property
-    def sayna_participant_name(self) -> str | None:
-        """The agent's display name in the room (LiveKit sessions only)."""
-        return self._ready_field("sayna_participant_name")
-
     @property
     def close_event(self) -> CloseEvent | None:
         """How the session ended, once it has."""
@@ -379,13 +320,7 @@ class Session:
         require_text(message, "message")
         require_text(role, "role")
         require_text(topic, "topic")
-        if debug is not None:
-            try:
-                json.dumps(debug, allow_nan=False)
-            except (TypeError, ValueError) as exc:
-                raise SaynaValidationError(
-                    f"debug must be JSON-serializable: {exc}", field="debug"
-                ) from None
+        commands.check_debug(debug)
         self._send(messages.send_message(message, role, topic, debug))
 
     def sip_transfer(self, transfer_to: str) -> None:
@@ -399,17 +334,7 @@ class Session:
         turn_detect: TurnDetectConfigUpdate | None = None,
     ) -> None:
         """Tune voice activity / turn detection at runtime (give at least one)."""
-        if vad is None and turn_detect is None:
-            raise SaynaValidationError("update_config() needs vad or turn_detect", field="vad")
-        if vad is not None and not isinstance(vad, VADConfigUpdate):
-            raise SaynaValidationError(
-                f"vad must be a VADConfigUpdate, not {type(vad).__name__}", field="vad"
-            )
-        if turn_detect is not None and not isinstance(turn_detect, TurnDetectConfigUpdate):
-            raise SaynaValidationError(
-                f"turn_detect must be a TurnDetectConfigUpdate, not {type(turn_detect).__name__}",
-                field="turn_detect",
-            )
+        commands.check_config_update(vad, turn_detect)
         self._send(messages.update_config(vad, turn_detect))
 
     def loading_start(self) -> None:
@@ -434,133 +359,13 @@ class Session:
         Raw bytes go as they are; an :class:`AudioResult` or :class:`WavAudio`
         is converted to the ``stt_config``'s rate and channels first.
         """
-        given: object = audio_data
-        if isinstance(given, bytes):
-            data = given
-        elif isinstance(given, (AudioResult, WavAudio)):
-            data = _conveniences.input_pcm(given, self._core.stt_config)
-        elif isinstance(given, str):
-            raise SaynaValidationError("audio_data must be bytes-like, not str", field="audio_data")
-        else:
-            try:
-                data = bytes(memoryview(given))  # type: ignore[arg-type]
-            except TypeError:
-                raise SaynaValidationError(
-                    f"audio_data must be bytes-like, not {type(given).__name__}",
-                    field="audio_data",
-                ) from None
-        if not data:
-            raise SaynaValidationError("audio_data must not be empty", field="audio_data")
+        data = commands.audio_bytes(audio_data, self._core.stt_config)
         self._refuse_without_audio("on_audio_input()")
         core = self._core
         core.check_process()
         core.send_binary(data)
 
     send_audio = on_audio_input
-
-    # --- callbacks ---------------------------------------------------------------
-
-    def on(self, event_type: EventKey, handler: H | None = None) -> Any:
-        """Call ``handler(event)`` for every event of ``event_type``.
-
-        ``event_type`` is an event class (subclasses match), a wire type string
-        (``"stt_result"``, or a type this client does not know), or ``None`` for
-        every event. Without ``handler`` it returns a decorator. Several
-        handlers per type run in registration order. Handlers registered before
-        the first send also receive the earlier events (``ready`` included).
-        """
-        self._core.check_process()
-        check_key(event_type)
-
-        def register(fn: H) -> H:
-            if not callable(fn):
-                raise SaynaValidationError("the handler must be callable", field="handler")
-            self._core.dispatcher.add(event_type, fn, None)
-            return fn
-
-        return register if handler is None else register(handler)
-
-    def on_any(self, handler: H) -> H:
-        """Call ``handler(event)`` for every event."""
-        return self.on(None, handler)  # type: ignore[no-any-return]
-
-    def off(self, event_type: EventKey, handler: Callable[..., Any]) -> bool:
-        """Remove one registration made with :meth:`on`; False if there was none."""
-        self._core.check_process()
-        return self._core.dispatcher.remove(event_type, handler, None)
-
-    def _register_slot(
-        self, slot: str, key: type[Event], callback: Callable[[Any], Any] | None
-    ) -> None:
-        # The official SDK keeps one callback per register_on_* name: registering
-        # again replaces it, None removes it.
-        core = self._core
-        core.check_process()
-        if callback is None:
-            core.dispatcher.remove(key, None, slot)
-            return
-        if not callable(callback):
-            raise SaynaValidationError("the callback must be callable", field="callback")
-        core.dispatcher.add(key, callback, slot)
-
-    def register_on_ready(self, callback: Callable[[ReadyEvent], Any] | None) -> None:
-        """Set the one ``ready`` callback (replaces the previous one)."""
-        self._register_slot("ready", ReadyEvent, callback)
-
-    def register_on_stt_result(self, callback: Callable[[STTResultEvent], Any] | None) -> None:
-        """Set the one transcript callback (replaces the previous one)."""
-        self._register_slot("stt_result", STTResultEvent, callback)
-
-    def register_on_tts_audio(self, callback: Callable[[bytes], Any] | None) -> None:
-        """Set the one TTS audio callback; it receives the chunk's ``bytes``."""
-        if callback is None or not callable(callback):
-            self._register_slot("tts_audio", TTSAudioEvent, callback)
-            return
-        audio_callback = callback
-
-        def deliver(event: TTSAudioEvent) -> None:
-            audio_callback(event.data)
-
-        deliver.__qualname__ = callable_name(callback)
-        self._register_slot("tts_audio", TTSAudioEvent, deliver)
-
-    def register_on_error(self, callback: Callable[[ErrorEvent], Any] | None) -> None:
-        """Set the one server ``error`` callback (replaces the previous one)."""
-        self._register_slot("error", ErrorEvent, callback)
-
-    def register_on_message(self, callback: Callable[[MessageEvent], Any] | None) -> None:
-        """Set the one data-packet callback (replaces the previous one)."""
-        self._register_slot("message", MessageEvent, callback)
-
-    def register_on_participant_connected(
-        self, callback: Callable[[ParticipantConnectedEvent], Any] | None
-    ) -> None:
-        """Set the one participant-joined callback (replaces the previous one)."""
-        self._register_slot("participant_connected", ParticipantConnectedEvent, callback)
-
-    def register_on_participant_disconnected(
-        self, callback: Callable[[ParticipantDisconnectedEvent], Any] | None
-    ) -> None:
-        """Set the one participant-left callback (replaces the previous one)."""
-        self._register_slot("participant_disconnected", ParticipantDisconnectedEvent, callback)
-
-    def register_on_track_subscribed(
-        self, callback: Callable[[TrackSubscribedEvent], Any] | None
-    ) -> None:
-        """Set the one track-subscribed callback (replaces the previous one)."""
-        self._register_slot("track_subscribed", TrackSubscribedEvent, callback)
-
-    def register_on_tts_playback_complete(
-        self, callback: Callable[[TTSPlaybackCompleteEvent], Any] | None
-    ) -> None:
-        """Set the one playback-complete callback (replaces the previous one)."""
-        self._register_slot("tts_playback_complete", TTSPlaybackCompleteEvent, callback)
-
-    def register_on_sip_transfer_error(
-        self, callback: Callable[[SIPTransferErrorEvent], Any] | None
-    ) -> None:
-        """Set the one SIP-transfer-error callback (replaces the previous one)."""
-        self._register_slot("sip_transfer_error", SIPTransferErrorEvent, callback)
 
     # --- consuming ---------------------------------------------------------------
 
@@ -644,22 +449,7 @@ class Session:
         turn, and the session's closing error once it has ended and every
         turn was returned (a turn cut short by the end is returned first).
         """
-        wait = require_wait(timeout)
-        turn = self._turns_reader().listen(wait)
-        if turn is None:
-            raise self._core.closed_error()
-        return turn
-
-    def _turns_reader(self) -> TurnReader:
-        core = self._core
-        core.check_process()
-        reader = self._turn_reader
-        if reader is None:
-            with _turn_reader_lock:
-                reader = self._turn_reader
-                if reader is None:
-                    reader = self._turn_reader = TurnReader(core.log)
-        return reader
+        return self._turns.listen(require_wait(timeout))
 
     def turns(self, timeout: float | None = None) -> Iterator[Turn]:
         """Iterate over user turns as :meth:`listen` returns them; ends with the session.
@@ -670,17 +460,7 @@ class Session:
         ``timeout`` bounds the wait for each turn (:class:`SaynaTimeoutError`).
         A normal end stops the iteration; an abnormal one raises its error.
         """
-        wait = require_wait(timeout)
-        self._turns_reader()  # now, not at the first next()
-        return self._iterate_turns(wait)
-
-    def _iterate_turns(self, wait: float | None) -> Iterator[Turn]:
-        while True:
-            try:
-                turn = self.listen(wait)
-            except SaynaNotConnectedError:
-                return  # a normal end; an abnormal one raises SaynaConnectionClosedError
-            yield turn
+        return self._turns.turns(require_wait(timeout))
 
     def speak_stream(
         self,

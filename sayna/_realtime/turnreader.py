@@ -15,13 +15,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
-from sayna._errors import SaynaTimeoutError
+from sayna._errors import SaynaNotConnectedError, SaynaTimeoutError
 from sayna._events import CloseEvent, Event
 from sayna._realtime.eventlog import Cursor, EventLog
 from sayna._turns import Turn, TurnAssembler
 
-__all__ = ["TurnReader"]
+if TYPE_CHECKING:
+    from sayna._realtime.core import SessionCore
+
+__all__ = ["SessionTurns", "TurnReader"]
 
 logger = logging.getLogger("sayna")
 
@@ -97,3 +102,46 @@ class TurnReader:
         cursor = getattr(self, "_cursor", None)
         if cursor is not None:
             self._log.abandon(cursor)
+
+
+class SessionTurns:
+    """``Session.listen()`` and ``Session.turns()``: the reader opens with the first call.
+
+    A session that never asks for turns keeps no events for them.
+    """
+
+    __slots__ = ("_core", "_lock", "_reader")
+
+    def __init__(self, core: SessionCore) -> None:
+        self._core = core
+        self._lock = threading.Lock()  # the first listen() may race
+        self._reader: TurnReader | None = None
+
+    def listen(self, wait: float | None) -> Turn:
+        turn = self._open().listen(wait)
+        if turn is None:
+            raise self._core.closed_error()
+        return turn
+
+    def turns(self, wait: float | None) -> Iterator[Turn]:
+        self._open()  # now, not at the first next()
+        return self._iterate(wait)
+
+    def _iterate(self, wait: float | None) -> Iterator[Turn]:
+        while True:
+            try:
+                turn = self.listen(wait)
+            except SaynaNotConnectedError:
+                return  # a normal end; an abnormal one raises SaynaConnectionClosedError
+            yield turn
+
+    def _open(self) -> TurnReader:
+        core = self._core
+        core.check_process()
+        reader = self._reader
+        if reader is None:
+            with self._lock:
+                reader = self._reader
+                if reader is None:
+                    reader = self._reader = TurnReader(core.log)
+        return reader

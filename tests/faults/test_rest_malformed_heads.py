@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import sys
 from collections.abc import Iterator
 
 import pytest
@@ -61,9 +62,16 @@ def test_malformed_redirect_location_is_a_connection_error(
         + location
         + b"\r\n\r\n"
     )
-    with pytest.raises(SaynaConnectionError, match=r"GET /: unusable answer") as caught:
+    if location == b"http://[zz]/" and sys.version_info < (3, 11):
+        # Python 3.10's urlsplit does not check a bracketed host (3.11 does), so
+        # requests follows the redirect to the host "zz", which fails to resolve:
+        # still one SaynaConnectionError, from the connection instead of the parse.
+        expected = r"GET /: connection failed .*'zz'"
+    else:
+        expected = r"GET /: unusable answer"
+    with pytest.raises(SaynaConnectionError, match=expected) as caught:
         client.health()
-    assert isinstance(caught.value.__cause__, ValueError)
+    assert isinstance(caught.value.__cause__, ValueError if "unusable" in expected else OSError)
 
 
 statuses = st.sampled_from(

@@ -14,7 +14,7 @@ import collections
 import threading
 from collections.abc import Iterator
 from types import ModuleType, TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sayna._errors import SaynaAudioError, SaynaValidationError
 from sayna._resample import to_channels
@@ -81,7 +81,31 @@ def open_check(kind: str, device: int | str | None = None) -> str:
     return str(info["name"])
 
 
-class Microphone:
+_DeviceT = TypeVar("_DeviceT", bound="_Device")
+
+
+class _Device:
+    """What both devices share: ``with device:`` opens it and closes it after."""
+
+    def open(self: _DeviceT) -> _DeviceT:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self: _DeviceT) -> _DeviceT:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class Microphone(_Device):
     """PCM chunks from an input device: 16-bit little-endian, ``chunk_ms`` each.
 
     A context manager and an iterable: ``with Microphone() as mic: for chunk in
@@ -143,17 +167,6 @@ class Microphone:
         if stream is not None:
             stream.close()
 
-    def __enter__(self) -> Microphone:
-        return self.open()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
     def __iter__(self) -> Iterator[bytes]:
         opened_here = self._stream is None and not self._closed
         if opened_here:
@@ -197,7 +210,7 @@ class Microphone:
         return None if late_close else bytes(data)
 
 
-class Speaker:
+class Speaker(_Device):
     """An output device fed 16-bit little-endian PCM at ``sample_rate``.
 
     :meth:`feed` queues audio and returns at once; a daemon thread writes it
@@ -240,17 +253,6 @@ class Speaker:
             )
             self._thread.start()
         return self
-
-    def __enter__(self) -> Speaker:
-        return self.open()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     @property
     def queued(self) -> int:

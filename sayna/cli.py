@@ -22,6 +22,7 @@ from sayna._cli._common import (
     EXIT_ERROR,
     EXIT_OK,
     EXIT_USAGE,
+    CommandError,
     Context,
     UsageError,
     scrub,
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         os.close(devnull)
         return EXIT_BROKEN_PIPE
-    except (UsageError, SaynaError) as exc:
+    except (UsageError, CommandError, SaynaError) as exc:
         if args.debug:
             print(scrub(traceback.format_exc(), secrets), file=sys.stderr, end="")
         message = scrub((str(exc) or type(exc).__name__) + _hint(exc, ctx), secrets)
@@ -92,6 +93,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _print_json_error(type(exc).__name__, message, getattr(exc, "status_code", None))
         if isinstance(exc, UsageError):
             return EXIT_USAGE
+        if isinstance(exc, CommandError):
+            return EXIT_ERROR
         return _exit_code(exc)
     return code
 

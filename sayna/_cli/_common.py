@@ -47,6 +47,10 @@ class UsageError(Exception):
     """The command line or its input cannot work (exit code 2)."""
 
 
+class CommandError(Exception):
+    """Code the command ran for the user failed, e.g. ``talk --respond`` (exit code 1)."""
+
+
 def required_keys(items: Iterable[str]) -> dict[str, str]:
     """``--require-key KEY[=TENANT]`` values as the local server's ``api_keys`` mapping.
 

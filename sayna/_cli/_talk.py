@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from sayna._cli._common import EXIT_OK, Context, UsageError
+from sayna._cli._common import EXIT_OK, CommandError, Context, UsageError
 from sayna._conveniences import stream_audio
 from sayna._converse import Respond, converse
 from sayna._devices import Microphone, Speaker, open_check
@@ -157,6 +157,13 @@ def talk(ctx: Context) -> int:
             # a second one, during the teardown below, exits 130.
             interrupted = True
             speaker.clear()
+        except SaynaError:
+            raise
+        except Exception as exc:
+            # Only the user's reply function raises anything else out of
+            # converse: one line, like every other failure (--debug shows where).
+            speaker.clear()
+            raise CommandError(f"--respond {a.respond}: {type(exc).__name__}: {exc}") from exc
         finally:
             mic.close()
             sender.join(_JOIN_TIMEOUT)

@@ -435,19 +435,10 @@ def _refusal(sock: Any, answer: Answer, ws_url: str, deadline: float) -> SaynaEr
             endpoint=_endpoint(ws_url),
         )
     body = read_error_body(sock, answer, deadline=deadline)
-    try:
-        return error_from_response(
-            answer.status, body, method="GET", endpoint=_endpoint(ws_url), headers=answer.headers
-        )
-    except RecursionError:
-        # JSON nested past the parser's recursion limit: shown as text instead.
-        return error_from_response(
-            answer.status,
-            f"(nested too deep to parse) {body}",
-            method="GET",
-            endpoint=_endpoint(ws_url),
-            headers=answer.headers,
-        )
+    # error_from_response bounds the JSON nesting itself (sayna._nesting).
+    return error_from_response(
+        answer.status, body, method="GET", endpoint=_endpoint(ws_url), headers=answer.headers
+    )
 
 
 def _endpoint(ws_url: str) -> str:

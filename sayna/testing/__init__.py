@@ -36,6 +36,7 @@ from sayna.testing._webhooks import make_webhook_request, sip_webhook_payload
 if TYPE_CHECKING:
     from sayna.testing._behaviour import Behaviour
     from sayna.testing._caller import Caller, CallerSpeech
+    from sayna.testing._cassette import CassetteError
     from sayna.testing._cassette_handle import SaynaCassette
     from sayna.testing._proxy import RecordingProxy
     from sayna.testing._records import PublishedData, ReceivedFrame, RecordedRequest
@@ -48,6 +49,7 @@ __all__ = [
     "Behaviour",
     "Caller",
     "CallerSpeech",
+    "CassetteError",
     "CassetteMismatch",
     "FakeServer",
     "FakeSession",
@@ -73,6 +75,7 @@ _LAZY = {
     "Behaviour": "sayna.testing._behaviour",
     "Caller": "sayna.testing._caller",
     "CallerSpeech": "sayna.testing._caller",
+    "CassetteError": "sayna.testing._cassette",
     "CassetteMismatch": "sayna.testing._replay",
     "RecordingProxy": "sayna.testing._proxy",
     "SaynaCassette": "sayna.testing._cassette_handle",

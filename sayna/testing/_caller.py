@@ -291,6 +291,18 @@ class Caller:
         if thread is not None:
             thread.join(timeout)
 
+    def _may_speak(self, step: CallerSpeech, during_reply: bool) -> bool:
+        """Whether the caller can start ``step`` now; if not, the step ends with the reason."""
+        side = self._side
+        problem = side.caller_hears()
+        if problem is not None:
+            step._finish(problem)
+            return False
+        if during_reply and not side.wait_tts_playing(side.caller_stopped):
+            step._finish("the session ended before any TTS audio flowed")
+            return False
+        return True
+
     def _speak(
         self,
         step: CallerSpeech,
@@ -301,12 +313,7 @@ class Caller:
         vad: bool,
     ) -> None:
         side = self._side
-        problem = side.caller_hears()
-        if problem is not None:
-            step._finish(problem)
-            return
-        if during_reply and not side.wait_tts_playing(side.caller_stopped):
-            step._finish("the session ended before any TTS audio flowed")
+        if not self._may_speak(step, during_reply):
             return
         if vad:
             side.caller_vad("speech_start", None)
@@ -329,12 +336,7 @@ class Caller:
 
     def _speak_audio(self, step: CallerSpeech, text: str, during_reply: bool, vad: bool) -> None:
         side = self._side
-        problem = side.caller_hears()
-        if problem is not None:
-            step._finish(problem)
-            return
-        if during_reply and not side.wait_tts_playing(side.caller_stopped):
-            step._finish("the session ended before any TTS audio flowed")
+        if not self._may_speak(step, during_reply):
             return
         rate = side.caller_sample_rate()
         pcm = encode_speech(text, rate)

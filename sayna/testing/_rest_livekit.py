@@ -9,11 +9,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import urllib.parse
+from typing import Any
 
 from sayna.testing import _schemas as schemas
 from sayna.testing._records import decode_json
 from sayna.testing._rest_base import Context, Reply, blank, error, json_body, json_reply
-from sayna.testing._state import verify_jwt
+from sayna.testing._state import Room, verify_jwt
 
 __all__ = ["list_rooms", "livekit_webhook", "mute", "remove_participant", "room_details", "token"]
 
@@ -21,6 +22,32 @@ __all__ = ["list_rooms", "livekit_webhook", "mute", "remove_participant", "room_
 def _livekit_required(ctx: Context, code: str | None = None) -> None:
     if not ctx.server.behaviour.livekit_configured:
         raise error(500, "LiveKit service not configured", code)
+
+
+# The participant routes check their fields in this order, each with its message.
+_BLANK_MESSAGES = {
+    "room_name": "Room name cannot be empty",
+    "participant_identity": "Participant identity cannot be empty",
+    "track_sid": "Track SID cannot be empty",
+}
+
+
+def _participant_request_checks(
+    ctx: Context, body: dict[str, Any], fields: tuple[str, ...]
+) -> None:
+    """A blank field first (400), then LiveKit's absence (500), as the server checks them."""
+    for field in fields:
+        if blank(body[field]):
+            raise error(400, _BLANK_MESSAGES[field], "INVALID_REQUEST")
+    _livekit_required(ctx, "LIVEKIT_NOT_CONFIGURED")
+
+
+def _accessible_room(ctx: Context, room_name: str) -> Room:
+    """The room a participant route acts on (call with the state's lock held), or a 404."""
+    room = ctx.server.state.room_for(room_name, ctx.tenant)
+    if room is None:
+        raise error(404, f"Room '{room_name}' not found or not accessible", "PARTICIPANT_NOT_FOUND")
+    return room
 
 
 def token(ctx: Context) -> Reply:
@@ -81,18 +108,10 @@ def room_details(ctx: Context) -> Reply:
 def remove_participant(ctx: Context) -> Reply:
     body = json_body(ctx.request, schemas.REMOVE_PARTICIPANT_REQUEST)
     room_name, identity = body["room_name"], body["participant_identity"]
-    if blank(room_name):
-        raise error(400, "Room name cannot be empty", "INVALID_REQUEST")
-    if blank(identity):
-        raise error(400, "Participant identity cannot be empty", "INVALID_REQUEST")
-    _livekit_required(ctx, "LIVEKIT_NOT_CONFIGURED")
+    _participant_request_checks(ctx, body, ("room_name", "participant_identity"))
     state = ctx.server.state
     with state.lock:
-        room = state.room_for(room_name, ctx.tenant)
-        if room is None:
-            raise error(
-                404, f"Room '{room_name}' not found or not accessible", "PARTICIPANT_NOT_FOUND"
-            )
+        room = _accessible_room(ctx, room_name)
         if identity not in room.participants:
             raise error(
                 404,
@@ -115,20 +134,10 @@ def mute(ctx: Context) -> Reply:
         body["participant_identity"],
         body["track_sid"],
     )
-    if blank(room_name):
-        raise error(400, "Room name cannot be empty", "INVALID_REQUEST")
-    if blank(identity):
-        raise error(400, "Participant identity cannot be empty", "INVALID_REQUEST")
-    if blank(track_sid):
-        raise error(400, "Track SID cannot be empty", "INVALID_REQUEST")
-    _livekit_required(ctx, "LIVEKIT_NOT_CONFIGURED")
+    _participant_request_checks(ctx, body, ("room_name", "participant_identity", "track_sid"))
     state = ctx.server.state
     with state.lock:
-        room = state.room_for(room_name, ctx.tenant)
-        if room is None:
-            raise error(
-                404, f"Room '{room_name}' not found or not accessible", "PARTICIPANT_NOT_FOUND"
-            )
+        room = _accessible_room(ctx, room_name)
         participant = room.participants.get(identity)
         track = (
             next((t for t in participant.tracks if t.sid == track_sid), None)

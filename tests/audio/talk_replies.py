@@ -26,3 +26,8 @@ LONG = "This answer goes on for long enough that the caller talks over it before
 def long_answer(turn: Turn) -> str:
     """An answer of several seconds, for the caller to cut off."""
     return LONG
+
+
+def fails(turn: Turn) -> str:
+    """A reply function with a bug in it."""
+    raise ValueError(f"cannot answer {turn.text!r}")

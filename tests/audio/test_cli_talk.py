@@ -30,7 +30,8 @@ def _env(server: FakeServer) -> dict[str, str]:
 
 
 def _load_mic(*texts: str, gap_s: float = 1.0) -> None:
-    # After its file the virtual microphone records silence.
+    # Past its file the virtual microphone hands out its last period again
+    # (see .ci/audio-device).
     pcm = (bytes(int(32000 * gap_s))).join(encode_speech(text, 16000) for text in texts)
     MIC_FILE.write_bytes(pcm + bytes(-len(pcm) % 3200))
 
@@ -83,6 +84,21 @@ def test_a_streamed_answer_is_spoken_whole(server: FakeServer) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "you: Tell me.\nsayna: Streamed answer.\n"
     assert decode_speech(SPEAKER_FILE.read_bytes(), 16000) == "Streamed answer."
+
+
+def test_a_respond_function_that_raises_is_one_line_and_exit_1(server: FakeServer) -> None:
+    """The reply function's exception: one line naming it and the function, no traceback."""
+    _load_mic("Hello there.")
+    done = _talk("--respond", "tests.audio.talk_replies:fails", env=_env(server))
+    assert done.returncode == 1, done.stderr
+    assert done.stdout == "you: Hello there.\n"
+    last = done.stderr.splitlines()[-1]
+    assert last == (
+        "sayna: error: --respond tests.audio.talk_replies:fails:"
+        " ValueError: cannot answer 'Hello there.'"
+    )
+    assert "Traceback" not in done.stderr
+    assert server.sessions[0].closed.wait(10)
 
 
 def test_ctrl_c_ends_talk_cleanly(server: FakeServer) -> None:

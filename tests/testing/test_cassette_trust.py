@@ -22,13 +22,8 @@ import pytest
 import requests
 
 from sayna import Sayna
-from sayna.testing import FakeServer, RecordingProxy
-from sayna.testing._cassette import (
-    MAX_CASSETTE_DEPTH,
-    SECRET_KEYS,
-    CassetteError,
-    read_cassette,
-)
+from sayna.testing import CassetteError, FakeServer, RecordingProxy
+from sayna.testing._cassette import MAX_CASSETTE_DEPTH, SECRET_KEYS, read_cassette
 from tests.support.rawserver import RawServer, read_request_head
 
 HEADER = '{"format":"sayna-cassette","version":1}\n'

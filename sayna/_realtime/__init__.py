@@ -11,6 +11,7 @@ imports only the ones below it::
       commands   the argument checks of the send methods
         core     the session's states and transitions (connect, ready, drop,
                  reconnect attempts, close); born whole, one per session
+          states     the State enum and its groups (open, live)
           dispatch   callbacks: handler registry, dispatcher thread, replay
           consumers  the events() iterator and one-event polls (wait_for)
           turnreader listen()/turns(): user turns through a passive cursor,

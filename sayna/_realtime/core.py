@@ -22,7 +22,6 @@ exit hook.
 from __future__ import annotations
 
 import contextlib
-import enum
 import itertools
 import logging
 import socket
@@ -67,27 +66,13 @@ from sayna._realtime.reconnect import (
     is_resumable,
 )
 from sayna._realtime.registry import close_all_at_exit
+from sayna._realtime.states import LIVE_STATES, OPEN_STATES, State
 from sayna._realtime.stats import Counters, SessionStats, SpeechTracker
 
 __all__ = ["LIVE_STATES", "OPEN_STATES", "SessionCore", "State", "close_all_at_exit"]
 
 logger = logging.getLogger("sayna")
 
-
-class State(enum.Enum):
-    """Where a session is in the protocol's state machine (docs/protocol.rst §3.2)."""
-
-    CONNECTING = "connecting"  # the socket is open, the config sent, no ready yet
-    READY = "ready"
-    RECONNECTING = "reconnecting"  # the connection was lost; a new one is on its way
-    CLOSING = "closing"  # we are closing it
-    CLOSED = "closed"
-
-
-#: A WebSocket is open (``Session.connected``).
-OPEN_STATES = (State.CONNECTING, State.READY)
-#: The session has not ended (it may be between two connections).
-LIVE_STATES = (State.CONNECTING, State.READY, State.RECONNECTING)
 
 _ids = itertools.count(1)
 

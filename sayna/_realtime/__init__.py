@@ -10,7 +10,10 @@ imports only the ones below it::
       readyfacts Session's base: the properties of the ready event
       commands   the argument checks of the send methods
         core     the session's states and transitions (connect, ready, drop,
-                 reconnect attempts, close); born whole, one per session
+                 reconnect attempts, close); born whole, one per session;
+                 the drop and the attempts in recovery, below
+          recovery   the core's transitions after a drop: the connection
+                     ended, the reconnect attempts (functions over the core)
           states     the State enum and its groups (open, live)
           dispatch   callbacks: handler registry, dispatcher thread, replay
           consumers  the events() iterator and one-event polls (wait_for)
@@ -37,7 +40,7 @@ Threads (all daemon)::
                                      frames and appends events to the log
     sayna-dispatch-N    session      user callbacks, in arrival order (started
                                      with the first callback)
-    sayna-reconnect-N   drop         the reconnect attempts (opt-in)
+    sayna-reconnect-N   drop         the reconnect attempts (opt-in; recovery)
     sayna-speak-stream  reply        speak_stream(): reads events while the
                                      caller's iterable produces text
     sayna-close         session      Sayna.close() of several sessions, one

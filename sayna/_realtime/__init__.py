@@ -8,6 +8,8 @@ imports only the ones below it::
       session    the public Session: sends, consumers, conveniences' core methods
       callbacks  Session's base: on/off and the official SDK's register_on_* names
       readyfacts Session's base: the properties of the ready event
+      conversing Session's base: listen/turns, speak_stream, say/stream_audio/
+                 transcribe (thin faces of the conversation modules)
       commands   the argument checks of the send methods
         core     the session's states and transitions (connect, ready, drop,
                  reconnect attempts, close); born whole, one per session;

@@ -8,9 +8,15 @@ imports only the ones below it::
       session    the public Session: sends, consumers, conveniences' core methods
       callbacks  Session's base: on/off and the official SDK's register_on_* names
       readyfacts Session's base: the properties of the ready event
+      conversing Session's base: listen/turns, speak_stream, say/stream_audio/
+                 transcribe (thin faces of the conversation modules)
       commands   the argument checks of the send methods
         core     the session's states and transitions (connect, ready, drop,
-                 reconnect attempts, close); born whole, one per session
+                 reconnect attempts, close); born whole, one per session;
+                 the drop and the attempts in recovery, below
+          recovery   the core's transitions after a drop: the connection
+                     ended, the reconnect attempts (functions over the core)
+          states     the State enum and its groups (open, live)
           dispatch   callbacks: handler registry, dispatcher thread, replay
           consumers  the events() iterator and one-event polls (wait_for)
           turnreader listen()/turns(): user turns through a passive cursor,
@@ -36,7 +42,7 @@ Threads (all daemon)::
                                      frames and appends events to the log
     sayna-dispatch-N    session      user callbacks, in arrival order (started
                                      with the first callback)
-    sayna-reconnect-N   drop         the reconnect attempts (opt-in)
+    sayna-reconnect-N   drop         the reconnect attempts (opt-in; recovery)
     sayna-speak-stream  reply        speak_stream(): reads events while the
                                      caller's iterable produces text
     sayna-close         session      Sayna.close() of several sessions, one

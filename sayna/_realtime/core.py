@@ -4,7 +4,9 @@ The core owns the state machine (:class:`State`) and the one condition that
 guards it; everything else is a part it holds: the event log (consumers,
 polling), the dispatcher (callbacks), the counters (stats), the current
 connection (socket, reader thread) and the reconnect policy (a value). It is
-built whole by :func:`sayna._realtime.connect.connect`.
+built whole by :func:`sayna._realtime.connect.connect`. The recovery
+transitions (a connection ends; the reconnect attempts) are functions over the
+core in :mod:`sayna._realtime.recovery`, which the core calls into.
 
 Three kinds of threads touch a session: the connection's reader (one per
 connection, owns the receiving side of the socket), the dispatcher (one per
@@ -21,11 +23,8 @@ exit hook.
 
 from __future__ import annotations
 
-import contextlib
-import enum
 import itertools
 import logging
-import socket
 import threading
 import time
 from typing import Any
@@ -34,7 +33,6 @@ from sayna._errors import (
     SaynaConfigError,
     SaynaConnectionClosedError,
     SaynaError,
-    SaynaHttpError,
     SaynaNotConnectedError,
     SaynaTimeoutError,
 )
@@ -43,51 +41,31 @@ from sayna._events import (
     ErrorEvent,
     Event,
     ReadyEvent,
-    ReconnectedEvent,
-    ReconnectingEvent,
 )
 from sayna._forksafe import fork_generation
 from sayna._models import STTConfig, TTSConfig
-from sayna._realtime import registry, sending
+from sayna._realtime import recovery, registry, sending
 from sayna._realtime.bargein import BargeIn, BargeInGuard
 from sayna._realtime.connection import (
-    CLOSE_HANDSHAKE_TIMEOUT,
     Connection,
 )
 from sayna._realtime.dispatch import Dispatcher
 from sayna._realtime.eventlog import EventLog
 from sayna._realtime.hearing import Hearing
 from sayna._realtime.opening import RealtimeSettings
-from sayna._realtime.protocol import client_close, describe, describe_close
+from sayna._realtime.protocol import client_close, describe_close
 from sayna._realtime.reconnect import (
-    STABLE_AFTER,
-    Attempt,
     ReconnectPolicy,
     is_advisory_config_error,
-    is_resumable,
 )
 from sayna._realtime.registry import close_all_at_exit
+from sayna._realtime.states import LIVE_STATES, OPEN_STATES, State
 from sayna._realtime.stats import Counters, SessionStats, SpeechTracker
 
 __all__ = ["LIVE_STATES", "OPEN_STATES", "SessionCore", "State", "close_all_at_exit"]
 
 logger = logging.getLogger("sayna")
 
-
-class State(enum.Enum):
-    """Where a session is in the protocol's state machine (docs/protocol.rst §3.2)."""
-
-    CONNECTING = "connecting"  # the socket is open, the config sent, no ready yet
-    READY = "ready"
-    RECONNECTING = "reconnecting"  # the connection was lost; a new one is on its way
-    CLOSING = "closing"  # we are closing it
-    CLOSED = "closed"
-
-
-#: A WebSocket is open (``Session.connected``).
-OPEN_STATES = (State.CONNECTING, State.READY)
-#: The session has not ended (it may be between two connections).
-LIVE_STATES = (State.CONNECTING, State.READY, State.RECONNECTING)
 
 _ids = itertools.count(1)
 
@@ -251,7 +229,7 @@ class SessionCore:
         and ``ready`` becomes a :class:`ReconnectedEvent`.
         """
         if self.state is State.RECONNECTING:
-            self._before_ready_again(connection, event)
+            recovery.ready_again(self, connection, event)
             return False
         if isinstance(event, ReadyEvent):
             with self._cond:
@@ -274,80 +252,11 @@ class SessionCore:
                     self._cond.notify_all()
         return True
 
-    def _before_ready_again(self, connection: Connection, event: Event) -> None:
-        if isinstance(event, ReadyEvent):
-            with self._cond:
-                if self.connection is not connection or self.state is not State.RECONNECTING:
-                    return
-                self.ready_event = event
-                self.state = State.READY
-                self._ready_at = time.monotonic()
-                connection.awaiting_ready = False
-                self.counters.reconnects += 1
-                lost, self._lost_speech = self._lost_speech, ()
-                dropped, self._dropped_audio = self._dropped_audio, 0
-                attempt = self._attempt
-                self._cond.notify_all()
-            # On the reader thread, before anything this connection reads next.
-            self.hearing.reconnected()
-            # Not forced: like any event it waits for room (issue 22, item 7).
-            self.log.append(ReconnectedEvent(attempt, event.stream_id, lost, dropped))
-            connection.start_keepalive()
-        elif isinstance(event, ErrorEvent) and not is_advisory_config_error(event.message):
-            with self._cond:
-                if self.connection is connection and self._attempt_failure is None:
-                    self._attempt_failure = f"the server refused the config: {event.message}"
-                    self._cond.notify_all()
-
     # --- the end -----------------------------------------------------------------
 
     def connection_ended(self, connection: Connection, close: CloseEvent) -> None:
         """A connection's reader stopped: the session ends with it, or reconnects."""
-        with self._cond:
-            current = connection is self.connection
-            attempt = current and self.state is State.RECONNECTING
-            if attempt and self._attempt_failure is None:
-                # A reconnect attempt's connection ended before its ready.
-                self._attempt_failure = (
-                    f"the connection ended ({close.reason or describe_close(close)})"
-                )
-                self._cond.notify_all()
-            policy = self.policy
-            resume = (
-                current
-                and policy is not None
-                and self.state is State.READY
-                and not self._user_closed
-                and is_resumable(close, protocol_violation=connection.protocol_violation)
-            )
-            if resume:
-                self.state = State.RECONNECTING
-                # A connection that did not stay up STABLE_AFTER seconds proved
-                # nothing: its drop continues the count instead of restarting
-                # it, so a server that answers ready and drops is given up on.
-                proven = time.monotonic() - self._ready_at >= STABLE_AFTER
-                first_attempt = 1 if proven else self._attempt + 1
-                self._lost_speech = self.speech.take_lost()
-                # Audio refused since the send that found the drop counts too.
-                self._cond.notify_all()
-        if not current or attempt or resume:
-            self._retire(connection)
-            if resume:
-                assert policy is not None
-                logger.warning(
-                    "session %d lost its connection (%s); reconnecting",
-                    self.id,
-                    close.reason or describe_close(close),
-                )
-                self._reconnector = threading.Thread(
-                    target=self._reconnect,
-                    args=(policy, close, first_attempt),
-                    name=f"sayna-reconnect-{self.id}",
-                    daemon=True,
-                )
-                self._reconnector.start()
-            return
-        self._finish(connection, close)
+        recovery.connection_ended(self, connection, close)
 
     def _retire(self, connection: Connection) -> None:
         """Release a connection that is over and keep its counters."""
@@ -436,7 +345,7 @@ class SessionCore:
         me = threading.current_thread()
         self.dispatcher.stop_starting()
         if opening is not None:
-            _shutdown(opening)  # an attempt waiting for its upgrade answer ends now
+            recovery.shutdown(opening)  # an attempt waiting for its upgrade answer ends now
         if initiate or resume:
             # From now on nobody waits for consumers: close must not hang on them.
             self.log.unbound()
@@ -518,172 +427,6 @@ class SessionCore:
         with self._cond:
             self._dropped_audio += size
 
-    # --- reconnecting (the policy is a value: sayna._realtime.reconnect) --------------
-
-    def _reconnect(self, policy: ReconnectPolicy, ended: CloseEvent, first: int = 1) -> None:
-        """Run the attempts (on the reconnect thread) after ``ended``.
-
-        Opens new sockets with the policy's backoff, re-sends the config (with
-        the stream id of the first ``ready``) and stops at the first ``ready``,
-        a refusal of the credentials, the user closing the session or the
-        last attempt. ``first`` is above 1 when the connection that ended had
-        not proven itself (see :data:`~sayna._realtime.reconnect.STABLE_AFTER`).
-        """
-        if ended.initiator == "server":
-            reason = f"the server closed the connection ({describe_close(ended)})"
-        else:
-            reason = ended.reason or describe_close(ended)
-        failure: BaseException | None = None
-        try:
-            self._attempts(policy, ended, reason, first)
-        except BaseException as exc:  # reported below as the session's end
-            failure = exc
-        finally:
-            # Whatever stops this thread ends the session, never leaves it
-            # reconnecting for good (issue 22, item 10). The exception's text
-            # may carry a proxy URL with credentials: only its type is shown;
-            # it is the error's __cause__.
-            if self._reconnecting():
-                why = "the reconnect thread stopped"
-                if failure is not None:
-                    why = f"the reconnect thread failed ({type(failure).__name__})"
-                self.give_up(ended, reason, why, cause=failure)
-            elif failure is not None:
-                self.finish_if_closing()
-
-    def _attempts(
-        self, policy: ReconnectPolicy, ended: CloseEvent, reason: str, first: int
-    ) -> None:
-        last = reason
-        if first > policy.max_attempts:
-            self.give_up(
-                ended,
-                reason,
-                f"{policy.max_attempts} reconnect(s) in a row lost the connection within"
-                f" {STABLE_AFTER:g} s of ready",
-            )
-            return
-        for attempt in range(first, policy.max_attempts + 1):
-            delay = policy.delay(attempt)
-            # Not forced: with an unread iterator these wait for room like any
-            # event, so reconnects cannot grow the log past its bound (item 7).
-            self.log.append(ReconnectingEvent(attempt, delay, last))
-            if not self.sleep_while_reconnecting(delay):
-                self.finish_if_closing()
-                return
-            outcome = self.try_reconnect(attempt)
-            if outcome.done:
-                self.finish_if_closing()
-                return
-            last = f"attempt {attempt} failed: {outcome.failure}"
-            if outcome.refused:
-                self.give_up(
-                    ended, reason, f"the server refused the credentials ({outcome.failure})"
-                )
-                return
-        self.give_up(ended, reason, f"{policy.max_attempts} attempt(s) failed; the {last}")
-
-    def _opened(self, sock: Any) -> None:
-        """An attempt's socket is connected and about to upgrade: close() may cut it."""
-        with self._cond:
-            self._opening = sock
-            cut = self.state is not State.RECONNECTING
-        if cut:
-            _shutdown(sock)
-
-    def sleep_while_reconnecting(self, delay: float) -> bool:
-        """Wait ``delay`` seconds; False if the session is closing meanwhile."""
-        deadline = time.monotonic() + delay
-        with self._cond:
-            while self.state is State.RECONNECTING:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return True
-                self._cond.wait(remaining)
-            return False
-
-    def try_reconnect(self, attempt: int) -> Attempt:
-        """Open a new connection and re-send the config; wait for its ready."""
-        settings = self.settings
-        timeout = self.connect_timeout
-        deadline = time.monotonic() + timeout
-        try:
-            ws = settings.open_websocket(timeout, deadline, self._opened)
-        except SaynaHttpError as exc:
-            return Attempt(failure=describe(exc), refused=exc.status_code in (401, 403))
-        except SaynaError as exc:
-            if not self._reconnecting():
-                return Attempt(done=True)  # close() cut the upgrade
-            return Attempt(failure=describe(exc))
-        finally:
-            with self._cond:
-                self._opening = None
-        with self._cond:
-            if self.state is not State.RECONNECTING:
-                ws.shutdown()
-                return Attempt(done=True)
-            connection = self.attach(
-                ws, ping_interval=settings.ping_interval, ping_timeout=settings.ping_timeout
-            )
-            self._attempt = attempt
-            self._attempt_failure = None
-        connection.start()
-        try:
-            connection.send_json(self.config)
-        except SaynaError as exc:
-            with self._cond:
-                if self._attempt_failure is None:
-                    self._attempt_failure = describe(exc)
-        with self._cond:
-            while self._reconnecting() and self._attempt_failure is None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    self._attempt_failure = f"no ready within {timeout:g} s"
-                    break
-                self._cond.wait(remaining)
-            if not self._reconnecting():
-                return Attempt(done=True)
-            failure = self._attempt_failure or "failed"
-        # A failed attempt is cut, not closed politely: waiting for the
-        # server's Close answer added half a second per attempt to the
-        # documented give-up bound (issue 22, item 9).
-        connection.abandon()
-        connection.join(time.monotonic() + CLOSE_HANDSHAKE_TIMEOUT)
-        self._retire(connection)
-        return Attempt(failure=failure)
-
-    def _reconnecting(self) -> bool:
-        # A method, not an inline test: other threads change the state while
-        # this one waits, which a type checker's narrowing cannot know.
-        return self.state is State.RECONNECTING
-
-    def give_up(
-        self, ended: CloseEvent, reason: str, why: str, *, cause: BaseException | None = None
-    ) -> None:
-        """End the session after the attempts failed (``ended``: the original drop)."""
-        message = (
-            f"the connection to the Sayna server was lost ({reason}) and reconnecting failed: {why}"
-        )
-        error = SaynaConnectionClosedError(message, code=ended.code, reason=ended.reason)
-        error.__cause__ = cause
-        close = CloseEvent(
-            code=ended.code,
-            reason=f"{reason}; {why}",
-            initiator=ended.initiator,
-            error=error,
-        )
-        with self._cond:
-            if self.state is not State.RECONNECTING:
-                close = client_close()
-        self._finish(None, close)
-
-    def finish_if_closing(self) -> None:
-        """The reconnect thread stops: if the user closed meanwhile, record the end."""
-        if self.state is State.CLOSING:
-            # An attempt's connection still closing reports the same end;
-            # whichever comes first is recorded.
-            self._finish(None, client_close())
-
     # --- stats -----------------------------------------------------------------------
 
     def stats(self) -> SessionStats:
@@ -692,8 +435,3 @@ class SessionCore:
             if connection is not None and connection.counted:
                 connection = None
             return self.counters.snapshot(connection, self.speech.timings())
-
-
-def _shutdown(sock: Any) -> None:
-    with contextlib.suppress(OSError, ValueError):
-        sock.shutdown(socket.SHUT_RDWR)

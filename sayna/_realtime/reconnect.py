@@ -3,7 +3,7 @@
 :class:`ReconnectPolicy` says how many attempts and how long to wait before
 each; :func:`is_resumable` says which ends are worth an attempt. The attempts
 themselves are transitions of the session and live with them, in
-:meth:`SessionCore._reconnect <sayna._realtime.core.SessionCore._reconnect>`
+:func:`sayna._realtime.recovery._reconnect`
 (the way urllib3 keeps ``Retry`` a value and its loop in ``urlopen``).
 Two small values the loop uses live here too: :class:`Attempt`, how one
 attempt went, and :func:`is_advisory_config_error`, which pre-``ready``

@@ -453,6 +453,27 @@ def decode_text(raw: str | bytes, *, strict: bool = False) -> Event:
                 return _converter.from_wire(data, cls, strict=True)
             except Exception as exc:
                 raise ValueError(f"{wire_type}: {_problem(exc)}") from exc
+        if wire_type == "stt_result":
+            # The stream's bulk: built straight from its four fields when each
+            # has its exact JSON type, which is what the converter's hooks
+            # check; anything else (a missing field, an int confidence, a
+            # wrong type) takes the converter's path below for its result.
+            transcript = data.get("transcript")
+            is_final = data.get("is_final")
+            speech_final = data.get("is_speech_final")
+            confidence = data.get("confidence")
+            if (
+                transcript.__class__ is str
+                and is_final.__class__ is bool
+                and speech_final.__class__ is bool
+                and confidence.__class__ is float
+            ):
+                return STTResultEvent(
+                    transcript=transcript,
+                    is_final=is_final,
+                    is_speech_final=speech_final,
+                    confidence=confidence,
+                )
         found = _lenient_hook(wire_type)
         if found is None:
             return UnknownEvent(payload=data)

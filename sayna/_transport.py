@@ -405,6 +405,11 @@ class RestTransport:
             too_long = declared.isdigit() and int(declared) > (limit or 0)
             if limit is not None and not cut and not encoding and too_long:
                 raise refused(f"the answer announces {declared} bytes, over the {limit}-byte limit")
+            # An unencoded body is complete once its Content-Length has arrived:
+            # http.client closed it at its last byte and urllib3 put the
+            # connection back in the pool then, so a further read would only
+            # report the end (one read of two on every small answer, issue 26).
+            whole = int(declared) if declared.isdigit() and encoding in ("", "identity") else -1
             total = 0
             while True:
                 try:
@@ -432,6 +437,8 @@ class RestTransport:
                         return limit
                     total += len(piece)
                     write(piece)
+                if total == whole:
+                    return total
         finally:
             # Fully read: the connection is already back in the pool. Cut
             # short: closing drops it, so no stale bytes are ever reused.

@@ -30,6 +30,11 @@ JOBS = {
     "connect",
     "idle",
     "many",
+    "i26_events",
+    "i26_upload",
+    "i26_rtt",
+    "i26_many",
+    "i26_rest",
 }
 ROWS = {
     "events_iter",
@@ -56,7 +61,16 @@ ROWS = {
     "many_cpu",
     "many_rss",
     "many_threads",
+    "i26_events",
+    "i26_upload",
+    "i26_rtt_p50",
+    "i26_many_cpu",
+    "i26_many_rss",
+    "i26_many_connect",
+    "i26_rest",
 }
+# Issue #26's table: its own rows and the existing row that is its TTS workload.
+ISSUE26_ROWS = {r for r in ROWS if r.startswith("i26_")} | {"tts_iter"}
 CLIENTS = ("ours", "floor", "sdk")
 # Jobs (and their rows) measured for sayna alone: the others have no such layer.
 OURS_ONLY = {"conversation"}
@@ -108,3 +122,12 @@ def test_table_has_every_row_and_ratio(smoke: dict) -> None:
             assert row[client] is not None, (name, client)
         assert "ours/sdk" in row
         assert "ours/floor" in row
+
+
+def test_issue26_table_has_its_rows_and_targets(smoke: dict) -> None:
+    """Issue #26's table lists its eight rows, each with a target and both ratios."""
+    assert set(smoke["issue26"]) == ISSUE26_ROWS
+    for name, row in smoke["issue26"].items():
+        assert row["target"].startswith("<= "), name
+        assert row["ours/sdk"] is not None, name
+        assert row["ours/floor"] is not None, name

@@ -200,6 +200,22 @@ def test_the_buffer_is_given_back_after_a_burst() -> None:
     assert len(reader._buffer) == _frames.READ_SIZE
 
 
+def test_a_burst_then_silence_gives_the_buffer_back_before_waiting() -> None:
+    """A read smaller than READ_SIZE ends a burst: the read that then waits uses a small buffer."""
+    small = server_frame(OP_TEXT, b"{}")
+    source = Chunks([small * 8000, small])  # 32 kB waiting, then a trickle
+    reader = FrameReader(source)
+    got = grown = 0
+    while got < 8000:
+        got += len(drain_some(reader))
+        grown = max(grown, len(reader._buffer))
+    assert grown > _frames.READ_SIZE
+    assert len(drain_some(reader)) == 1  # the trickle; then the session goes quiet
+    with pytest.raises(websocket.WebSocketConnectionClosedException):
+        reader.fill()  # would block in a session: it must not hold the grown buffer
+    assert len(reader._buffer) == _frames.READ_SIZE
+
+
 def drain_some(reader: FrameReader) -> list[tuple[int, bytes]]:
     """One read and every message it completed."""
     reader.fill()

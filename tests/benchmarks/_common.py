@@ -35,7 +35,14 @@ def upload_id(total: int) -> str:
     return f"bench-upload-{total}"
 
 
+def push_id(n: int) -> str:
+    """N ``stt_result`` then ``tts_playback_complete``, sent unasked right after ``ready``."""
+    return f"bench-push-{n}"
+
+
 RTT_ID = "bench-rtt"
+# Audio counted; ``clear`` answered with the count (issue #26's upload).
+CLEAR_ID = "bench-clear"
 CONVERSATION_ID = "bench-conversation"
 CONNECT_ID = "bench-connect"
 
@@ -144,6 +151,20 @@ class RSSWatch:
             "end_growth_mb": (end - self.baseline) / mb,
             "hwm_exact": self._hwm_reset,
         }
+
+
+def many_result(
+    sessions: int, n: int, counts: list[int], cpu: float, connect_s: float, memory: dict[str, float]
+) -> dict[str, float]:
+    """Issue #26's many-session figures: CPU per event (connects in), kB and connect per session."""
+    total = sum(counts)
+    return {
+        "cpu_per_event_all_us": cpu / max(total, 1) * 1e6,
+        "peak_rss_kb": memory["peak_growth_mb"] * 1024 / max(sessions, 1),
+        "connect_mean": connect_s / max(sessions, 1),
+        "count": total,
+        "expected": sessions * n,
+    }
 
 
 class Stopwatch:

@@ -19,6 +19,7 @@ import websocket
 from _common import (
     API_KEY,
     CHUNK,
+    CLEAR_ID,
     CONNECT_ID,
     RTT_ID,
     TTS,
@@ -27,7 +28,9 @@ from _common import (
     cpu_seconds,
     events_id,
     held_per_session,
+    many_result,
     percentile,
+    push_id,
     settled_rss_bytes,
     thread_count,
     tts_id,
@@ -203,8 +206,115 @@ def rtt(url: str, rounds: int) -> dict[str, Any]:
     }
 
 
-def rest(url: str, n: int) -> dict[str, Any]:
+def push(url: str, n: int) -> dict[str, Any]:
+    """Issue #26: connect, then N pushed ``stt_result`` read to the completion."""
+    start = time.perf_counter()
+    ws = open_ready(url, push_id(n))
+    count = 0
+    try:
+        for message in messages(ws):
+            if message.__class__ is dict:
+                if message["type"] == "stt_result":
+                    count += 1
+                elif message["type"] == "tts_playback_complete":
+                    break
+        elapsed = time.perf_counter() - start
+    finally:
+        ws.close(timeout=1)
+    return {"seconds": elapsed, "count": count, "expected": n}
+
+
+def upload_clear(url: str, frames: int, size: int) -> dict[str, Any]:
+    chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
+    ws = open_ready(url, CLEAR_ID)
+    clear = json.dumps({"type": "clear"})
+    try:
+        start = time.perf_counter()
+        send_bytes = ws.send_bytes
+        for _ in range(frames):
+            send_bytes(chunk)
+        ws.send(clear)
+        acked = 0
+        for message in messages(ws):
+            if message.__class__ is dict and message["type"] == "stt_result":
+                acked = int(message["transcript"].split()[1])
+                break
+        elapsed = time.perf_counter() - start
+    finally:
+        ws.close(timeout=1)
+    return {"seconds": elapsed, "count": acked, "expected": frames * size}
+
+
+def rtt_done(url: str, rounds: int, size: int) -> dict[str, Any]:
+    ws = open_ready(url, tts_id(1, size))
+    samples = []
+    speak = json.dumps({"type": "speak", "text": "benchmark"})
+    try:
+        it = messages(ws)
+        for _ in range(rounds):
+            start = time.perf_counter()
+            ws.send(speak)
+            got = 0
+            for message in it:
+                if message.__class__ is bytes:
+                    got += len(message)
+                elif message["type"] == "tts_playback_complete":
+                    break
+            if got == size:
+                samples.append(time.perf_counter() - start)
+    finally:
+        ws.close(timeout=1)
+    return {"p50": percentile(samples, 50), "count": len(samples), "expected": rounds}
+
+
+def many_push(url: str, sessions: int, n: int) -> dict[str, Any]:
+    """One reader thread per connection, started after ready, as WebSocketApp does it."""
+    open_ready(url, CONNECT_ID).close(timeout=1)
+    settled_rss_bytes()
+    watch = RSSWatch()
+    watch.start()
+    cpu0 = cpu_seconds()
+    sockets: list[websocket.WebSocket] = []
+    counts = [0] * sessions
+    remaining = threading.Semaphore(0)
+    connect_s = 0.0
+
+    def reader(i: int, ws: websocket.WebSocket) -> None:
+        def on_message(message: Any) -> bool:
+            if message.__class__ is dict:
+                if message["type"] == "stt_result":
+                    counts[i] += 1
+                elif message["type"] == "tts_playback_complete":
+                    remaining.release()
+            return False
+
+        try:
+            pump(ws, on_message)
+        except Exception:  # the socket closed under it at the end
+            return
+
+    try:
+        for i in range(sessions):
+            start = time.perf_counter()
+            ws = open_ready(url, push_id(n))
+            connect_s += time.perf_counter() - start
+            sockets.append(ws)
+            threading.Thread(target=reader, args=(i, ws), daemon=True).start()
+        for _ in range(sessions):
+            remaining.acquire()
+        cpu = cpu_seconds() - cpu0
+        memory = watch.stop()
+    finally:
+        for ws in sockets:
+            ws.close(timeout=1)
+    return many_result(sessions, n, counts, cpu, connect_s, memory)
+
+
+def rest(url: str, n: int, trust_env: bool = True) -> dict[str, Any]:
     http = requests.Session()
+    # Issue 26 measures against a session that skips the per-request environment
+    # lookups (proxies, netrc, CA bundle variables) requests does by default.
+    http.trust_env = trust_env
     http.headers["Authorization"] = f"Bearer {API_KEY}"
     ok = 0
     try:
@@ -222,7 +332,13 @@ def rest(url: str, n: int) -> dict[str, Any]:
         speak_s = time.perf_counter() - start
     finally:
         http.close()
-    return {"health_seconds": health_s, "speak_seconds": speak_s, "count": ok, "expected": 2 * n}
+    return {
+        "health_seconds": health_s,
+        "speak_seconds": speak_s,
+        "seconds": health_s + speak_s,
+        "count": ok,
+        "expected": 2 * n,
+    }
 
 
 def rss(url: str, n: int, mode: str) -> dict[str, Any]:

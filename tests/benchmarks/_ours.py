@@ -13,6 +13,7 @@ from typing import Any
 from _common import (
     API_KEY,
     CHUNK,
+    CLEAR_ID,
     CONNECT_ID,
     CONVERSATION_ID,
     RTT_ID,
@@ -22,7 +23,9 @@ from _common import (
     cpu_seconds,
     events_id,
     held_per_session,
+    many_result,
     percentile,
+    push_id,
     settled_rss_bytes,
     thread_count,
     tts_id,
@@ -241,7 +244,105 @@ def conversation(url: str, rounds: int) -> dict[str, Any]:
     }
 
 
-def rest(url: str, n: int) -> dict[str, Any]:
+def push(url: str, n: int) -> dict[str, Any]:
+    """Issue #26: connect, then N pushed ``stt_result`` read by ``events()`` to the completion."""
+    start = time.perf_counter()
+    session = open_ready(url, push_id(n))
+    count = 0
+    try:
+        for event in session.events():
+            if event.__class__ is STTResultEvent:
+                count += 1
+            elif event.__class__ is TTSPlaybackCompleteEvent:
+                break
+        elapsed = time.perf_counter() - start
+    finally:
+        session.close()
+    return {"seconds": elapsed, "count": count, "expected": n}
+
+
+def upload_clear(url: str, frames: int, size: int) -> dict[str, Any]:
+    """Issue #26: FRAMES audio frames, then ``clear``, until the server's reply."""
+    chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
+    session = open_ready(url, CLEAR_ID)
+    try:
+        events = session.events()
+        start = time.perf_counter()
+        send = session.on_audio_input
+        for _ in range(frames):
+            send(chunk)
+        session.clear()
+        acked = 0
+        for event in events:
+            if event.__class__ is STTResultEvent:
+                acked = int(event.transcript.split()[1])
+                break
+        elapsed = time.perf_counter() - start
+    finally:
+        session.close()
+    return {"seconds": elapsed, "count": acked, "expected": frames * size}
+
+
+def rtt_done(url: str, rounds: int, size: int) -> dict[str, Any]:
+    """Issue #26: ``speak`` until its one SIZE-byte frame and the completion are read."""
+    session = open_ready(url, tts_id(1, size))
+    samples = []
+    try:
+        events = session.events()
+        for _ in range(rounds):
+            start = time.perf_counter()
+            session.speak("benchmark")
+            got = 0
+            for event in events:
+                if event.__class__ is TTSAudioEvent:
+                    got += len(event.data)
+                elif event.__class__ is TTSPlaybackCompleteEvent:
+                    break
+            if got == size:
+                samples.append(time.perf_counter() - start)
+    finally:
+        session.close()
+    return {"p50": percentile(samples, 50), "count": len(samples), "expected": rounds}
+
+
+def many_push(url: str, sessions: int, n: int) -> dict[str, Any]:
+    """Issue #26: sessions opened one after another, N pushed events each, one ``on_any``."""
+    open_ready(url, CONNECT_ID).close()
+    settled_rss_bytes()
+    watch = RSSWatch()
+    watch.start()
+    cpu0 = cpu_seconds()
+    opened: list[Session] = []
+    counts = [0] * sessions
+    remaining = threading.Semaphore(0)
+    connect_s = 0.0
+    try:
+        for i in range(sessions):
+            start = time.perf_counter()
+            session = open_ready(url, push_id(n))
+            connect_s += time.perf_counter() - start
+            opened.append(session)
+
+            def on_any(event: Any, i: int = i) -> None:
+                cls = event.__class__
+                if cls is STTResultEvent:
+                    counts[i] += 1
+                elif cls is TTSPlaybackCompleteEvent:
+                    remaining.release()
+
+            session.on_any(on_any)
+        for _ in range(sessions):
+            remaining.acquire()
+        cpu = cpu_seconds() - cpu0
+        memory = watch.stop()
+    finally:
+        for session in opened:
+            session.close()
+    return many_result(sessions, n, counts, cpu, connect_s, memory)
+
+
+def rest(url: str, n: int, trust_env: bool = True) -> dict[str, Any]:
+    # trust_env is the plain-requests baseline's setting; the client is used as shipped.
     client = Sayna(url, api_key=API_KEY)
     tts_config = TTSConfig(**TTS)
     ok = 0
@@ -257,7 +358,13 @@ def rest(url: str, n: int) -> dict[str, Any]:
         speak_s = time.perf_counter() - start
     finally:
         client.close()
-    return {"health_seconds": health_s, "speak_seconds": speak_s, "count": ok, "expected": 2 * n}
+    return {
+        "health_seconds": health_s,
+        "speak_seconds": speak_s,
+        "seconds": health_s + speak_s,
+        "count": ok,
+        "expected": 2 * n,
+    }
 
 
 def rss(url: str, n: int, mode: str) -> dict[str, Any]:

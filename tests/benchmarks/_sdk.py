@@ -16,6 +16,7 @@ from typing import Any
 from _common import (
     API_KEY,
     CHUNK,
+    CLEAR_ID,
     CONNECT_ID,
     RTT_ID,
     STT,
@@ -24,7 +25,9 @@ from _common import (
     cpu_seconds,
     events_id,
     held_per_session,
+    many_result,
     percentile,
+    push_id,
     settled_rss_bytes,
     thread_count,
     tts_id,
@@ -208,6 +211,132 @@ def rtt(url: str, rounds: int) -> dict[str, Any]:
     return asyncio.run(_rtt(url, rounds))
 
 
+async def _push(url: str, n: int) -> dict[str, Any]:
+    start = time.perf_counter()
+    client = _client(url, push_id(n))
+    queue: asyncio.Queue[Any] = asyncio.Queue(QUEUE_BOUND)
+
+    async def put(message: Any) -> None:
+        await queue.put(message)
+
+    async def put_end(message: Any) -> None:
+        await queue.put(None)
+
+    client.register_on_stt_result(put)
+    client.register_on_tts_playback_complete(put_end)
+    count = 0
+    try:
+        await _ready(client)
+        while await queue.get() is not None:
+            count += 1
+        elapsed = time.perf_counter() - start
+    finally:
+        await client.disconnect()
+    return {"seconds": elapsed, "count": count, "expected": n}
+
+
+def push(url: str, n: int) -> dict[str, Any]:
+    """Issue #26: connect, then N pushed ``stt_result`` through a queue to the completion."""
+    return asyncio.run(_push(url, n))
+
+
+async def _upload_clear(url: str, frames: int, size: int) -> dict[str, Any]:
+    chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
+    client = await open_ready(url, CLEAR_ID)
+    try:
+        acked = asyncio.get_running_loop().create_future()
+        client.register_on_stt_result(lambda m: acked.set_result(int(m.transcript.split()[1])))
+        start = time.perf_counter()
+        send = client.on_audio_input
+        for _ in range(frames):
+            await send(chunk)
+        await client.clear()
+        count = await acked
+        elapsed = time.perf_counter() - start
+    finally:
+        await client.disconnect()
+    return {"seconds": elapsed, "count": count, "expected": frames * size}
+
+
+def upload_clear(url: str, frames: int, size: int) -> dict[str, Any]:
+    return asyncio.run(_upload_clear(url, frames, size))
+
+
+async def _rtt_done(url: str, rounds: int, size: int) -> dict[str, Any]:
+    client = await open_ready(url, tts_id(1, size))
+    loop = asyncio.get_running_loop()
+    samples = []
+    state: dict[str, Any] = {"got": 0}
+
+    def on_audio(data: bytes) -> None:
+        state["got"] += len(data)
+
+    def on_complete(message: Any) -> None:
+        state["complete"].set_result(None)
+
+    client.register_on_tts_audio(on_audio)
+    client.register_on_tts_playback_complete(on_complete)
+    try:
+        for _ in range(rounds):
+            state["complete"] = loop.create_future()
+            state["got"] = 0
+            start = time.perf_counter()
+            await client.speak("benchmark")
+            await state["complete"]
+            if state["got"] == size:
+                samples.append(time.perf_counter() - start)
+    finally:
+        await client.disconnect()
+    return {"p50": percentile(samples, 50), "count": len(samples), "expected": rounds}
+
+
+def rtt_done(url: str, rounds: int, size: int) -> dict[str, Any]:
+    return asyncio.run(_rtt_done(url, rounds, size))
+
+
+async def _many_push(url: str, sessions: int, n: int) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    await (await open_ready(url, CONNECT_ID)).disconnect()
+    settled_rss_bytes()
+    watch = RSSWatch()
+    watch.start()
+    cpu0 = cpu_seconds()
+    clients = []
+    dones = []
+    counts = [0] * sessions
+    connect_s = 0.0
+    try:
+        for i in range(sessions):
+            start = time.perf_counter()
+            client = _client(url, push_id(n))
+            done = loop.create_future()
+            dones.append(done)
+
+            # The SDK has no catch-all registration: one function under both names.
+            def on_any(message: Any, i: int = i, done: asyncio.Future[None] = done) -> None:
+                if hasattr(message, "transcript"):
+                    counts[i] += 1
+                else:
+                    done.set_result(None)
+
+            client.register_on_stt_result(on_any)
+            client.register_on_tts_playback_complete(on_any)
+            await _ready(client)
+            connect_s += time.perf_counter() - start
+            clients.append(client)
+        await asyncio.gather(*dones)
+        cpu = cpu_seconds() - cpu0
+        memory = watch.stop()
+    finally:
+        for client in clients:
+            await client.disconnect()
+    return many_result(sessions, n, counts, cpu, connect_s, memory)
+
+
+def many_push(url: str, sessions: int, n: int) -> dict[str, Any]:
+    return asyncio.run(_many_push(url, sessions, n))
+
+
 async def _rest(url: str, n: int) -> dict[str, Any]:
     client = _client(url, CONNECT_ID)
     tts_config = TTSConfig(**TTS)
@@ -224,10 +353,17 @@ async def _rest(url: str, n: int) -> dict[str, Any]:
         speak_s = time.perf_counter() - start
     finally:
         await client._http_client.close()  # what disconnect() would do; no socket here
-    return {"health_seconds": health_s, "speak_seconds": speak_s, "count": ok, "expected": 2 * n}
+    return {
+        "health_seconds": health_s,
+        "speak_seconds": speak_s,
+        "seconds": health_s + speak_s,
+        "count": ok,
+        "expected": 2 * n,
+    }
 
 
-def rest(url: str, n: int) -> dict[str, Any]:
+def rest(url: str, n: int, trust_env: bool = True) -> dict[str, Any]:
+    # trust_env is the plain-requests baseline's setting; the SDK is used as shipped.
     return asyncio.run(_rest(url, n))
 
 

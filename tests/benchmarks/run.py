@@ -48,7 +48,18 @@ SCENARIOS = (
     "connect",
     "idle",
     "many",
+    "issue26",
 )
+
+# Issue #26's workload, exactly as its table gives it, three repeats (also in --quick).
+ISSUE26_SIZES: dict[str, Any] = {
+    "repeats": 3,
+    "push": 20_000,
+    "upload": (5000, 3200),
+    "rtt": (500, 320),
+    "many": (1000, 100),
+    "rest": 300,
+}
 
 # Sizes per mode. "full" is what issue #8 asks for; "quick" keeps the sizes that
 # are cheap and cuts the long ones; "smoke" only proves that everything runs.
@@ -68,6 +79,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "connect": 50,
         "idle": 200,
         "many": (1000, 100),
+        "issue26": ISSUE26_SIZES,
     },
     "quick": {
         "repeats": 3,
@@ -84,6 +96,7 @@ SIZES: dict[str, dict[str, Any]] = {
         "connect": 20,
         "idle": 200,
         "many": (1000, 100),
+        "issue26": ISSUE26_SIZES,
     },
     "smoke": {
         "repeats": 1,
@@ -100,6 +113,14 @@ SIZES: dict[str, dict[str, Any]] = {
         "connect": 3,
         "idle": 5,
         "many": (6, 10),
+        "issue26": {
+            "repeats": 1,
+            "push": 300,
+            "upload": (40, 3200),
+            "rtt": (10, 320),
+            "many": (6, 10),
+            "rest": 10,
+        },
     },
 }
 
@@ -121,6 +142,8 @@ UNITS = {
     "respond_p99": ("us", 1e6),
     "clear_p50": ("us", 1e6),
     "clear_p99": ("us", 1e6),
+    "peak_rss_kb": ("kB", 1.0),
+    "connect_mean": ("ms", 1e3),
 }
 
 # Targets of issue #8, as (row, compared with, bound).
@@ -142,6 +165,71 @@ TARGETS = {
     "idle_rss": ("sdk", 2.0),
     "many_cpu": ("sdk", 1.0),
 }
+
+
+# Issue #26's table, in its order: (row, compared with, bound). tts_iter is the
+# issue's TTS workload as it stands (one speak, 5000 x 3200 B, read by events()).
+ISSUE26 = (
+    ("i26_events", "sdk", 0.5),
+    ("tts_iter", "sdk", 0.8),
+    ("i26_upload", "sdk", 0.75),
+    ("i26_rtt_p50", "sdk", 0.9),
+    ("i26_many_cpu", "sdk", 1.0),
+    ("i26_many_rss", "sdk", 2.0),
+    ("i26_many_connect", "sdk", 1.0),
+    ("i26_rest", "floor", 1.0),
+)
+
+
+def issue26_jobs(sizes: dict[str, Any]) -> list[dict[str, Any]]:
+    """The workloads of issue #26 that no existing scenario already is."""
+    i26 = sizes["issue26"]
+    frames, size = i26["upload"]
+    rounds, rtt_size = i26["rtt"]
+    sessions, per_session = i26["many"]
+    return [
+        job("issue26", "i26_events", {"n": i26["push"]}, {"i26_events": "seconds"}, fn="push"),
+        job(
+            "issue26",
+            "i26_upload",
+            {"frames": frames, "size": size},
+            {"i26_upload": "seconds"},
+            fn="upload_clear",
+        ),
+        job(
+            "issue26",
+            "i26_rtt",
+            {"rounds": rounds, "size": rtt_size},
+            {"i26_rtt_p50": "p50"},
+            fn="rtt_done",
+        ),
+        job(
+            "issue26",
+            "i26_many",
+            {"sessions": sessions, "n": per_session},
+            {
+                "i26_many_cpu": "cpu_per_event_all_us",
+                "i26_many_rss": "peak_rss_kb",
+                "i26_many_connect": "connect_mean",
+            },
+            fresh=True,
+            fn="many_push",
+        ),
+        # The plain-requests baseline with trust_env=False; the "rest" job keeps the default.
+        job(
+            "issue26",
+            "i26_rest",
+            {"n": i26["rest"], "trust_env": False},
+            {"i26_rest": "seconds"},
+            fn="rest",
+        ),
+    ]
+
+
+def with_repeats(specs: list[dict[str, Any]], repeats: int) -> list[dict[str, Any]]:
+    for spec in specs:
+        spec["repeats"] = repeats
+    return specs
 
 
 def jobs(sizes: dict[str, Any]) -> list[dict[str, Any]]:
@@ -225,6 +313,7 @@ def jobs(sizes: dict[str, Any]) -> list[dict[str, Any]]:
             repeats=1,
             fn="concurrent",
         ),
+        *with_repeats(issue26_jobs(sizes), sizes["issue26"]["repeats"]),
     ]
 
 
@@ -540,6 +629,20 @@ def paired_ratio(runs: dict[str, list[dict[str, Any]]], metric: str, other: str)
     return statistics.median(ratios) if ratios else None
 
 
+def issue26_rows(rows: dict[str, Any]) -> dict[str, Any]:
+    """Issue #26's table: its rows that ran, with its targets."""
+    table: dict[str, Any] = {}
+    for name, against, bound in ISSUE26:
+        if name not in rows:
+            continue
+        line = {k: v for k, v in rows[name].items() if k not in ("target", "target_met")}
+        value = line.get(f"ours/{against}")
+        line["target"] = f"<= {bound:g}x {against}"
+        line["target_met"] = None if value is None else value <= bound
+        table[name] = line
+    return table
+
+
 def print_table(rows: dict[str, Any], clients: tuple[str, ...]) -> None:
     head = f"{'scenario':<19}{'unit':>9}" + "".join(f"{c:>11}" for c in clients)
     head += f"{'ours/sdk':>10}{'ours/floor':>11}  target"
@@ -620,6 +723,8 @@ def main(argv: list[str] | None = None) -> int:
         sizes["repeats"] = args.repeats
     if args.many_sessions:
         sizes["many"] = (args.many_sessions, sizes["many"][1])
+        i26 = sizes["issue26"] = dict(sizes["issue26"])
+        i26["many"] = (args.many_sessions, i26["many"][1])
     SIZES[mode] = sizes
     clients = tuple(c for c in args.clients.split(",") if c)
     unknown = set(clients) - set(CLIENTS)
@@ -657,15 +762,21 @@ def main(argv: list[str] | None = None) -> int:
     info["loadavg_end"] = os.getloadavg()
     info["wall_seconds"] = time.perf_counter() - started
     rows = table_rows(results, selected)
+    issue = issue26_rows(rows)
     print()
-    print_table(rows, clients)
+    print_table({k: v for k, v in rows.items() if not k.startswith("i26_")}, clients)
+    if issue:
+        print("\nIssue #26, its workloads as written (REST 'floor': requests, trust_env=False)")
+        print_table(issue, clients)
     print(
         f"\nsayna: {info['sayna_source']}; load average {info['loadavg_start'][0]:.2f}"
         f" -> {info['loadavg_end'][0]:.2f} on {info['cpus']} CPUs;"
         f" medians of {sizes['repeats']} repeats"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"meta": info, "table": rows, "jobs": results}, indent=2))
+    args.out.write_text(
+        json.dumps({"meta": info, "table": rows, "issue26": issue, "jobs": results}, indent=2)
+    )
     print(f"written: {args.out}")
     failed = any(errors for entry in results.values() for errors in entry["errors"].values())
     return 1 if failed else 0

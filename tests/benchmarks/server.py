@@ -31,6 +31,14 @@ scenario, which every client can set:
     ``stt_result`` and the end-of-turn marker); a ``speak`` whose text starts
     with ``barge`` gets its audio frame and, 2 ms later, the caller talking
     over it (an interim result, a final one, the marker), and no completion.
+``bench-push-N``
+    right after ``ready``, N ``stt_result`` frames (the last one final) and
+    ``tts_playback_complete``, unasked (issue #26's events and many-session
+    workloads).
+``bench-clear``
+    binary audio is counted; ``clear`` is answered with one final
+    ``stt_result`` whose transcript is ``"received TOTAL bytes"`` (issue #26's
+    upload: the reply comes after every frame before the ``clear``).
 anything else (``bench-rtt``, ``bench-connect``...)
     each ``speak`` gets one 3200 B audio frame and ``tts_playback_complete``.
 
@@ -83,6 +91,8 @@ WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 _EVENTS = re.compile(r"bench-events-(\d+)\Z")
 _TTS = re.compile(r"bench-tts-(\d+)x(\d+)\Z")
 _UPLOAD = re.compile(r"bench-upload-(\d+)\Z")
+_PUSH = re.compile(r"bench-push-(\d+)\Z")
+CLEAR_ID = "bench-clear"
 
 _OP_CONT, _OP_TEXT, _OP_BINARY, _OP_CLOSE, _OP_PING = 0x0, 0x1, 0x2, 0x8, 0x9
 
@@ -333,6 +343,11 @@ class Connection:
             self.received = 0
             ready = {"type": "ready", "stream_id": self.stream_id}
             self.send({**ready, "livekit_url": "ws://127.0.0.1:7880"})
+            m = _PUSH.match(self.stream_id)
+            if m:
+                done = {"type": "tts_playback_complete", "timestamp": int(time.time() * 1000)}
+                last = text_frame(STT_LAST) + text_frame(done)
+                self.burst(text_frame(STT_INTERIM), int(m[1]) - 1, last)
         elif kind == "speak":
             if not self.configured:
                 self.send({"type": "error", "message": DISABLED})
@@ -347,6 +362,10 @@ class Connection:
                 self.burst(frame(_OP_BINARY, bytes(int(m[2]))), int(m[1]), done)
             else:
                 self.write(frame(_OP_BINARY, CHUNK) + done)
+        elif kind == "clear" and self.stream_id == CLEAR_ID:
+            ack = {**STT_LAST, "transcript": f"received {self.received} bytes", "confidence": 1.0}
+            self.received = 0
+            self.send(ack)
         elif kind not in ("clear", "tts_flush", "update_config", "loading_stop"):
             unknown = f"Invalid message format: unknown variant `{kind}`"
             self.send({"type": "error", "message": unknown})

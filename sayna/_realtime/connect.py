@@ -7,6 +7,7 @@ what it needs from the client as one :class:`~sayna._realtime.opening.RealtimeSe
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from sayna._client import Sayna
 
 __all__ = ["connect"]
+
+logger = logging.getLogger("sayna")
 
 
 def _validated(value: Any, cls: type, field: str) -> None:
@@ -215,4 +218,10 @@ def connect(
         core.close(CLOSE_HANDSHAKE_TIMEOUT, raise_errors=False)
         settings.sessions.discard(session)
         raise
+    logger.debug(
+        "session %d ready in %.3f s (stream %s)",
+        core.id,
+        timeout - (deadline - time.monotonic()),
+        session.stream_id,
+    )
     return session

@@ -288,6 +288,7 @@ class SessionCore:
                 dropped, self._dropped_audio = self._dropped_audio, 0
                 attempt = self._attempt
                 self._cond.notify_all()
+            logger.info("session %d reconnected (attempt %d)", self.id, attempt)
             # On the reader thread, before anything this connection reads next.
             self.hearing.reconnected()
             # Not forced: like any event it waits for room (issue 22, item 7).
@@ -334,7 +335,8 @@ class SessionCore:
             self._retire(connection)
             if resume:
                 assert policy is not None
-                logger.warning(
+                # INFO: a handled drop is routine; giving up is the WARNING.
+                logger.info(
                     "session %d lost its connection (%s); reconnecting",
                     self.id,
                     close.reason or describe_close(close),
@@ -358,7 +360,9 @@ class SessionCore:
             connection.counted = True
             self.counters.retire(connection)
 
-    def _finish(self, connection: Connection | None, close: CloseEvent) -> None:
+    def _finish(
+        self, connection: Connection | None, close: CloseEvent, *, gave_up: bool = False
+    ) -> None:
         with self._cond:
             if self.close_event is not None:
                 finished = True
@@ -384,7 +388,9 @@ class SessionCore:
             # One report per failure: an open iterator or a waiting call raises
             # the error and a close callback receives it, so the log only speaks
             # up (WARNING) when no consumer would.
-            level = logging.INFO if watched else logging.WARNING
+            # Giving up reconnecting is always a WARNING: the drop itself was
+            # logged at INFO, expecting a handled reconnect.
+            level = logging.INFO if watched and not gave_up else logging.WARNING
             logger.log(level, "session %d ended: %s", self.id, close.error)
 
     def close(self, timeout: float = 2.0, *, raise_errors: bool = True) -> None:
@@ -675,7 +681,7 @@ class SessionCore:
         with self._cond:
             if self.state is not State.RECONNECTING:
                 close = client_close()
-        self._finish(None, close)
+        self._finish(None, close, gave_up=close.error is not None)
 
     def finish_if_closing(self) -> None:
         """The reconnect thread stops: if the user closed meanwhile, record the end."""

@@ -11,13 +11,13 @@ import textwrap
 import pytest
 
 from sayna import (
-    ReconnectedEvent,
     ReconnectingEvent,
     ReconnectPolicy,
     SaynaConnectionClosedError,
     Session,
 )
 from sayna.testing import FakeServer, FakeSession
+from tests.support.drops import drop_until_reconnected
 from tests.support.lone_server import reconnecting_session
 
 FAST = ReconnectPolicy(max_attempts=3, initial_delay=0.05, max_delay=0.2)
@@ -126,11 +126,7 @@ def test_a_handled_reconnect_logs_at_info_not_warning(
     """A real drop the session recovers from: the drop and the recovery are INFO lines."""
     caplog.set_level(logging.DEBUG, logger="sayna")
     session, fake = pair
-    with session.events(timeout=10) as events:
-        fake.drop()
-        for event in events:
-            if isinstance(event, ReconnectedEvent):
-                break
+    drop_until_reconnected(session, fake)
     sayna_records = [
         r for r in caplog.records if r.name.startswith("sayna") and r.name != "sayna.testing"
     ]

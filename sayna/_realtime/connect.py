@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from sayna import _messages as messages
+from sayna import _telemetry as telemetry
 from sayna._errors import SaynaValidationError
 from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig, TTSConfig
 from sayna._realtime.bargein import BargeIn, resolve_barge_in
@@ -38,6 +39,7 @@ def _validated(value: Any, cls: type, field: str) -> None:
         )
 
 
+@telemetry.traced_connect
 def connect(
     self: Sayna,
     stt_config: STTConfig | None = None,
@@ -214,6 +216,8 @@ def connect(
         connection.start()
         connection.send_json(config)
         core.wait_ready(deadline, timeout)
+        telemetry.step("ready")
+        telemetry.session_started(core)
     except BaseException:
         core.close(CLOSE_HANDSHAKE_TIMEOUT, raise_errors=False)
         settings.sessions.discard(session)

@@ -30,6 +30,7 @@ import threading
 import time
 from typing import Any
 
+from sayna import _telemetry as telemetry
 from sayna._errors import (
     SaynaConfigError,
     SaynaConnectionClosedError,
@@ -384,6 +385,7 @@ class SessionCore:
         watched = connect_waiting or self.log.has_consumer() or self.dispatcher.watches(close)
         self.log.append(close, force=True)
         self.log.finish()
+        telemetry.session_ended(self)
         if close.error is not None:
             # One report per failure: an open iterator or a waiting call raises
             # the error and a close callback receives it, so the log only speaks
@@ -541,7 +543,8 @@ class SessionCore:
             reason = ended.reason or describe_close(ended)
         failure: BaseException | None = None
         try:
-            self._attempts(policy, ended, reason, first)
+            with telemetry.reconnect_span(self.id, lambda: self.is_ready):
+                self._attempts(policy, ended, reason, first)
         except BaseException as exc:  # reported below as the session's end
             failure = exc
         finally:
@@ -577,6 +580,7 @@ class SessionCore:
             if not self.sleep_while_reconnecting(delay):
                 self.finish_if_closing()
                 return
+            telemetry.step("attempt", {"sayna.attempt": attempt})
             outcome = self.try_reconnect(attempt)
             if outcome.done:
                 self.finish_if_closing()

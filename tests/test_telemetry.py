@@ -34,7 +34,9 @@ from sayna import (
 )
 from sayna import _telemetry as telemetry
 from sayna.testing import FakeServer, FakeSession
+from tests.support.child_processes import in_forked_child
 from tests.support.drops import drop_until_reconnected
+from tests.support.lone_server import reconnecting_session
 from tests.support.polling import wait_until
 from tests.support.rawserver import RawServer, read_request_head
 from tests.support.speech_configs import STT, TTS_16K
@@ -379,3 +381,34 @@ def test_with_the_global_providers_spans_reach_the_application() -> None:
     result = run_python(code)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "['GET /']"
+
+
+def test_a_reconnect_that_gives_up_is_an_error_span(otel: Telemetry) -> None:
+    """The server gone for good: sayna.reconnect ends with error.type gave_up after its attempts."""
+    policy = ReconnectPolicy(max_attempts=2, initial_delay=0.05, max_delay=0.05)
+    with reconnecting_session(policy) as (server, session):
+        server.stop()
+        wait_until(lambda: session.close_event is not None, timeout=15)
+    wait_until(lambda: otel.spans("sayna.reconnect"))
+    span = otel.one("sayna.reconnect")
+    assert [e.name for e in span.events if e.name == "attempt"] == ["attempt", "attempt"]
+    assert attributes(span)["error.type"] == "gave_up"
+    assert span.status.status_code is StatusCode.ERROR
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork() exists on POSIX only")
+def test_a_forked_child_reports_none_of_the_parents_sessions(
+    pair: tuple[Session, FakeSession], otel: Telemetry
+) -> None:
+    """After fork() the child's metrics count no session of the parent; the parent's still do."""
+    session, _ = pair
+
+    def child() -> bytes:
+        points = otel.metrics()
+        active = points["sayna.session.active"].value
+        return f"{active} {points['sayna.session.messages.sent'].value}".encode()
+
+    outcome = in_forked_child(child)
+    assert outcome == b"0 0"
+    assert session.connected
+    assert otel.metrics()["sayna.session.active"].value >= 1

@@ -59,6 +59,7 @@ from sayna._events import (
     UnknownEvent,
     VADEvent,
 )
+from sayna._logsetup import apply_environment as _apply_log_environment
 from sayna._models import (
     ApiKeyAuth,
     AzureAuth,
@@ -218,3 +219,7 @@ def __getattr__(name: str) -> object:
 
     warnings.warn(f"sayna.{name} is now sayna.{new}", DeprecationWarning, stacklevel=2)
     return globals()[new]
+
+
+# SAYNA_LOG, read once, when sayna is first imported (docs/logging.rst).
+_apply_log_environment()

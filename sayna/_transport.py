@@ -34,6 +34,7 @@ import requests
 import urllib3.exceptions
 from requests.utils import get_environ_proxies
 
+from sayna import _telemetry as telemetry
 from sayna._errors import (
     SaynaConnectionError,
     SaynaError,
@@ -177,6 +178,7 @@ class RestTransport:
     def _backoff(self, attempt: int) -> float:
         return float(min(self.retry_base_delay * 2**attempt, self.retry_max_delay))
 
+    @telemetry.traced_request
     def open(
         self,
         method: str,
@@ -252,6 +254,7 @@ class RestTransport:
                 answers.clear()
             attempt += 1
             _log.info("%s %s: retry %d of %d in %.2fs", method, path, attempt, retries, delay)
+            telemetry.retry(attempt, delay)
             self.sleep(delay)
 
     def _send(

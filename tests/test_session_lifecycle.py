@@ -9,7 +9,6 @@ import sys
 import textwrap
 import threading
 import time
-import warnings
 
 import pytest
 
@@ -28,6 +27,7 @@ from sayna._events import (
 from sayna._realtime.core import close_all_at_exit
 from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession
+from tests.support.child_processes import in_forked_child
 from tests.support.polling import wait_until
 from tests.support.speech_configs import STT, TTS
 
@@ -279,31 +279,21 @@ def test_interpreter_exit_with_an_open_session_is_clean() -> None:
 def test_a_forked_child_cannot_use_the_session(pair: tuple[Session, FakeSession]) -> None:
     """In a forked child every use raises a clear SaynaError; the parent's session survives."""
     session, fake = pair
-    read_end, write_end = os.pipe()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
-        pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child reports through the pipe
+
+    def child() -> bytes:
         outcome = b"ok"
-        try:
-            for call in (lambda: session.speak("x"), session.close, session.events):
-                try:
-                    call()
-                    outcome = b"no error"
-                except SaynaNotConnectedError as exc:
-                    if "forked child" not in str(exc):
-                        outcome = b"unclear message"
-            close_all_at_exit()  # must leave the parent's connection alone
-            del session
-            gc.collect()
-        except BaseException as exc:
-            outcome = repr(exc).encode()
-        os.write(write_end, outcome)
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as reader:
-        outcome = reader.read()
-    os.waitpid(pid, 0)
+        for call in (lambda: session.speak("x"), session.close, session.events):
+            try:
+                call()
+                outcome = b"no error"
+            except SaynaNotConnectedError as exc:
+                if "forked child" not in str(exc):
+                    outcome = b"unclear message"
+        close_all_at_exit()  # must leave the parent's connection alone
+        gc.collect()
+        return outcome
+
+    outcome = in_forked_child(child)
     assert outcome == b"ok"
     session.speak("parent still here")
     assert fake.wait_for_frame("speak").data["text"] == "parent still here"  # type: ignore[index]

@@ -7,10 +7,12 @@ what it needs from the client as one :class:`~sayna._realtime.opening.RealtimeSe
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
 from sayna import _messages as messages
+from sayna import _telemetry as telemetry
 from sayna._errors import SaynaValidationError
 from sayna._models import LiveKitConfig, LoadingAudioConfig, STTConfig, TTSConfig
 from sayna._realtime.bargein import BargeIn, resolve_barge_in
@@ -27,6 +29,8 @@ if TYPE_CHECKING:
 
 __all__ = ["connect"]
 
+logger = logging.getLogger("sayna")
+
 
 def _validated(value: Any, cls: type, field: str) -> None:
     if value is not None and not isinstance(value, cls):
@@ -35,6 +39,7 @@ def _validated(value: Any, cls: type, field: str) -> None:
         )
 
 
+@telemetry.traced_connect
 def connect(
     self: Sayna,
     stt_config: STTConfig | None = None,
@@ -211,8 +216,16 @@ def connect(
         connection.start()
         connection.send_json(config)
         core.wait_ready(deadline, timeout)
+        telemetry.step("ready")
+        telemetry.session_started(core)
     except BaseException:
         core.close(CLOSE_HANDSHAKE_TIMEOUT, raise_errors=False)
         settings.sessions.discard(session)
         raise
+    logger.debug(
+        "session %d ready in %.3f s (stream %s)",
+        core.id,
+        timeout - (deadline - time.monotonic()),
+        session.stream_id,
+    )
     return session

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sayna import _telemetry as telemetry
 from sayna._errors import (
     SaynaConnectionError,
     SaynaError,
@@ -89,5 +90,6 @@ def open_with_retries(
                 error,
                 delay,
             )
+            telemetry.retry(attempt, delay)
             sleep(delay)
             attempt += 1

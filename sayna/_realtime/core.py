@@ -29,6 +29,7 @@ import threading
 import time
 from typing import Any
 
+from sayna import _telemetry as telemetry
 from sayna._errors import (
     SaynaConfigError,
     SaynaConnectionClosedError,
@@ -267,7 +268,9 @@ class SessionCore:
             connection.counted = True
             self.counters.retire(connection)
 
-    def _finish(self, connection: Connection | None, close: CloseEvent) -> None:
+    def _finish(
+        self, connection: Connection | None, close: CloseEvent, *, gave_up: bool = False
+    ) -> None:
         with self._cond:
             if self.close_event is not None:
                 finished = True
@@ -289,11 +292,14 @@ class SessionCore:
         watched = connect_waiting or self.log.has_consumer() or self.dispatcher.watches(close)
         self.log.append(close, force=True)
         self.log.finish()
+        telemetry.session_ended(self)
         if close.error is not None:
             # One report per failure: an open iterator or a waiting call raises
             # the error and a close callback receives it, so the log only speaks
             # up (WARNING) when no consumer would.
-            level = logging.INFO if watched else logging.WARNING
+            # Giving up reconnecting is always a WARNING: the drop itself was
+            # logged at INFO, expecting a handled reconnect.
+            level = logging.INFO if watched and not gave_up else logging.WARNING
             logger.log(level, "session %d ended: %s", self.id, close.error)
 
     def close(self, timeout: float = 2.0, *, raise_errors: bool = True) -> None:

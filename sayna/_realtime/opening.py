@@ -41,6 +41,7 @@ from websocket import _handshake as websocket_handshake
 from websocket import _http as websocket_http
 from websocket._url import parse_url
 
+from sayna import _telemetry as telemetry
 from sayna._errors import (
     SaynaConnectionError,
     SaynaError,
@@ -292,6 +293,7 @@ def _open_socket(
             proxy["http_proxy_host"], proxy["http_proxy_port"], deadline, ws_url, timeout
         )
     try:
+        telemetry.step("tcp")
         if on_socket is not None:
             on_socket(sock)
         if proxy is not None:
@@ -309,6 +311,7 @@ def _open_socket(
                 raise SaynaTimeoutError(
                     f"connecting to {ws_url} timed out after {timeout:g} s (the TLS handshake)"
                 ) from exc
+            telemetry.step("tls")
     except BaseException:
         sock.close()
         raise
@@ -400,6 +403,7 @@ def open_websocket(
                 endpoint=_endpoint(ws_url),
             )
         sock.settimeout(None)
+        telemetry.step("upgrade")
     except SaynaError:
         _close(sock)
         raise

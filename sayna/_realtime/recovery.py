@@ -21,6 +21,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from sayna import _telemetry as telemetry
 from sayna._errors import SaynaConnectionClosedError, SaynaError, SaynaHttpError
 from sayna._events import (
     CloseEvent,
@@ -64,6 +65,7 @@ def ready_again(core: SessionCore, connection: Connection, event: Event) -> None
             dropped, core._dropped_audio = core._dropped_audio, 0
             attempt = core._attempt
             core._cond.notify_all()
+        logger.info("session %d reconnected (attempt %d)", core.id, attempt)
         # On the reader thread, before anything this connection reads next.
         core.hearing.reconnected()
         # Not forced: like any event it waits for room (issue 22, item 7).
@@ -109,7 +111,8 @@ def connection_ended(core: SessionCore, connection: Connection, close: CloseEven
         core._retire(connection)
         if resume:
             assert policy is not None
-            logger.warning(
+            # INFO: a handled drop is routine; giving up is the WARNING.
+            logger.info(
                 "session %d lost its connection (%s); reconnecting",
                 core.id,
                 close.reason or describe_close(close),
@@ -142,7 +145,8 @@ def _reconnect(
         reason = ended.reason or describe_close(ended)
     failure: BaseException | None = None
     try:
-        _attempts(core, policy, ended, reason, first)
+        with telemetry.reconnect_span(core.id, lambda: core.is_ready):
+            _attempts(core, policy, ended, reason, first)
     except BaseException as exc:  # reported below as the session's end
         failure = exc
     finally:
@@ -180,6 +184,7 @@ def _attempts(
         if not sleep_while_reconnecting(core, delay):
             finish_if_closing(core)
             return
+        telemetry.step("attempt", {"sayna.attempt": attempt})
         outcome = try_reconnect(core, attempt)
         if outcome.done:
             finish_if_closing(core)
@@ -292,7 +297,7 @@ def give_up(
     with core._cond:
         if core.state is not State.RECONNECTING:
             close = client_close()
-    core._finish(None, close)
+    core._finish(None, close, gave_up=close.error is not None)
 
 
 def finish_if_closing(core: SessionCore) -> None:

@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from typing import Protocol
 
 import attrs
+
+from sayna import _telemetry as telemetry
 
 __all__ = ["SessionStats", "SpeechTiming", "SpeechTracker"]
 
@@ -67,11 +70,13 @@ SpeechTiming.__module__ = SessionStats.__module__ = "sayna"
 
 
 class _Utterance:
-    __slots__ = ("audio_bytes", "complete", "first_audio", "started", "text")
+    __slots__ = ("audio_bytes", "complete", "first_audio", "span", "started", "text")
 
     def __init__(self, text: str, started: float) -> None:
         self.text = text
         self.started = started
+        # Its OpenTelemetry span (sayna._telemetry), None without the API.
+        self.span: object = telemetry.speech_start(text)
         self.first_audio: float | None = None
         self.complete: float | None = None
         self.audio_bytes = 0
@@ -107,6 +112,8 @@ class SpeechTracker:
             if token in self._open:
                 self._open.remove(token)
             self.active = bool(self._open)
+            spans = _spans([token])  # type: ignore[list-item]
+        _end(spans, time.monotonic(), "not_sent")
 
     def audio(self, size: int, now: float) -> None:
         with self._lock:
@@ -115,29 +122,58 @@ class SpeechTracker:
             for utterance in self._open:
                 if utterance.first_audio is None:
                     utterance.first_audio = now
+                    if utterance.span is not None:  # once per speech, not per frame
+                        telemetry.speech_audio(utterance.span, utterance.started, now)
             self._open[0].audio_bytes += size
 
     def complete(self, now: float) -> None:
         with self._lock:
-            for utterance in self._open:
+            done = list(self._open)
+            for utterance in done:
                 utterance.complete = now
                 self._done.append(utterance)
             self._open.clear()
             self.active = False
+            spans = _spans(done)
+        _end(spans, now)
 
     def take_lost(self) -> tuple[str, ...]:
         """The texts not complete yet (the connection dropped); they are done, unfinished."""
         with self._lock:
-            lost = tuple(u.text for u in self._open)
-            self._done.extend(self._open)
+            cut = list(self._open)
+            self._done.extend(cut)
             self._open.clear()
             self.active = False
-            return lost
+            spans = _spans(cut)
+        _end(spans, time.monotonic(), "connection_lost")
+        return tuple(u.text for u in cut)
+
+    def end_spans(self, failure: str) -> None:
+        """The session ended: the spans of speech still in flight end with ``failure``."""
+        with self._lock:
+            spans = _spans(self._open)
+        _end(spans, time.monotonic(), failure)
 
     def timings(self) -> tuple[SpeechTiming, ...]:
         with self._lock:
             every = [*self._done, *self._open]
         return tuple(u.timing() for u in every[-SPEECH_KEPT:])
+
+
+def _spans(utterances: list[_Utterance]) -> list[tuple[object, float]]:
+    """Take the spans of ``utterances`` (under the tracker's lock: each ends once)."""
+    taken = []
+    for utterance in utterances:
+        if utterance.span is not None:
+            taken.append((utterance.span, utterance.started))
+            utterance.span = None
+    return taken
+
+
+def _end(spans: list[tuple[object, float]], now: float, failure: str | None = None) -> None:
+    # Outside the lock: an exporter may take its time.
+    for span, started in spans:
+        telemetry.speech_end(span, started, now, failure)
 
 
 class _Counted(Protocol):

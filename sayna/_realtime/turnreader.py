@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from sayna import _telemetry as telemetry
 from sayna._errors import SaynaNotConnectedError, SaynaTimeoutError
 from sayna._events import CloseEvent, Event
 from sayna._realtime.eventlog import Cursor, EventLog
@@ -83,11 +84,13 @@ class TurnReader:
                 # A turn cut short by the end still counts: its words were said.
                 last = assembler.end(now)
                 if last is not None:
+                    telemetry.turn(last)
                     self._queued.append(last)
                 self.close()
                 return
             turn = assembler.take(event, now)
             if turn is not None:
+                telemetry.turn(turn)
                 self._queued.append(turn)
         if not events:
             self.close()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import subprocess
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 
@@ -25,3 +27,27 @@ def started(argv: Sequence[str], **popen: Any) -> Iterator[subprocess.Popen[str]
         for pipe in (process.stdout, process.stderr):
             if pipe is not None:
                 pipe.close()
+
+
+def in_forked_child(child: Callable[[], bytes]) -> bytes:
+    """Run ``child()`` in a forked child process and return the bytes it returned.
+
+    An exception in the child comes back as its repr. The child ends with
+    ``os._exit``, so nothing of the parent (atexit hooks, pytest) runs twice.
+    """
+    read_end, write_end = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+        pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through the pipe
+        try:
+            outcome = child()
+        except BaseException as exc:
+            outcome = repr(exc).encode()
+        os.write(write_end, outcome)
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as reader:
+        outcome = reader.read()
+    os.waitpid(pid, 0)
+    return outcome

@@ -111,11 +111,15 @@ def _load(server: Gunicorn, path: str) -> list[tuple[str, dict[str, Any]]]:
 def _threads_left(server: Gunicorn) -> dict[int, dict[str, Any]]:
     """Ask until both workers have answered /alive (bounded); their last answers."""
     seen: dict[int, dict[str, Any]] = {}
-    for _ in range(200):
+    # A closed session's threads end promptly but not instantly (the shared
+    # pinger ends after its last member): a generous bounded wait, no timing.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
         answer = server.ask("/alive")
         seen[answer["pid"]] = answer
         if len(seen) == WORKERS and all(not a["threads"] for a in seen.values()):
             break
+        time.sleep(0.05)
     return seen
 
 

@@ -51,6 +51,7 @@ __all__ = [
     "SaynaNotReadyError",
     "SaynaProtocolError",
     "SaynaServerError",
+    "SaynaThreadsDisabledError",
     "SaynaTimeoutError",
     "SaynaValidationError",
     "UnprocessableEntityError",
@@ -166,6 +167,16 @@ class SaynaNotReadyError(SaynaError):
     Never raised by this client: :meth:`Sayna.connect` returns a session only
     once ``ready`` has arrived. Kept because the async SDK raises it for sends
     before ``ready``, so code ported from it that names it still imports.
+    """
+
+
+class SaynaThreadsDisabledError(SaynaError):
+    """This process cannot run a session's threads: uWSGI without ``enable-threads``.
+
+    Raised by :meth:`Sayna.connect` before anything is opened. uWSGI without
+    ``--enable-threads`` (``enable-threads = true``) or ``--threads N`` keeps
+    the GIL between requests, so the session's reader thread would never run
+    while no request is being served. REST calls work there; only sessions need it.
     """
 
 

@@ -175,6 +175,7 @@ def _samples() -> dict[type[sayna.SaynaError], sayna.SaynaError]:
         sayna.SaynaNotConnectedError: sayna.SaynaNotConnectedError("closed"),
         sayna.SaynaNotReadyError: sayna.SaynaNotReadyError("not ready"),
         sayna.SaynaAudioError: sayna.SaynaAudioError("no audio device"),
+        sayna.SaynaThreadsDisabledError: sayna.SaynaThreadsDisabledError("no threads"),
         sayna.SaynaConfigError: sayna.SaynaConfigError(
             "refused", server_message="STT configuration is required"
         ),

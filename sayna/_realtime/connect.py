@@ -20,6 +20,7 @@ from sayna._realtime.connect_retry import open_with_retries, resolve_retry
 from sayna._realtime.connection import CLOSE_HANDSHAKE_TIMEOUT
 from sayna._realtime.core import SessionCore
 from sayna._realtime.eventlog import DEFAULT_MAX_AUDIO_BYTES, DEFAULT_MAX_BUFFERED_EVENTS
+from sayna._realtime.hostcheck import require_threads
 from sayna._realtime.reconnect import ReconnectPolicy, resolve_policy
 from sayna._realtime.session import Session
 from sayna._validation import require_bool, require_int, require_positive_seconds
@@ -123,6 +124,8 @@ def connect(
     server answers the configuration with an ``error`` — the first error
     before ``ready`` means the configuration failed, except the server's
     advisory ``loading_audio`` errors, after which it still sends ``ready``;
+    :class:`SaynaThreadsDisabledError` under uWSGI started without
+    ``--enable-threads`` (see :doc:`recipes/servers`);
     :class:`SaynaConnectionClosedError` when the connection closes before
     ``ready`` (or right after it, without ``reconnect``; with ``reconnect``
     the session is returned and reconnects); :class:`SaynaTimeoutError` when
@@ -174,6 +177,8 @@ def connect(
             " not resume the call",
             field="reconnect",
         )
+    # Before anything is opened: a reader thread that cannot run is no session.
+    require_threads()
     settings = self._realtime_settings()
 
     config = messages.config(

@@ -94,24 +94,43 @@ class _KeepAlive:
                     self._wake.wait(delay)
 
 
-_keepalive = _KeepAlive()
+# Made by the first add(), not at import: its lock and condition must be the
+# ones in force when sessions run. gunicorn's gevent worker monkey-patches
+# after a --preload master imported sayna (and after the fork); a real lock
+# made before that would block the whole event loop in the pinger's waits,
+# freezing every request of the worker (each for up to _MAX_SLEEP seconds).
+_keepalive: _KeepAlive | None = None
+# Held only to make the singleton: nothing inside can block or switch.
+_making = threading.Lock()
+
+
+def _current() -> _KeepAlive:
+    global _keepalive
+    with _making:
+        if _keepalive is None:
+            _keepalive = _KeepAlive()
+        return _keepalive
 
 
 def add(member: KeepAliveMember) -> None:
     """Start pinging ``member`` (starts the thread when needed)."""
-    _keepalive.add(member)
+    _current().add(member)
 
 
 def remove(member: KeepAliveMember) -> None:
     """Stop pinging ``member``; the thread ends with the last member."""
-    _keepalive.remove(member)
+    keepalive = _keepalive
+    if keepalive is not None:
+        keepalive.remove(member)
 
 
 def _after_fork_in_child() -> None:
     # The thread does not exist in a forked child, and its lock may have been
-    # held at fork time: start from scratch.
-    global _keepalive
-    _keepalive = _KeepAlive()
+    # held at fork time: the next add() starts from scratch, with the locks
+    # of the child's threading module (monkey-patched by then, under gevent).
+    global _keepalive, _making
+    _keepalive = None
+    _making = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

@@ -48,10 +48,20 @@ def soft_limit_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         signal.signal(signal.SIGUSR1, saved)
 
 
-def _signal_in(seconds: float, signum: int) -> threading.Timer:
-    timer = threading.Timer(seconds, os.kill, (os.getpid(), signum))
-    timer.start()
-    return timer
+def _signal_once_closing(live: Session, signum: int) -> threading.Thread:
+    """Send ``signum`` to this process once ``live`` has begun to close.
+
+    Waiting for the state rather than a fixed delay keeps the signal inside
+    close() however slowly a loaded machine gets there.
+    """
+
+    def send() -> None:
+        wait_until(lambda: not live.connected, timeout=30)
+        os.kill(os.getpid(), signum)
+
+    thread = threading.Thread(target=send, name="test-signal", daemon=True)
+    thread.start()
+    return thread
 
 
 def test_a_soft_time_limit_during_close_is_session_interrupted(
@@ -60,17 +70,17 @@ def test_a_soft_time_limit_during_close_is_session_interrupted(
 ) -> None:
     """The limit striking inside close(): SessionInterrupted, the session closed, no thread left."""
     opened: list[Session] = []
-    timers: list[threading.Timer] = []
+    signallers: list[threading.Thread] = []
 
     def task() -> None:
         with session(stt_config=STT, tts_config=TTS) as live:
             opened.append(live)
             worker_process.wait_for_session().pause_reading()  # our Close goes unanswered
-            timers.append(_signal_in(0.3, signal.SIGUSR1))
+            signallers.append(_signal_once_closing(live, signal.SIGUSR1))
 
     with pytest.raises(SessionInterrupted) as info:
         task()
-    timers[0].join()
+    signallers[0].join()
     assert info.value.reason == "soft_time_limit"
     assert isinstance(info.value.__cause__, SoftTimeLimitExceeded)
     assert opened[0].close_event is not None
@@ -84,7 +94,7 @@ def test_a_shutdown_notice_while_an_inner_block_closes(
     """A notice during an inner block's close lets it finish, then interrupts the outer block."""
     monkeypatch.setattr(connection_module, "CLOSE_HANDSHAKE_TIMEOUT", 30.0)
     opened: list[Session] = []
-    timers: list[threading.Timer] = []
+    signallers: list[threading.Thread] = []
     after_inner: list[str] = []
 
     def task() -> None:
@@ -96,12 +106,12 @@ def test_a_shutdown_notice_while_an_inner_block_closes(
                 fake = next(s for s in worker_process.sessions if s.stream_id == "inner")
                 wait_until(lambda: fake.ready, timeout=5)
                 fake.pause_reading()
-                timers.append(_signal_in(0.3, sayna_celery.SHUTDOWN_NOTICE))
+                signallers.append(_signal_once_closing(inner, sayna_celery.SHUTDOWN_NOTICE))
             after_inner.append("ran")  # the notice must take effect before this
 
     with pytest.raises(SessionInterrupted) as info:
         task()
-    timers[0].join()
+    signallers[0].join()
     assert info.value.reason == "worker_shutdown"
     assert after_inner == []
     assert all(s.close_event is not None for s in opened)

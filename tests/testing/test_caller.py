@@ -161,7 +161,9 @@ def test_during_reply_speaks_over_the_agent_while_its_audio_flows(
     interrupt = fake.caller.say("stop please", during_reply=True, word_ms=20)
     time.sleep(0.3)
     assert interrupt.spoken_at is None  # nothing said before the agent speaks
-    session.speak("This is a long answer that takes a few seconds to play out.")
+    # Ten seconds or so of speech, so that a loaded machine delaying the caller
+    # by seconds still leaves audio to come; the test ends at the caller's turn.
+    session.speak(" ".join(["This is a long answer that takes a few seconds to play out."] * 3))
     order = [
         "audio" if isinstance(e, TTSAudioEvent) else "caller"
         for e in collect(session, turn_end, timeout=10)

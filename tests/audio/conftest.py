@@ -9,8 +9,10 @@ run says why and how to get the device (``sudo .ci/audio-device``).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pathlib
+from collections.abc import Iterator
 
 import pytest
 
@@ -18,6 +20,9 @@ import pytest
 AUDIO_DIR = pathlib.Path(os.environ.get("SAYNA_AUDIO_DIR", "/tmp/sayna-audio"))
 MIC_FILE = AUDIO_DIR / "mic.raw"
 SPEAKER_FILE = AUDIO_DIR / "speaker.raw"
+#: Held (flock) by whoever uses the device files: .ci/run runs the suites of
+#: several Pythons at once, and .ci/audio-extra beside them, on one device.
+LOCK_FILE = AUDIO_DIR / ".lock"
 MIC = "sayna_mic"
 SPEAKER = "sayna_speaker"
 
@@ -71,8 +76,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 @pytest.fixture(autouse=True)
-def virtual_device() -> None:
-    """Fails the test, naming the reason, when the virtual device is missing."""
+def virtual_device() -> Iterator[None]:
+    """Fails the test, naming the reason, when the virtual device is missing; else holds
+    the device's lock for the test, so no other process writes its files meanwhile."""
     problem = device_problem()
     if problem is not None:
         pytest.fail(f"the virtual audio device is missing: {problem}")
+    with LOCK_FILE.open("a") as lock:
+        # Blocks while another suite's test holds it (one test at a time, seconds each).
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

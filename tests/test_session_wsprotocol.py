@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+import pytest
 import websocket
 
 from sayna._errors import SaynaConnectionClosedError
@@ -110,6 +111,26 @@ def test_ping_clock_retries_an_unwritten_ping_and_keeps_the_deadline() -> None:
     assert clock.sent(False, now=10.0) == 10.05
     assert clock.step(now=10.05, last_inbound=0.0) == (PingStep.PING, 13.0)
     assert clock.step(now=13.0, last_inbound=0.0)[0] is PingStep.GIVE_UP
+
+
+def test_ping_clock_measures_a_pong_read_before_the_write_is_reported() -> None:
+    """The reader may take the pong before the keep-alive thread reports its write."""
+    clock = PingClock(10.0, 3.0)
+    clock.step(now=10.0, last_inbound=0.0)
+    clock.writing(10.0)
+    clock.answered(10.002)  # on the reader thread, first
+    clock.sent(True, now=10.003)
+    assert clock.rtt == pytest.approx(0.002)
+
+
+def test_ping_clock_pairs_no_pong_with_a_ping_that_was_not_written() -> None:
+    """A ping that could not be written has no round trip; a stray pong measures nothing."""
+    clock = PingClock(10.0, 3.0)
+    clock.step(now=10.0, last_inbound=0.0)
+    clock.writing(10.0)
+    clock.sent(False, now=10.0)
+    clock.answered(10.5)
+    assert clock.rtt is None
 
 
 def test_ping_clock_forgets_a_ping_when_paused_and_never_pings_without_interval() -> None:

@@ -432,6 +432,7 @@ class Connection:
             self._abort = unanswered_close(pings.timeout)
             self.shutdown_socket()
         elif step is PingStep.PING:
+            pings.writing(time.monotonic())
             delivered = self._send_control(_build_frame(_OP_PING, b""), 0)
             return pings.sent(delivered, time.monotonic() if delivered else now)
         return due

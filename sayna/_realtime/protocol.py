@@ -151,6 +151,15 @@ class PingClock:
         #: The last ping's round trip (write to pong), seconds.
         self.rtt: float | None = None
 
+    def writing(self, now: float) -> None:
+        """A ping's bytes leave at ``now``.
+
+        Stamped before the write, not after: on loopback the reader thread can
+        take the pong before the writing thread runs again, and a stamp made
+        after would miss that round trip (or pair the pong with an older ping).
+        """
+        self._written_at = now
+
     def answered(self, now: float) -> None:
         """A pong arrived at ``now``: the round trip of the ping written last."""
         written, self._written_at = self._written_at, None
@@ -190,8 +199,7 @@ class PingClock:
         """
         self._delivered = delivered
         sent = self._sent_at if self._sent_at is not None else now
-        if delivered:
-            self._written_at = now
-        else:
+        if not delivered:
+            self._written_at = None  # no pong can answer a ping that never left
             return min(sent + self.timeout, now + 0.05)
         return sent + self.timeout

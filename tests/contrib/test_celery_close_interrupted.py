@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,14 +50,17 @@ def soft_limit_handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _signal_once_closing(live: Session, signum: int) -> threading.Thread:
-    """Send ``signum`` to this process once ``live`` has begun to close.
+    """Send ``signum`` to this process while ``live``'s close() waits for the server.
 
     Waiting for the state rather than a fixed delay keeps the signal inside
-    close() however slowly a loaded machine gets there.
+    close() however slowly a loaded machine gets there; the short pause after
+    puts it in the wait for the server's Close (30 s here), not in the steps
+    before it.
     """
 
     def send() -> None:
         wait_until(lambda: not live.connected, timeout=30)
+        time.sleep(0.2)
         os.kill(os.getpid(), signum)
 
     thread = threading.Thread(target=send, name="test-signal", daemon=True)

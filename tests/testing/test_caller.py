@@ -158,11 +158,14 @@ def test_during_reply_speaks_over_the_agent_while_its_audio_flows(
 ) -> None:
     """during_reply waits for TTS audio, then talks while more of it is still arriving."""
     session, fake = live
-    interrupt = fake.caller.say("stop please", during_reply=True, word_ms=20)
+    # 200 ms a word: the audio (40 ms frames at real time) has room to arrive
+    # between the caller's words; at 20 ms a word a loaded machine could hand
+    # the whole utterance over between two audio frames.
+    interrupt = fake.caller.say("stop please", during_reply=True, word_ms=200)
     time.sleep(0.3)
     assert interrupt.spoken_at is None  # nothing said before the agent speaks
-    # Ten seconds or so of speech, so that a loaded machine delaying the caller
-    # by seconds still leaves audio to come; the test ends at the caller's turn.
+    # Ten seconds or so of speech, so that audio is still flowing however late
+    # the caller starts; the test ends at the caller's turn.
     session.speak(" ".join(["This is a long answer that takes a few seconds to play out."] * 3))
     order = [
         "audio" if isinstance(e, TTSAudioEvent) else "caller"

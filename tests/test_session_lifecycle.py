@@ -24,7 +24,7 @@ from sayna._events import (
     ParticipantDisconnectedEvent,
     ReadyEvent,
 )
-from sayna._realtime.core import close_all_at_exit
+from sayna._realtime.core import SessionCore, State, close_all_at_exit
 from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession
 from tests.support.child_processes import in_forked_child
@@ -348,8 +348,35 @@ def test_close_unblocks_a_sender_stuck_on_a_full_socket(pair: tuple[Session, Fak
     fake.resume_reading()
 
 
+@pytest.fixture(params=["prompt", "late"])
+def waiter_wakes(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """ "late": connect()'s wait for ready wakes only after the close has finished,
+    as a descheduled thread on a loaded machine does (it used to raise
+    SaynaConnectionClosedError then, "closed before ready (code 1000)")."""
+    if request.param == "late":
+        waiting = SessionCore._wait_ready
+
+        def wait_ready_late(core: SessionCore, deadline: float, timeout: float) -> None:
+            cond = core._cond
+            woken = cond.wait
+
+            def wait_then_linger(wait_for: float | None = None) -> bool:
+                result = woken(wait_for)
+                if core.state is not State.CONNECTING:
+                    cond.release()  # the close goes on while this thread is away
+                    wait_until(lambda: core.close_event is not None)
+                    cond.acquire()
+                return result
+
+            cond.wait = wait_then_linger  # type: ignore[method-assign]
+            waiting(core, deadline, timeout)
+
+        monkeypatch.setattr(SessionCore, "_wait_ready", wait_ready_late)
+    return str(request.param)
+
+
 def test_closing_the_client_aborts_a_pending_connect(
-    sayna_server: FakeServer,
+    sayna_server: FakeServer, waiter_wakes: str
 ) -> None:
     """Sayna.close() from another thread ends a connect() still waiting for ready."""
     sayna_server.withhold_ready = True

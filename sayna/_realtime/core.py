@@ -205,7 +205,9 @@ class SessionCore:
                     return
                 if self.state is not State.CONNECTING:
                     close = self.close_event
-                    if close is None:
+                    # Closed by us (Session.close, Sayna.close) whether or not
+                    # the close sequence has finished by the time this wakes.
+                    if close is None or close.initiator == "client":
                         raise SaynaNotConnectedError("the session was closed while connecting")
                     when = "right after" if self.ready_event is not None else "before"
                     raise SaynaConnectionClosedError(

@@ -11,6 +11,7 @@ file) cannot make a callback spin.
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
 from collections.abc import Iterator
 from types import ModuleType, TracebackType
@@ -302,17 +303,28 @@ class Speaker(_Device):
         return self.drain(timeout)
 
     def close(self) -> None:
-        """Drop what is queued, stop the writer and close the device."""
+        """Drop what is queued, stop the writer and close the device.
+
+        After :meth:`drain` (nothing dropped), the audio the device still
+        holds, up to its latency, plays out before the device closes.
+        """
         with self._cond:
             if self._closed:
                 return
             self._closed = True
+            played_out = not self._queue and not self._writing and self._error is None
             self._queue.clear()
             self._cond.notify_all()
             thread, stream = self._thread, self._stream
         if thread is not None and thread is not threading.current_thread():
             thread.join()
         if stream is not None:
+            if played_out:
+                # PortAudio's close discards what the device has not played
+                # yet; stop waits for it, so the end of the last answer is
+                # heard (a loaded machine lost its last frames in CI).
+                with contextlib.suppress(Exception):
+                    stream.stop()
             stream.close()
 
     def _raise_error(self) -> None:

@@ -57,6 +57,9 @@ P = ParamSpec("P")
 _NAME = "sayna"
 
 _tracer: Any = None
+# configure() was handed a provider of its own (tests): it records regardless
+# of what the global one is.
+_explicit_provider = False
 _histograms: dict[str, Any] = {}
 _global_histograms: dict[str, Any] | None = None
 
@@ -69,11 +72,12 @@ _TEMPLATES = (
 
 def configure(tracer_provider: Any = None, meter_provider: Any = None) -> None:
     """Use these providers (None: the global ones, which may be set later)."""
-    global _tracer, _histograms, _global_histograms
+    global _tracer, _histograms, _global_histograms, _explicit_provider
     if not enabled:
         return
     from sayna._version import __version__
 
+    _explicit_provider = tracer_provider is not None
     source = _trace if tracer_provider is None else tracer_provider
     _tracer = source.get_tracer(_NAME, __version__)
     if meter_provider is not None:
@@ -84,6 +88,17 @@ def configure(tracer_provider: Any = None, meter_provider: Any = None) -> None:
     if _global_histograms is None:
         _global_histograms = _instruments(_metrics.get_meter(_NAME, __version__))
     _histograms = _global_histograms
+
+
+def _nothing_records() -> bool:
+    """True while no span could be recorded: the API alone, no SDK provider set yet.
+
+    The global provider stays the API's proxy until the application sets one;
+    a span made through it is a no-op that still costs ~30 us per REST call.
+    """
+    return not _explicit_provider and isinstance(
+        _trace.get_tracer_provider(), _trace.ProxyTracerProvider
+    )
 
 
 def _route(path: str) -> str:
@@ -121,7 +136,7 @@ def traced_request(
 
     @functools.wraps(send)
     def traced(transport: Any, method: str, path: str, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        if not enabled:
+        if not enabled or _nothing_records():
             return send(transport, method, path, *args, **kwargs)
         route = _route(path)
         attributes = {

@@ -383,6 +383,37 @@ def test_with_the_global_providers_spans_reach_the_application() -> None:
     assert result.stdout.strip() == "['GET /']"
 
 
+def test_with_no_provider_set_a_rest_call_makes_no_span() -> None:
+    """The API alone (no SDK provider yet): REST calls skip the no-op span and its cost."""
+    code = """
+        from opentelemetry import trace
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+        import sayna
+        from sayna import _telemetry
+        from sayna.testing import FakeServer
+        started = []
+        start = _telemetry._tracer.start_as_current_span
+        def counting(name, *args, **kwargs):
+            started.append(name)
+            return start(name, *args, **kwargs)
+        _telemetry._tracer.start_as_current_span = counting
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider()
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        with FakeServer() as server, sayna.Sayna(server.url) as client:
+            client.health()
+            before = list(started)
+            trace.set_tracer_provider(provider)
+            client.health()
+        print(before, started, [s.name for s in exporter.get_finished_spans()])
+    """
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[] ['GET /'] ['GET /']"
+
+
 def test_a_reconnect_that_gives_up_is_an_error_span(otel: Telemetry) -> None:
     """The server gone for good: sayna.reconnect ends with error.type gave_up after its attempts."""
     policy = ReconnectPolicy(max_attempts=2, initial_delay=0.05, max_delay=0.05)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
@@ -12,6 +13,8 @@ from sayna import (
     SaynaValidationError,
     Session,
 )
+from sayna._events import CloseEvent, Event
+from sayna._realtime.eventlog import EventLog
 from sayna._wav import pace
 from sayna.testing import FakeServer
 from tests.support.polling import wait_until
@@ -69,6 +72,32 @@ def test_say_after_the_server_closed_says_the_session_is_closed(server: FakeServ
         wait_until(lambda: not session.connected)
         with pytest.raises(SaynaNotConnectedError) as info:
             session.say("hello")
+        assert str(info.value) == "say() needs an open session; this one is closed"
+        session.close()
+
+
+def test_say_just_before_the_close_reaches_the_log_says_the_same(
+    server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end is recorded just before its CloseEvent is logged: say() in between says the same."""
+    logged = threading.Event()
+    append = EventLog.append
+
+    def late_close(log: EventLog, event: Event, *, force: bool = False) -> bool:
+        if isinstance(event, CloseEvent):
+            logged.wait(10)  # held until say() has run
+        return append(log, event, force=force)
+
+    monkeypatch.setattr(EventLog, "append", late_close)
+    with Sayna(server.url) as client:
+        session = client.connect(stt_config=STT, tts_config=TTS_16K)
+        server.wait_for_session().close(1000, "bye")
+        wait_until(lambda: session.close_event is not None)
+        try:
+            with pytest.raises(SaynaNotConnectedError) as info:
+                session.say("hello")
+        finally:
+            logged.set()
         assert str(info.value) == "say() needs an open session; this one is closed"
         session.close()
 

@@ -398,6 +398,13 @@ class Session(ReadyFacts, Callbacks, Conversing):
                 if event.error is not None:
                     raise core.closed_error()
                 return False
+        # The end is recorded a moment before its CloseEvent reaches the log:
+        # a session ended all the same (say() after a close must not race it).
+        close = core.close_event
+        if close is not None:
+            if close.error is not None:
+                raise core.closed_error()
+            return False
         return True
 
     @property

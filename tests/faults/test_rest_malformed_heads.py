@@ -58,7 +58,9 @@ def test_malformed_redirect_location_is_a_connection_error(
 ) -> None:
     """A redirect whose Location urllib cannot parse raises SaynaConnectionError, cause kept."""
     scripted.answer = (
-        f"HTTP/1.1 {status} Moved\r\nContent-Length: 0\r\nLocation: ".encode()
+        # Connection: close keeps the answered connection out of the pool: the server
+        # closes it after answering, and a retry that reused it could be reset first.
+        f"HTTP/1.1 {status} Moved\r\nContent-Length: 0\r\nConnection: close\r\nLocation: ".encode()
         + location
         + b"\r\n\r\n"
     )

@@ -2,7 +2,7 @@
 
 Every failure here is a :class:`SaynaProtocolError` naming the request: bytes
 that are not JSON, JSON nested deeper than any Sayna answer (the bound in
-``sayna._nesting``, checked on the text before decoding),
+``sayna._wirejson``, checked on the text before decoding),
 the non-standard constants ``NaN`` / ``Infinity``, a number too long to
 convert, or JSON of the wrong shape for the model. Nothing else escapes, not a
 ``RecursionError`` from a decoder nor an ``AttributeError`` from structuring
@@ -12,22 +12,18 @@ an array where an object belongs.
 from __future__ import annotations
 
 import json
-from typing import Any, NoReturn
+from typing import Any
 
 import cattrs
 
 from sayna._converter import from_wire
 from sayna._errors import SaynaProtocolError
-from sayna._nesting import TOO_DEEP, nested_too_deep
+from sayna._wirejson import TOO_DEEP, loads, nested_too_deep
 
 __all__ = ["decode_json", "structure_answer"]
 
 # A message names the problem; the body excerpt shows the data.
 _PROBLEM_LIMIT = 1000
-
-
-def _refuse_constant(name: str) -> NoReturn:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _refused(message: str, *, method: str, endpoint: str, body: bytes) -> SaynaProtocolError:
@@ -55,7 +51,7 @@ def decode_json(body: bytes, *, method: str, endpoint: str) -> Any:
     if nested_too_deep(text):
         raise refused(f"the answer is {TOO_DEEP}")
     try:
-        data = json.loads(text, parse_constant=_refuse_constant)
+        data = loads(text)
     except ValueError as exc:  # also over-long integers
         raise refused("the server's answer is not valid JSON") from exc
     return data

@@ -23,14 +23,13 @@ ever carries an API key or a secret.
 from __future__ import annotations
 
 import email.utils
-import json
 import math
 import time
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar
 
-from sayna._nesting import nested_too_deep
+from sayna._wirejson import loads, nested_too_deep
 
 __all__ = [
     "AuthenticationError",
@@ -356,7 +355,7 @@ def _parse_body(status: int, text: str) -> tuple[str, str | None]:
         # A hostile body nested past our bound is reported as text like any other.
         return stripped, None
     try:
-        data = json.loads(stripped)
+        data = loads(stripped)
     except ValueError:  # the framework's plain-text rejections
         return stripped, None
     if not isinstance(data, dict):

@@ -20,7 +20,6 @@ have no wire type). Decoding goes through the converter pair of
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal
 
@@ -30,7 +29,7 @@ import cattrs
 from sayna import _converter
 from sayna._errors import SaynaConnectionClosedError
 from sayna._jsondata import WireData, json_data
-from sayna._nesting import TOO_DEEP, nested_too_deep
+from sayna._wirejson import DECODER, TOO_DEEP, loads, nested_too_deep
 
 __all__ = [
     "CallbackErrorEvent",
@@ -398,15 +397,15 @@ def _lenient_hook(wire_type: str) -> tuple[type[Event], Callable[[Any, Any], Any
 # whitespace regex matches); a frame is one JSON value with nothing around it,
 # so the scanner alone parses it. Anything else (surrounding whitespace, a BOM,
 # trailing data, invalid JSON) goes through json.loads for its exact result or
-# error. The scanner is json.loads's own configuration (JSONDecoder()).
+# error. Both are configured by sayna._wirejson (NaN and Infinity refused).
 # json's scanner recurses once per nesting level, and how deep it goes before
-# RecursionError depends on the Python version (sayna._nesting). A frame
+# RecursionError depends on the Python version (sayna._wirejson). A frame
 # nested past our own bound is malformed input like any other, not a failure
 # of the connection, and is refused before the scanner sees it: the scanner's
 # C recursion needs the reader thread's stack (a 1,100-deep frame crashed the
 # process with a 128 KiB stack and did not with 256 KiB, 3.11, x86-64).
-_scan_once: Callable[[str, int], tuple[Any, int]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
-_loads = json.loads
+_scan_once: Callable[[str, int], tuple[Any, int]] = DECODER.scan_once  # type: ignore[attr-defined]
+_loads = loads
 
 
 def _parse(text: str) -> Any:

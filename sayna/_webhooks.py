@@ -37,9 +37,9 @@ from typing import Any, TypeAlias
 import attrs
 
 from sayna._errors import SaynaValidationError, WebhookVerificationError
-from sayna._nesting import TOO_DEEP, nested_too_deep
 from sayna._signing import compute_signature
 from sayna._validation import require_int
+from sayna._wirejson import TOO_DEEP, loads, nested_too_deep
 
 __all__ = [
     "DEFAULT_MAX_BODY_SIZE",
@@ -306,7 +306,7 @@ class WebhookReceiver:
         if nested_too_deep(text):
             raise _reject(f"Webhook body is {TOO_DEEP}.", "invalid_json")
         try:
-            data = json.loads(text)
+            data = loads(text)
         except ValueError as exc:  # JSONDecodeError, and int() digit limits
             raise _reject(f"Webhook body is not valid JSON: {exc}", "invalid_json") from None
         return attrs.evolve(_parse_payload(data), event_id=event_id, timestamp=sent_at)

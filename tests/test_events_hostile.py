@@ -214,3 +214,57 @@ def test_a_deep_frame_does_not_end_a_real_session(sayna_server: FakeServer, clie
         assert isinstance(after, ErrorEvent)
         assert session.ready
         assert session.connected
+
+
+NON_JSON_CONSTANTS = ["NaN", "Infinity", "-Infinity"]
+
+
+@pytest.mark.parametrize("constant", NON_JSON_CONSTANTS)
+@pytest.mark.parametrize(
+    "frame",
+    [
+        '{"type":"stt_result","transcript":"x","is_final":true,"is_speech_final":true,'
+        '"confidence":%s}',
+        '{"type":"stt_result","transcript":"x","is_final":true,"is_speech_final":true,'
+        '"confidence":0.5,"extra":[%s]}',
+        '{"type":"unknown_kind","value":%s}',
+    ],
+    ids=["confidence", "unknown-field", "unknown-type"],
+)
+def test_a_non_json_constant_makes_a_malformed_event(frame: str, constant: str) -> None:
+    """NaN and the infinities are not JSON: the frame is malformed, wherever they sit."""
+    text = frame % constant
+    event = decode_text(text)
+    assert isinstance(event, MalformedEvent)
+    assert event.error == f"not a JSON text frame: {constant} is not JSON"
+    assert event.raw == text
+    with pytest.raises(ValueError, match="is not JSON"):
+        decode_text(text, strict=True)
+
+
+def test_a_nan_confidence_does_not_end_a_real_session(
+    sayna_server: FakeServer, client: Sayna
+) -> None:
+    """A NaN confidence through a real session is a MalformedEvent; the next result arrives."""
+    with client.connect(STT, TTS) as session:
+        fake = sayna_server.wait_for_session()
+        fake.send_text(
+            '{"type":"stt_result","transcript":"odd","is_final":true,'
+            '"is_speech_final":true,"confidence":NaN}'
+        )
+        fake.send_event(
+            {
+                "type": "stt_result",
+                "transcript": "fine",
+                "is_final": True,
+                "is_speech_final": True,
+                "confidence": 0.9,
+            }
+        )
+        refused = session.wait_for(MalformedEvent, 10)
+        result = session.wait_for(STTResultEvent, 10)
+        assert isinstance(refused, MalformedEvent)
+        assert refused.error == "not a JSON text frame: NaN is not JSON"
+        assert isinstance(result, STTResultEvent)
+        assert result.transcript == "fine"
+        assert session.connected

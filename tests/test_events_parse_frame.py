@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
 from sayna._events import MalformedEvent, STTResultEvent, _parse, decode_text
+from sayna._wirejson import refuse_constant
 
 TEXTS = [
     '{"type":"stt_result","transcript":"hi","is_final":true,"is_speech_final":false,"confidence":1}',
@@ -32,7 +34,7 @@ TEXTS = [
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_parse_matches_json_loads(text: str) -> None:
-    """Every text parses to json.loads's value or raises json.loads's error message."""
+    """Every text parses to json.loads's value or raises its error, the constants refused."""
 
     def outcome(parse: Callable[[str], object]) -> str:
         try:
@@ -40,7 +42,7 @@ def test_parse_matches_json_loads(text: str) -> None:
         except ValueError as exc:
             return f"{type(exc).__name__}: {exc}"
 
-    assert outcome(_parse) == outcome(json.loads)
+    assert outcome(_parse) == outcome(partial(json.loads, parse_constant=refuse_constant))
 
 
 def test_decode_text_uses_the_fast_path_and_keeps_errors() -> None:

@@ -439,7 +439,7 @@ def _refusal(sock: Any, answer: Answer, ws_url: str, deadline: float) -> SaynaEr
             endpoint=_endpoint(ws_url),
         )
     body = read_error_body(sock, answer, deadline=deadline)
-    # error_from_response bounds the JSON nesting itself (sayna._nesting).
+    # error_from_response bounds the JSON nesting itself (sayna._wirejson).
     return error_from_response(
         answer.status, body, method="GET", endpoint=_endpoint(ws_url), headers=answer.headers
     )

@@ -48,7 +48,7 @@ import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import IO, Any
 
-from sayna._nesting import nested_too_deep
+from sayna._wirejson import loads, nested_too_deep
 
 __all__ = [
     "FORMAT",
@@ -195,7 +195,7 @@ def encode_body(data: bytes, *, exact: bool) -> dict[str, Any]:
         # Too deep to walk for credentials: nothing of it is written.
         return {"text": REDACTED}
     try:
-        value = json.loads(text)
+        value = loads(text)
     except ValueError:
         return {"text": text}
     cleaned = redact(value)
@@ -275,10 +275,6 @@ def read_cassette(
     return events
 
 
-def _refuse_constant(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
-
-
 def _parse_line(line: str, name: str, number: int, *, header: bool) -> Any:
     """One line's JSON, refused when it is not JSON or nests too deep."""
     if nested_too_deep(line, MAX_CASSETTE_DEPTH):
@@ -286,7 +282,7 @@ def _parse_line(line: str, name: str, number: int, *, header: bool) -> Any:
             f"cassette {name}, line {number}: JSON nested deeper than {MAX_CASSETTE_DEPTH} levels"
         )
     try:
-        value = json.loads(line, parse_constant=_refuse_constant)
+        value = loads(line)
     except ValueError:
         if header:
             raise CassetteError(f"{name} is not a Sayna cassette (no {FORMAT!r} header)") from None

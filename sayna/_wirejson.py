@@ -1,20 +1,28 @@
-"""The JSON nesting bound: ours, checked on the text before any decoder sees it.
+"""JSON from the network, read by one set of rules on every Python we support.
 
-``json``'s C scanner recurses once per nesting level, and where it gives up
-moved between versions: ``RecursionError`` at about 1,000 levels on 3.10 and
-3.11, past 1,100 on 3.12 and past 5,000 on 3.13. Every JSON text that comes
-from the network (REST answers, error bodies, WebSocket frames, webhook bodies)
-is measured here first, so the same text is refused for the same reason on
-every Python we support, and the decoder never recurses deeper than
-:data:`MAX_JSON_DEPTH`.
+Two rules on top of the :mod:`json` module's own:
+
+- **Nesting is bounded by us.** ``json``'s C scanner recurses once per nesting
+  level, and where it gives up moved between versions: ``RecursionError`` at
+  about 1,000 levels on 3.10 and 3.11, past 1,100 on 3.12 and past 5,000 on
+  3.13. Every JSON text that comes from the network (REST answers, error
+  bodies, WebSocket frames, webhook bodies) is measured here first, so the
+  same text is refused for the same reason everywhere, and the decoder never
+  recurses deeper than :data:`MAX_JSON_DEPTH`.
+- **``NaN``, ``Infinity`` and ``-Infinity`` are refused.** They are not JSON
+  (RFC 8259), the server's encoder never writes them, and ``json`` accepts
+  them by default: a confidence of ``NaN`` would pass every type check and
+  compare unequal to itself in user code.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from itertools import accumulate
+from typing import Any, NoReturn
 
-__all__ = ["MAX_JSON_DEPTH", "TOO_DEEP", "nested_too_deep"]
+__all__ = ["DECODER", "MAX_JSON_DEPTH", "TOO_DEEP", "loads", "nested_too_deep", "refuse_constant"]
 
 #: Deepest nesting accepted in any JSON from the server. Sayna's messages are
 #: at most four levels deep; 64 leaves room for growth and stays far from the
@@ -45,3 +53,18 @@ def nested_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     brackets = _NOT_A_BRACKET.sub("", _STRING.sub("", text))
     # The running depth, computed by C iterators (about 30 ns a bracket).
     return max(accumulate(map(_STEP, brackets)), default=0) > limit
+
+
+def refuse_constant(name: str) -> NoReturn:
+    """The decoders' ``parse_constant``: every non-JSON constant is refused."""
+    raise ValueError(f"{name} is not JSON")
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` with the constants refused (the caller bounds the nesting first)."""
+    return json.loads(text, parse_constant=refuse_constant)
+
+
+#: The same configuration as a decoder: its ``scan_once`` is the WebSocket
+#: frame fast path's parser.
+DECODER = json.JSONDecoder(parse_constant=refuse_constant)

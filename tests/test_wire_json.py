@@ -18,7 +18,7 @@ from sayna import (
     WebhookReceiver,
     WebhookVerificationError,
 )
-from sayna._nesting import MAX_JSON_DEPTH, TOO_DEEP, nested_too_deep
+from sayna._wirejson import MAX_JSON_DEPTH, TOO_DEEP, nested_too_deep
 from sayna.testing import make_webhook_request, sip_webhook_payload
 from tests.support.rawserver import RawServer, read_request_head
 
@@ -135,3 +135,43 @@ def test_a_webhook_body_past_the_bound_is_invalid_json(levels: int, refused: boo
         assert info.value.reason == "invalid_json"
     else:
         assert receiver.receive(headers, body).sip_host == "sip.example.com"
+
+
+# --- NaN and the infinities are refused everywhere ------------------------------
+
+CONSTANTS = ["NaN", "Infinity", "-Infinity"]
+
+
+@pytest.mark.parametrize("constant", CONSTANTS)
+def test_a_rest_answer_with_a_non_json_constant_is_refused(constant: str) -> None:
+    """A /health answer carrying NaN or an infinity is not JSON: SaynaProtocolError."""
+    body = b'{"status":"OK","extra":' + constant.encode() + b"}"
+    with RawServer(_answering("200 OK", body)) as raw, Sayna(raw.url, max_retries=0) as client:
+        with pytest.raises(SaynaProtocolError, match="not valid JSON") as info:
+            client.health()
+        assert "is not JSON" in str(info.value.__cause__)
+
+
+@pytest.mark.parametrize("constant", CONSTANTS)
+def test_an_error_answer_with_a_non_json_constant_is_kept_as_text(constant: str) -> None:
+    """A 400 whose JSON carries NaN is not parsed: its whole text is the server message."""
+    body = b'{"message":"no","extra":' + constant.encode() + b"}"
+    with (
+        RawServer(_answering("400 Bad Request", body)) as raw,
+        Sayna(raw.url, max_retries=0) as client,
+        pytest.raises(BadRequestError) as info,
+    ):
+        client.health()
+    assert info.value.server_message == body.decode()
+
+
+@pytest.mark.parametrize("constant", CONSTANTS)
+def test_a_webhook_body_with_a_non_json_constant_is_invalid_json(constant: str) -> None:
+    """A correctly signed webhook carrying NaN is invalid_json: the signature vouches for
+    the sender, not for the JSON."""
+    # json.dumps writes a float NaN as NaN, as a careless signer would.
+    headers, body = make_webhook_request(SECRET, {**sip_webhook_payload(), "x": float(constant)})
+    assert constant.encode() in body
+    with pytest.raises(WebhookVerificationError, match="is not JSON") as info:
+        WebhookReceiver(SECRET).receive(headers, body)
+    assert info.value.reason == "invalid_json"

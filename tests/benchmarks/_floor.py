@@ -158,15 +158,18 @@ def tts(url: str, frames: int, size: int, mode: str) -> dict[str, Any]:
     return {"seconds": elapsed, "count": got[0], "expected": frames * size, "frames": got[1]}
 
 
-def upload(url: str, frames: int, size: int) -> dict[str, Any]:
+def upload(url: str, frames: int, size: int, then_clear: bool = False) -> dict[str, Any]:
+    """FRAMES audio frames (then ``clear``: issue #26's row) until the server's count."""
     total = frames * size
     chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
-    ws = open_ready(url, upload_id(total))
+    ws = open_ready(url, CLEAR_ID if then_clear else upload_id(total))
     try:
         start = time.perf_counter()
         send_bytes = ws.send_bytes
         for _ in range(frames):
             send_bytes(chunk)
+        if then_clear:
+            ws.send(json.dumps({"type": "clear"}))
         acked = 0
         for message in messages(ws):
             if message.__class__ is dict and message["type"] == "stt_result":
@@ -222,27 +225,6 @@ def push(url: str, n: int) -> dict[str, Any]:
     finally:
         ws.close(timeout=1)
     return {"seconds": elapsed, "count": count, "expected": n}
-
-
-def upload_clear(url: str, frames: int, size: int) -> dict[str, Any]:
-    chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
-    ws = open_ready(url, CLEAR_ID)
-    clear = json.dumps({"type": "clear"})
-    try:
-        start = time.perf_counter()
-        send_bytes = ws.send_bytes
-        for _ in range(frames):
-            send_bytes(chunk)
-        ws.send(clear)
-        acked = 0
-        for message in messages(ws):
-            if message.__class__ is dict and message["type"] == "stt_result":
-                acked = int(message["transcript"].split()[1])
-                break
-        elapsed = time.perf_counter() - start
-    finally:
-        ws.close(timeout=1)
-    return {"seconds": elapsed, "count": acked, "expected": frames * size}
 
 
 def rtt_done(url: str, rounds: int, size: int) -> dict[str, Any]:

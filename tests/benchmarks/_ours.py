@@ -136,16 +136,19 @@ def tts(url: str, frames: int, size: int, mode: str) -> dict[str, Any]:
     return {"seconds": elapsed, "count": got[0], "expected": frames * size, "frames": got[1]}
 
 
-def upload(url: str, frames: int, size: int) -> dict[str, Any]:
+def upload(url: str, frames: int, size: int, then_clear: bool = False) -> dict[str, Any]:
+    """FRAMES audio frames (then ``clear``: issue #26's row) until the server's count."""
     total = frames * size
     chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
-    session = open_ready(url, upload_id(total))
+    session = open_ready(url, CLEAR_ID if then_clear else upload_id(total))
     try:
         events = session.events()
         start = time.perf_counter()
         send = session.on_audio_input
         for _ in range(frames):
             send(chunk)
+        if then_clear:
+            session.clear()
         acked = 0
         for event in events:
             if event.__class__ is STTResultEvent:
@@ -259,28 +262,6 @@ def push(url: str, n: int) -> dict[str, Any]:
     finally:
         session.close()
     return {"seconds": elapsed, "count": count, "expected": n}
-
-
-def upload_clear(url: str, frames: int, size: int) -> dict[str, Any]:
-    """Issue #26: FRAMES audio frames, then ``clear``, until the server's reply."""
-    chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
-    session = open_ready(url, CLEAR_ID)
-    try:
-        events = session.events()
-        start = time.perf_counter()
-        send = session.on_audio_input
-        for _ in range(frames):
-            send(chunk)
-        session.clear()
-        acked = 0
-        for event in events:
-            if event.__class__ is STTResultEvent:
-                acked = int(event.transcript.split()[1])
-                break
-        elapsed = time.perf_counter() - start
-    finally:
-        session.close()
-    return {"seconds": elapsed, "count": acked, "expected": frames * size}
 
 
 def rtt_done(url: str, rounds: int, size: int) -> dict[str, Any]:

@@ -151,10 +151,10 @@ def tts(url: str, frames: int, size: int, mode: str) -> dict[str, Any]:
     return asyncio.run(_tts(url, frames, size, mode))
 
 
-async def _upload(url: str, frames: int, size: int) -> dict[str, Any]:
+async def _upload(url: str, frames: int, size: int, then_clear: bool) -> dict[str, Any]:
     total = frames * size
     chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
-    client = await open_ready(url, upload_id(total))
+    client = await open_ready(url, CLEAR_ID if then_clear else upload_id(total))
     try:
         acked = asyncio.get_running_loop().create_future()
         client.register_on_stt_result(lambda m: acked.set_result(int(m.transcript.split()[1])))
@@ -162,6 +162,8 @@ async def _upload(url: str, frames: int, size: int) -> dict[str, Any]:
         send = client.on_audio_input
         for _ in range(frames):
             await send(chunk)
+        if then_clear:
+            await client.clear()
         count = await acked
         elapsed = time.perf_counter() - start
     finally:
@@ -169,8 +171,9 @@ async def _upload(url: str, frames: int, size: int) -> dict[str, Any]:
     return {"seconds": elapsed, "count": count, "expected": total}
 
 
-def upload(url: str, frames: int, size: int) -> dict[str, Any]:
-    return asyncio.run(_upload(url, frames, size))
+def upload(url: str, frames: int, size: int, then_clear: bool = False) -> dict[str, Any]:
+    """FRAMES audio frames (then ``clear``: issue #26's row) until the server's count."""
+    return asyncio.run(_upload(url, frames, size, then_clear))
 
 
 async def _rtt(url: str, rounds: int) -> dict[str, Any]:
@@ -238,28 +241,6 @@ async def _push(url: str, n: int) -> dict[str, Any]:
 def push(url: str, n: int) -> dict[str, Any]:
     """Issue #26: connect, then N pushed ``stt_result`` through a queue to the completion."""
     return asyncio.run(_push(url, n))
-
-
-async def _upload_clear(url: str, frames: int, size: int) -> dict[str, Any]:
-    chunk = (CHUNK * (size // len(CHUNK) + 1))[:size]
-    client = await open_ready(url, CLEAR_ID)
-    try:
-        acked = asyncio.get_running_loop().create_future()
-        client.register_on_stt_result(lambda m: acked.set_result(int(m.transcript.split()[1])))
-        start = time.perf_counter()
-        send = client.on_audio_input
-        for _ in range(frames):
-            await send(chunk)
-        await client.clear()
-        count = await acked
-        elapsed = time.perf_counter() - start
-    finally:
-        await client.disconnect()
-    return {"seconds": elapsed, "count": count, "expected": frames * size}
-
-
-def upload_clear(url: str, frames: int, size: int) -> dict[str, Any]:
-    return asyncio.run(_upload_clear(url, frames, size))
 
 
 async def _rtt_done(url: str, rounds: int, size: int) -> dict[str, Any]:

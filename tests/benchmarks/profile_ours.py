@@ -35,7 +35,7 @@ SCENARIOS: dict[str, Any] = {
     "connect": lambda url: _ours.connect(url, 50),
     # Issue #26's workloads.
     "i26_events": lambda url: _ours.push(url, 20_000),
-    "i26_upload": lambda url: _ours.upload_clear(url, 5000, 3200),
+    "i26_upload": lambda url: _ours.upload(url, 5000, 3200, then_clear=True),
     "i26_rtt": lambda url: _ours.rtt_done(url, 500, 320),
     "i26_many": lambda url: _ours.many_push(url, 1000, 100),
     "i26_rest": lambda url: _ours.rest(url, 300),

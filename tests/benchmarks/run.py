@@ -192,9 +192,9 @@ def issue26_jobs(sizes: dict[str, Any]) -> list[dict[str, Any]]:
         job(
             "issue26",
             "i26_upload",
-            {"frames": frames, "size": size},
+            {"frames": frames, "size": size, "then_clear": True},
             {"i26_upload": "seconds"},
-            fn="upload_clear",
+            fn="upload",
         ),
         job(
             "issue26",

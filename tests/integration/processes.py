@@ -8,6 +8,7 @@ stopped by :meth:`Process.stop` — SIGTERM, then SIGKILL to the whole group.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import pathlib
 import signal
@@ -15,7 +16,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 HERE = pathlib.Path(__file__).resolve().parent
 BIN = pathlib.Path(sys.executable).parent
@@ -219,3 +223,68 @@ class WorkerFactory:
         self.started.clear()
         if errors:
             raise errors[0]
+
+
+def ask_json(url: str, timeout: float) -> dict[str, Any]:
+    """GET ``url`` (no proxy) and decode its JSON (an HTTP error's too, with its status)."""
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=timeout) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+    except urllib.error.HTTPError as exc:  # a view's 502: the SaynaError it caught
+        with exc:
+            answer = {"status": exc.code, **json.loads(exc.read())}
+    return answer
+
+
+def _answers(url: str) -> bool:
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(url, timeout=10):
+            return True
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return True
+    except OSError:
+        return False
+
+
+def start_gunicorn(
+    label: str,
+    app: str,
+    options: Sequence[str],
+    *,
+    workers: int,
+    workdir: pathlib.Path,
+    sayna_url: str,
+    timeout: float = 120.0,
+) -> tuple[Process, str]:
+    """gunicorn serving ``app`` (a module of this folder), once ``workers`` have booted
+    and one of them answers; returns the process and its base URL."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    process = Process(
+        f"gunicorn {label}",
+        [
+            str(BIN / "gunicorn"),
+            f"--bind=127.0.0.1:{port}",
+            f"--timeout={timeout:g}",
+            *options,
+            app,
+        ],
+        log=workdir / f"gunicorn-{label}.log",
+        cwd=HERE,
+        env={"SAYNA_URL": sayna_url, "SAYNA_API_KEY": ""},
+    )
+    try:
+        process.wait_until(
+            lambda: process.output().count("Booting worker") >= workers,
+            "workers booting",
+            timeout=timeout,
+        )
+        # Booted is not yet accepting: wait (bounded) for a first answer, any status.
+        process.wait_until(lambda: _answers(base), "a first answer", timeout=timeout)
+    except BaseException:
+        process.stop()
+        raise
+    return process, base

@@ -7,18 +7,16 @@ connections it opened. Every answer is checked.
 
 from __future__ import annotations
 
-import json
 import pathlib
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 
 from sayna.testing import FakeServer
-from tests.integration.processes import BIN, HERE, Process, free_port
+from tests.integration.processes import ask_json, start_gunicorn
 
 REQUESTS = 200
 
@@ -33,40 +31,23 @@ def gunicorn(
     request: pytest.FixtureRequest, workdir: pathlib.Path, sayna_local: FakeServer
 ) -> Iterator[str]:
     """``gunicorn --preload`` on wsgi_app in one worker mode; yields its base URL."""
-    port = free_port()
-    server = Process(
-        f"gunicorn {request.param}",
-        [
-            str(BIN / "gunicorn"),
-            "--preload",
-            f"--bind=127.0.0.1:{port}",
-            "--timeout=60",
-            *WORKER_MODES[request.param],
-            "wsgi_app:app",
-        ],
-        log=workdir / f"gunicorn-{request.param}.log",
-        cwd=HERE,
-        env={"SAYNA_URL": sayna_local.url, "SAYNA_API_KEY": ""},
+    process, base = start_gunicorn(
+        request.param,
+        "wsgi_app:app",
+        ["--preload", *WORKER_MODES[request.param]],
+        workers=2,
+        workdir=workdir,
+        sayna_url=sayna_local.url,
+        timeout=60,
     )
     try:
-        server.wait_until(
-            lambda: server.output().count("Booting worker") >= 2, "workers booting", timeout=60
-        )
-        yield f"http://127.0.0.1:{port}"
+        yield base
     finally:
-        server.stop()
+        process.stop()
 
 
-def _ask(base: str, text: str) -> dict[str, object]:
-    url = f"{base}/speak?{urllib.parse.urlencode({'text': text})}"
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(url, timeout=60) as response:
-            answer: dict[str, object] = json.loads(response.read())
-    except urllib.error.HTTPError as exc:  # the view's 502: a failed REST call
-        with exc:
-            answer = {"status": exc.code, **json.loads(exc.read())}
-    return answer
+def _ask(base: str, text: str) -> dict[str, Any]:
+    return ask_json(f"{base}/speak?{urllib.parse.urlencode({'text': text})}", timeout=60)
 
 
 def test_preloaded_client_answers_every_view_right(gunicorn: str) -> None:

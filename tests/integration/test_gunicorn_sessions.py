@@ -9,12 +9,9 @@ SIGTERM must stop the workers cleanly (no worker timeout, no SIGKILL).
 
 from __future__ import annotations
 
-import json
 import pathlib
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -22,7 +19,7 @@ from typing import Any
 import pytest
 
 from sayna.testing import FakeServer
-from tests.integration.processes import BIN, HERE, Process, free_port
+from tests.integration.processes import Process, ask_json, start_gunicorn
 
 pytest.importorskip("gevent")  # in the test extra; the gevent worker needs it
 
@@ -42,20 +39,12 @@ MODES = {
 class Gunicorn:
     """One gunicorn master and its workers, serving session_app."""
 
-    def __init__(self, process: Process, port: int) -> None:
+    def __init__(self, process: Process, base: str) -> None:
         self.process = process
-        self.base = f"http://127.0.0.1:{port}"
+        self.base = base
 
     def ask(self, path: str, text: str = "") -> dict[str, Any]:
-        url = f"{self.base}{path}?{urllib.parse.urlencode({'text': text})}"
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(url, timeout=120) as response:
-                answer: dict[str, Any] = json.loads(response.read())
-        except urllib.error.HTTPError as exc:  # the view's 502: a SaynaError
-            with exc:
-                answer = {"status": exc.code, **json.loads(exc.read())}
-        return answer
+        return ask_json(f"{self.base}{path}?{urllib.parse.urlencode({'text': text})}", timeout=120)
 
 
 @pytest.fixture(params=sorted(MODES))
@@ -63,40 +52,16 @@ def gunicorn(
     request: pytest.FixtureRequest, workdir: pathlib.Path, sayna_local: FakeServer
 ) -> Iterator[Gunicorn]:
     """gunicorn on session_app in one worker mode, stopped (at the latest) at the end."""
-    port = free_port()
-    process = Process(
-        f"gunicorn {request.param}",
-        [
-            str(BIN / "gunicorn"),
-            f"--bind=127.0.0.1:{port}",
-            f"--workers={WORKERS}",
-            "--timeout=120",
-            "--graceful-timeout=60",
-            *MODES[request.param],
-            "session_app:app",
-        ],
-        log=workdir / f"gunicorn-sessions-{request.param}.log",
-        cwd=HERE,
-        env={"SAYNA_URL": sayna_local.url, "SAYNA_API_KEY": ""},
+    process, base = start_gunicorn(
+        f"sessions-{request.param}",
+        "session_app:app",
+        [f"--workers={WORKERS}", "--graceful-timeout=60", *MODES[request.param]],
+        workers=WORKERS,
+        workdir=workdir,
+        sayna_url=sayna_local.url,
     )
     try:
-        process.wait_until(
-            lambda: process.output().count("Booting worker") >= WORKERS,
-            "workers booting",
-            timeout=120,
-        )
-        server = Gunicorn(process, port)
-        # Booted is not yet accepting: wait (bounded) for a first answer.
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                server.ask("/alive")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        yield server
+        yield Gunicorn(process, base)
     finally:
         process.stop()
 

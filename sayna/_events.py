@@ -418,6 +418,20 @@ def _parse(text: str) -> Any:
     return value
 
 
+# A TTS download is thousands of binary frames a second, and attrs' frozen
+# __init__ (a setattr guard per field) was a fifth of the reader's time per
+# frame. TTSAudioEvent has one field and no validator or converter, so the
+# slot is filled directly; a test keeps the result equal to the constructor's.
+_new_object = object.__new__
+_set_tts_data = vars(TTSAudioEvent)["data"].__set__
+# The same for stt_result, the bulk of a transcription stream (four fields,
+# none with a validator or converter).
+_set_transcript = vars(STTResultEvent)["transcript"].__set__
+_set_is_final = vars(STTResultEvent)["is_final"].__set__
+_set_is_speech_final = vars(STTResultEvent)["is_speech_final"].__set__
+_set_confidence = vars(STTResultEvent)["confidence"].__set__
+
+
 def decode_text(raw: str | bytes, *, strict: bool = False) -> Event:
     """Turn one text frame into an event; the JSON is parsed exactly once.
 
@@ -467,12 +481,13 @@ def decode_text(raw: str | bytes, *, strict: bool = False) -> Event:
                 and speech_final.__class__ is bool
                 and confidence.__class__ is float
             ):
-                return STTResultEvent(
-                    transcript=transcript,
-                    is_final=is_final,
-                    is_speech_final=speech_final,
-                    confidence=confidence,
-                )
+                # The slots filled directly, as decode_binary does (0.9 -> 0.45 us).
+                result: STTResultEvent = _new_object(STTResultEvent)
+                _set_transcript(result, transcript)
+                _set_is_final(result, is_final)
+                _set_is_speech_final(result, speech_final)
+                _set_confidence(result, confidence)
+                return result
         found = _lenient_hook(wire_type)
         if found is None:
             return UnknownEvent(payload=data)
@@ -486,14 +501,6 @@ def decode_text(raw: str | bytes, *, strict: bool = False) -> Event:
     if strict:
         raise ValueError(error)
     return MalformedEvent(raw=text, error=error)
-
-
-# A TTS download is thousands of binary frames a second, and attrs' frozen
-# __init__ (a setattr guard per field) was a fifth of the reader's time per
-# frame. TTSAudioEvent has one field and no validator or converter, so the
-# slot is filled directly; a test keeps the result equal to the constructor's.
-_new_object = object.__new__
-_set_tts_data = vars(TTSAudioEvent)["data"].__set__
 
 
 def decode_binary(data: bytes) -> TTSAudioEvent:

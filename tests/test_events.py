@@ -217,6 +217,28 @@ def test_binary_decoding_builds_what_the_constructor_builds() -> None:
         fast.data = b"x"  # type: ignore[misc]
 
 
+def test_stt_result_decoding_builds_what_the_constructor_builds() -> None:
+    """The stt_result fast path fills the slots directly; the result must be indistinguishable."""
+    fast = decode_text(
+        '{"type":"stt_result","transcript":"hi","is_final":true,'
+        '"is_speech_final":false,"confidence":0.25}'
+    )
+    made = STTResultEvent(transcript="hi", is_final=True, is_speech_final=False, confidence=0.25)
+    assert fast == made
+    assert hash(fast) == hash(made)
+    assert repr(fast) == repr(made)
+    assert type(fast) is STTResultEvent
+    # The shortcut sets these four slots: a field added later must not be left unset.
+    assert [field.name for field in attrs.fields(STTResultEvent)] == [
+        "transcript",
+        "is_final",
+        "is_speech_final",
+        "confidence",
+    ]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.transcript = "x"  # type: ignore[misc]
+
+
 def test_every_event_type_string_is_unique_and_maps_back() -> None:
     """Each class has its own wire type; server types map back through event_class."""
     types = [cls.type for cls in ALL_CLASSES]

@@ -23,6 +23,7 @@ imports only the ones below it::
                      opened by the first call (SessionTurns)
           bargein    the barge-in policy and the guard the reader applies
           eventlog   the event log and its cursors, bounded
+            cursor   a consumer's place in the log, and its site in user code
           sending    the send rules: which connection, waits and drops in a gap
           reconnect  the policy value: backoff, what is resumable
           registry   the process's open sessions, closed at interpreter exit

@@ -16,7 +16,8 @@ from typing import NoReturn
 
 from sayna._errors import SaynaTimeoutError
 from sayna._events import CloseEvent, Event
-from sayna._realtime.eventlog import Cursor, EventLog, user_site
+from sayna._realtime.cursor import Cursor, user_site
+from sayna._realtime.eventlog import EventLog
 
 __all__ = ["EventIterator", "poll"]
 

@@ -16,7 +16,8 @@ from typing import Any, Union
 
 from sayna._errors import SaynaCallbackError, SaynaValidationError
 from sayna._events import CallbackErrorEvent, CloseEvent, Event, UnknownEvent
-from sayna._realtime.eventlog import Cursor, EventLog
+from sayna._realtime.cursor import Cursor
+from sayna._realtime.eventlog import EventLog
 from sayna._realtime.protocol import describe
 
 __all__ = ["Dispatcher", "EventKey", "EventMatch", "callable_name", "check_key", "matcher"]

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 from sayna import _telemetry as telemetry
 from sayna._errors import SaynaNotConnectedError, SaynaTimeoutError
 from sayna._events import CloseEvent, Event
-from sayna._realtime.eventlog import Cursor, EventLog
+from sayna._realtime.cursor import Cursor
+from sayna._realtime.eventlog import EventLog
 from sayna._turns import Turn, TurnAssembler
 
 if TYPE_CHECKING:

@@ -219,11 +219,14 @@ def reconnect_span(session_id: int, succeeded: Callable[[], bool]) -> Iterator[N
 # --- speech and turns ----------------------------------------------------------------
 
 
-def speech_start(text: str) -> Any:
+def speech_start(text: str, session_id: int) -> Any:
     """``speak()``: a span parented to the caller's current span (None when disabled)."""
     if not enabled:
         return None
-    return _tracer.start_span("sayna.speech", attributes={"sayna.speech.characters": len(text)})
+    return _tracer.start_span(
+        "sayna.speech",
+        attributes={"sayna.speech.characters": len(text), "sayna.session.id": session_id},
+    )
 
 
 def speech_audio(span: Any, started: float, now: float) -> None:
@@ -241,7 +244,7 @@ def speech_end(span: Any, started: float, now: float, failure: str | None = None
     span.end()
 
 
-def turn(value: Turn) -> None:
+def turn(value: Turn, session_id: int) -> None:
     """A user turn the session's turn reader assembled, as a span of its real length."""
     if not enabled:
         return
@@ -251,6 +254,7 @@ def turn(value: Turn) -> None:
         "sayna.turn",
         start_time=offset + int(value.started_at * 1e9),
         attributes={
+            "sayna.session.id": session_id,
             "sayna.turn.segments": len(value.segments),
             "sayna.turn.characters": len(value.text),
             "sayna.turn.barged_in": value.barged_in,

@@ -76,7 +76,7 @@ def test_counters_add_up_over_a_reconnect(sayna_server: FakeServer, client: Sayn
 
 def test_speech_tracker_keeps_the_last_hundred_and_reports_lost_texts() -> None:
     """Queued utterances share a completion; a drop lists the unfinished; 100 are kept."""
-    tracker = SpeechTracker()
+    tracker = SpeechTracker(1)
     tracker.spoke("a", 0.0)
     tracker.spoke("b", 1.0)
     tracker.audio(10, 2.0)

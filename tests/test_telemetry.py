@@ -259,7 +259,10 @@ def test_a_speech_is_one_span_from_speak_to_complete_under_the_callers_span(
     assert span.parent is not None
     assert span.parent.span_id == parent.get_span_context().span_id
     assert events(span) == ["first_audio"]
-    assert attributes(span) == {"sayna.speech.characters": len("Hello there")}
+    assert attributes(span) == {
+        "sayna.speech.characters": len("Hello there"),
+        "sayna.session.id": session._core.id,
+    }
     assert span.status.status_code is StatusCode.UNSET
     first_audio = span.events[0].timestamp
     assert span.start_time is not None
@@ -289,6 +292,7 @@ def test_a_turn_is_a_span_of_its_length(pair: tuple[Session, FakeSession], otel:
     assert turn.text == "book a table for two"
     span = otel.one("sayna.turn")
     assert attributes(span) == {
+        "sayna.session.id": session._core.id,
         "sayna.turn.segments": 2,
         "sayna.turn.characters": len(turn.text),
         "sayna.turn.barged_in": False,
@@ -310,6 +314,7 @@ def test_a_reconnect_is_a_span_with_its_attempts(
     span = otel.one("sayna.reconnect")
     assert events(span) == ["attempt", "tcp", "upgrade"]
     assert dict(span.events[0].attributes or {}) == {"sayna.attempt": 1}
+    assert attributes(span)["sayna.session.id"] == session._core.id
     assert span.status.status_code is StatusCode.UNSET
     assert otel.metrics()["sayna.session.reconnects"].value == before + 1
 

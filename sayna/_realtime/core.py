@@ -112,7 +112,7 @@ class SessionCore:
         self.fatal: SaynaConnectionClosedError | None = None
         self._user_closed = False
         self.connection: Connection | None = None
-        self.speech = SpeechTracker()
+        self.speech = SpeechTracker(self.id)
         self.hearing = Hearing()
         #: Barge-in (connect(barge_in=...)), applied by the reader; None when off.
         self.barge_in = None if barge_in is None else BargeInGuard(barge_in)

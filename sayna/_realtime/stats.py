@@ -72,11 +72,11 @@ SpeechTiming.__module__ = SessionStats.__module__ = "sayna"
 class _Utterance:
     __slots__ = ("audio_bytes", "complete", "first_audio", "span", "started", "text")
 
-    def __init__(self, text: str, started: float) -> None:
+    def __init__(self, text: str, started: float, session_id: int) -> None:
         self.text = text
         self.started = started
         # Its OpenTelemetry span (sayna._telemetry), None without the API.
-        self.span: object = telemetry.speech_start(text)
+        self.span: object = telemetry.speech_start(text, session_id)
         self.first_audio: float | None = None
         self.complete: float | None = None
         self.audio_bytes = 0
@@ -90,7 +90,9 @@ class _Utterance:
 class SpeechTracker:
     """Utterances in flight and the last :data:`SPEECH_KEPT` ones, for timings and drops."""
 
-    def __init__(self) -> None:
+    def __init__(self, session_id: int) -> None:
+        #: The session's number, on its speech spans (sayna._telemetry).
+        self.session_id = session_id
         self._lock = threading.Lock()
         self._open: list[_Utterance] = []
         self._done: collections.deque[_Utterance] = collections.deque(maxlen=SPEECH_KEPT)
@@ -100,7 +102,7 @@ class SpeechTracker:
 
     def spoke(self, text: str, now: float) -> object:
         """``speak(text)`` is about to send; return a token for :meth:`withdraw`."""
-        utterance = _Utterance(text, now)
+        utterance = _Utterance(text, now, self.session_id)
         with self._lock:
             self._open.append(utterance)
             self.active = True

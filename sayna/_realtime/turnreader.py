@@ -36,10 +36,11 @@ logger = logging.getLogger("sayna")
 class TurnReader:
     """Reads turns through a passive cursor of ``log`` (see the module docstring)."""
 
-    __slots__ = ("__weakref__", "_assembler", "_cursor", "_lock", "_log", "_queued")
+    __slots__ = ("__weakref__", "_assembler", "_cursor", "_lock", "_log", "_queued", "_session_id")
 
-    def __init__(self, log: EventLog) -> None:
+    def __init__(self, log: EventLog, session_id: int) -> None:
         self._log = log
+        self._session_id = session_id  # on the turn spans (sayna._telemetry)
         self._lock = threading.Lock()  # one listen() at a time; others wait their turn
         self._cursor: Cursor | None = log.open(iterator=False, passive=True)
         self._cursor.owner = "the session's turn reader"
@@ -85,13 +86,13 @@ class TurnReader:
                 # A turn cut short by the end still counts: its words were said.
                 last = assembler.end(now)
                 if last is not None:
-                    telemetry.turn(last)
+                    telemetry.turn(last, self._session_id)
                     self._queued.append(last)
                 self.close()
                 return
             turn = assembler.take(event, now)
             if turn is not None:
-                telemetry.turn(turn)
+                telemetry.turn(turn, self._session_id)
                 self._queued.append(turn)
         if not events:
             self.close()
@@ -147,5 +148,5 @@ class SessionTurns:
             with self._lock:
                 reader = self._reader
                 if reader is None:
-                    reader = self._reader = TurnReader(core.log)
+                    reader = self._reader = TurnReader(core.log, core.id)
         return reader

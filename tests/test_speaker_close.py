@@ -15,6 +15,7 @@ import pytest
 
 from sayna import _devices
 from sayna.audio import Speaker
+from tests.support.polling import wait_until
 
 
 class HeldStream:
@@ -67,6 +68,10 @@ def test_close_with_audio_still_queued_stops_at_once(stream: HeldStream) -> None
     speaker.feed(b"\x01\x02" * 8000)
     closer = threading.Thread(target=speaker.close)
     closer.start()
+    # Released only once close() has taken its decision: released earlier, the
+    # writer could hand every piece to the device first, and there would be
+    # nothing left to drop (seen on a loaded 3.10).
+    wait_until(lambda: "closed" in repr(speaker), timeout=10)
     stream.release.set()
     closer.join(10)
     assert not closer.is_alive()

@@ -9,6 +9,7 @@ import sys
 import textwrap
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -24,6 +25,7 @@ from sayna._events import (
     ParticipantDisconnectedEvent,
     ReadyEvent,
 )
+from sayna._realtime import recovery
 from sayna._realtime.core import SessionCore, State, close_all_at_exit
 from sayna._realtime.session import Session
 from sayna.testing import FakeServer, FakeSession
@@ -68,6 +70,26 @@ def test_close_does_not_wait_for_a_server_that_never_answers(
     assert our_threads() == []
     assert session.close_event is not None
     assert session.close_event.error is None
+    fake.resume_reading()
+
+
+def test_close_returns_with_the_end_recorded_when_the_reader_is_late(
+    pair: tuple[Session, FakeSession], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its time spent on an unanswered Close, close() still returns only once the reader
+    has recorded the end (a loaded machine scheduled the reader late: seen in CI)."""
+    session, fake = pair
+    fake.pause_reading()
+    ended = recovery.connection_ended
+
+    def late(core: SessionCore, connection: Any, close: CloseEvent) -> None:
+        time.sleep(0.3)
+        ended(core, connection, close)
+
+    monkeypatch.setattr(recovery, "connection_ended", late)
+    session.close(timeout=0.2)
+    assert session.close_event is not None
+    assert not session.connected
     fake.resume_reading()
 
 

@@ -70,6 +70,13 @@ logger = logging.getLogger("sayna")
 
 _ids = itertools.count(1)
 
+# Once close() has shut the socket down, the reader stops at its next read and
+# records the end; close() waits this long past its own timeout for that, so
+# that the session has ended (close_event set, every event in the log) when it
+# returns. The reader never blocks once the log is unbound: this is only time
+# for a loaded machine to schedule it.
+READER_STOP_GRACE = 0.5
+
 
 def _copy_error(error: SaynaConnectionClosedError) -> SaynaConnectionClosedError:
     # Each raise gets a fresh instance: re-raising one object from several
@@ -307,6 +314,8 @@ class SessionCore:
     def close(self, timeout: float = 2.0, *, raise_errors: bool = True) -> None:
         self.check_process()
         deadline = time.monotonic() + max(0.0, timeout)
+        # close(timeout=0) never waits, not even for the reader.
+        stop_by = deadline + READER_STOP_GRACE if timeout > 0 else deadline
         me = threading.current_thread()
         with self._cond:
             self._user_closed = True
@@ -324,7 +333,13 @@ class SessionCore:
             opening = self._opening
         try:
             self._close_steps(
-                connection, opening, deadline, initiate=initiate, resume=resume, was=was
+                connection,
+                opening,
+                deadline,
+                stop_by,
+                initiate=initiate,
+                resume=resume,
+                was=was,
             )
         except BaseException:
             # Interrupted: cut the socket without waiting for anything, so the
@@ -345,6 +360,7 @@ class SessionCore:
         connection: Connection | None,
         opening: Any,
         deadline: float,
+        stop_by: float,
         *,
         initiate: bool,
         resume: bool,
@@ -368,7 +384,7 @@ class SessionCore:
             else:
                 connection.close(deadline)
         if connection is not None:
-            connection.join(deadline)
+            connection.join(stop_by)
         reconnector = self._reconnector
         if reconnector is not None and reconnector is not me:
             reconnector.join(max(0.0, deadline - time.monotonic()))

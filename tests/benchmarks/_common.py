@@ -167,6 +167,17 @@ def many_result(
     }
 
 
+def rest_result(health_s: float, speak_s: float, ok: int, n: int) -> dict[str, float]:
+    """The REST scenario's figures: N ``health`` and N ``speak_rest`` calls, OK of them right."""
+    return {
+        "health_seconds": health_s,
+        "speak_seconds": speak_s,
+        "seconds": health_s + speak_s,
+        "count": ok,
+        "expected": 2 * n,
+    }
+
+
 class Stopwatch:
     __slots__ = ("elapsed", "start")
 

@@ -26,6 +26,7 @@ from _common import (
     many_result,
     percentile,
     push_id,
+    rest_result,
     settled_rss_bytes,
     thread_count,
     tts_id,
@@ -339,13 +340,7 @@ def rest(url: str, n: int, trust_env: bool = True) -> dict[str, Any]:
         speak_s = time.perf_counter() - start
     finally:
         client.close()
-    return {
-        "health_seconds": health_s,
-        "speak_seconds": speak_s,
-        "seconds": health_s + speak_s,
-        "count": ok,
-        "expected": 2 * n,
-    }
+    return rest_result(health_s, speak_s, ok, n)
 
 
 def rss(url: str, n: int, mode: str) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from _common import (
     many_result,
     percentile,
     push_id,
+    rest_result,
     settled_rss_bytes,
     thread_count,
     tts_id,
@@ -334,13 +335,7 @@ async def _rest(url: str, n: int) -> dict[str, Any]:
         speak_s = time.perf_counter() - start
     finally:
         await client._http_client.close()  # what disconnect() would do; no socket here
-    return {
-        "health_seconds": health_s,
-        "speak_seconds": speak_s,
-        "seconds": health_s + speak_s,
-        "count": ok,
-        "expected": 2 * n,
-    }
+    return rest_result(health_s, speak_s, ok, n)
 
 
 def rest(url: str, n: int, trust_env: bool = True) -> dict[str, Any]:

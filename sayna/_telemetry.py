@@ -34,6 +34,7 @@ else:
 
 if TYPE_CHECKING:
     from sayna._realtime.core import SessionCore
+    from sayna._realtime.stats import SessionStats
     from sayna._turns import Turn
 
 __all__ = [
@@ -301,11 +302,16 @@ def session_ended(core: SessionCore) -> None:
         if core not in _live:
             return
         _live.discard(core)
-        _ended["received"] += stats.messages_received
-        _ended["sent"] += stats.messages_sent
-        _ended["audio_received"] += stats.audio_bytes_received
-        _ended["audio_sent"] += stats.audio_bytes_sent
-        _ended["reconnects"] += stats.reconnects
+        _add(_ended, stats)
+
+
+def _add(totals: dict[str, int], stats: SessionStats) -> None:
+    """Add one session's counters to ``totals`` (keys as in ``_ended``)."""
+    totals["received"] += stats.messages_received
+    totals["sent"] += stats.messages_sent
+    totals["audio_received"] += stats.audio_bytes_received
+    totals["audio_sent"] += stats.audio_bytes_sent
+    totals["reconnects"] += stats.reconnects
 
 
 def _totals() -> tuple[dict[str, int], int]:
@@ -313,12 +319,7 @@ def _totals() -> tuple[dict[str, int], int]:
         totals = dict(_ended)
         live = [core for core in _live if core.in_this_process]
     for core in live:
-        stats = core.stats()
-        totals["received"] += stats.messages_received
-        totals["sent"] += stats.messages_sent
-        totals["audio_received"] += stats.audio_bytes_received
-        totals["audio_sent"] += stats.audio_bytes_sent
-        totals["reconnects"] += stats.reconnects
+        _add(totals, core.stats())
     return totals, len(live)
 
 

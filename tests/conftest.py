@@ -19,6 +19,7 @@ import pytest
 
 from sayna import Sayna, Session
 from sayna.testing import FakeServer, FakeSession
+from tests.support import held_stream as stand_in_stream
 from tests.support.speech_configs import STT, TTS, TTS_16K
 
 #: The ``server`` fixture's keywords when no fake_server marker applies.
@@ -89,6 +90,12 @@ def pair(
     }
     with client.connect(**keywords) as session:
         yield session, sayna_server.wait_for_session()
+
+
+@pytest.fixture
+def held_stream(monkeypatch: pytest.MonkeyPatch) -> stand_in_stream.HeldStream:
+    """Every Speaker opened in the test plays into this stand-in stream (no sound card)."""
+    return stand_in_stream.install(monkeypatch)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -29,10 +30,12 @@ class Playback:
     """Feeds a session's :class:`~sayna.TTSAudioEvent` audio to a speaker until stopped.
 
     Made by :meth:`Session.play_on <sayna.Session.play_on>`. The audio is
-    decoded (G.711) and resampled to the speaker's format on the session's
-    reader thread; a VAD ``speech_start`` (the caller talks over the agent)
-    and :meth:`clear` drop what is queued. A context manager: leaving it
-    stops feeding (what is queued still plays; the speaker stays open).
+    decoded (G.711) and resampled to the speaker's format by a callback, on
+    the session's dispatcher thread; a VAD ``speech_start`` (the caller
+    talks over the agent) and :meth:`clear` drop what is queued;
+    :meth:`drain` waits until what was received has played. A context
+    manager: leaving it stops feeding (what is queued still plays; the
+    speaker stays open).
     """
 
     def __init__(self, session: Session, speaker: Speaker) -> None:
@@ -92,6 +95,34 @@ class Playback:
             # A fresh filter: the old one's tail belongs to the dropped speech.
             self._resampler = Resampler(self._rate, self._speaker.sample_rate)
             self._odd = b""
+
+    def drain(self, timeout: float | None = None) -> bool:
+        """Wait until the speech received so far has been played; False on ``timeout``.
+
+        Use it, not ``speaker.drain()``, before closing the speaker: the
+        session's callbacks may still be feeding its last frames after
+        :meth:`~sayna.Session.say` has returned or an iterator has seen the
+        ``tts_playback_complete``, and the resampler holds the last few
+        milliseconds until this flushes it.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._session.wait_callbacks(timeout):
+            return False
+        self._feed_tail()
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        return self._speaker.drain(left)
+
+    def _feed_tail(self) -> None:
+        # The filter's last milliseconds end what was said; speech arriving
+        # later starts a fresh filter, as after clear().
+        with self._lock:
+            if self._stopped:
+                return
+            tail = self._resampler.flush()
+            self._resampler = Resampler(self._rate, self._speaker.sample_rate)
+            self._odd = b""
+            if tail:
+                self._speaker.feed(to_channels(tail, 1, self._speaker.channels))
 
     def stop(self) -> None:
         """Stop feeding the speaker; what is queued still plays."""

@@ -113,10 +113,10 @@ def say(ctx: Context) -> int:
             stt_config=stt, tts_config=tts, timeout=ctx.timeout or CONNECT_TIMEOUT
         ) as session,
         Speaker(sample_rate=a.sample_rate, device=a.device) as speaker,
-        session.play_on(speaker),
+        session.play_on(speaker) as playback,
     ):
         result = say_text(session, a.text, timeout=ctx.timeout or WAIT_TIMEOUT)
-        speaker.drain(timeout=ctx.timeout or WAIT_TIMEOUT)
+        playback.drain(timeout=ctx.timeout or WAIT_TIMEOUT)
     if a.output:
         report_audio(ctx, a.output, result)
     ctx.note(f"played {len(result)} bytes on {name}")

@@ -140,7 +140,7 @@ def talk(ctx: Context) -> int:
             timeout=ctx.timeout or CONNECT_TIMEOUT,
         ) as session,
         Speaker(sample_rate=a.speaker_rate, device=a.speaker) as speaker,
-        session.play_on(speaker),
+        session.play_on(speaker) as playback,
         mic,
     ):
         ctx.note(f"talking on {mic_name} and {speaker_name}; Ctrl-C ends")
@@ -169,7 +169,7 @@ def talk(ctx: Context) -> int:
             sender.join(_JOIN_TIMEOUT)
         if not interrupted:
             # The last answer plays out; a device that failed meanwhile raises here.
-            speaker.drain(timeout=_DRAIN_TIMEOUT)
+            playback.drain(timeout=_DRAIN_TIMEOUT)
     if failed and ended_by == "closed":
         raise failed[0]
     if ctx.json:

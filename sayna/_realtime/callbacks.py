@@ -70,6 +70,18 @@ class Callbacks:
         self._core.check_process()
         return self._core.dispatcher.remove(event_type, handler, None)
 
+    def wait_callbacks(self, timeout: float | None = None) -> bool:
+        """Wait until the callbacks have handled every event received so far.
+
+        Callbacks run on the session's dispatcher thread, which may still be
+        behind when :meth:`say`, :meth:`wait_for` or an iterator has already
+        seen a later event. True once every callback due for those events has
+        returned (at once if there are none), False if ``timeout`` seconds
+        passed first. Not from a callback (it would wait for itself).
+        """
+        self._core.check_process()
+        return self._core.dispatcher.wait_handled(timeout)
+
     def _register_slot(
         self, slot: str, key: type[Event], callback: Callable[[Any], Any] | None
     ) -> None:

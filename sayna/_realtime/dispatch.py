@@ -105,6 +105,12 @@ class Dispatcher:
         self.errors_lock = threading.Lock()
         self.errors: list[BaseException] = []
         self._unraised: list[BaseException] = []
+        #: The log entries the thread is past: every callback due for them returned.
+        self.handled = 0
+        self._finished = False  # the thread has returned
+        # Made by the first wait_handled(): until someone waits, the thread's
+        # progress costs one attribute store per batch, no lock.
+        self._progress: threading.Condition | None = None
 
     def stop_starting(self) -> None:
         """The session is closing: a handler registered from now on starts no thread."""
@@ -125,6 +131,7 @@ class Dispatcher:
             self._registry = ((*handlers, handler), {})
             if self.thread is None and not self._stopped:
                 cursor = self._cursor = self._log.open(iterator=False, start=since)
+                self.handled = since
                 self.thread = threading.Thread(
                     target=self._run,
                     args=(cursor,),
@@ -212,8 +219,46 @@ class Dispatcher:
                                 self._failed(handler.fn, event, exc)
                     if cls is CloseEvent:
                         return
+                self.handled = first + len(events)
+                if self._progress is not None:
+                    self._notify_progress()
         finally:
+            self._finished = True
+            self._notify_progress()
             log.release(cursor)
+
+    def _notify_progress(self) -> None:
+        progress = self._progress
+        if progress is not None:
+            with progress:
+                progress.notify_all()
+
+    def wait_handled(self, timeout: float | None) -> bool:
+        """Wait until the callbacks due for every event received so far have returned.
+
+        True at once without a dispatcher (no callback was ever registered) or
+        once it has stopped; False if ``timeout`` seconds passed first.
+        """
+        if self.thread is threading.current_thread():
+            raise SaynaValidationError(
+                "wait_callbacks() cannot be called from a callback: the callbacks run one"
+                " after another on one thread, so it would wait for itself"
+            )
+        target = self._log.end
+        if self.thread is None:
+            return True
+
+        def done() -> bool:
+            if self._finished:
+                return True
+            return self.handled >= target and all(h.replayed for h in self._registry[0])
+
+        with self._lock:
+            if self._progress is None:
+                self._progress = threading.Condition()
+            progress = self._progress
+        with progress:
+            return progress.wait_for(done, timeout)
 
     def _catch_up(self, handlers: tuple[_Handler, ...], seq: int) -> None:
         """Deliver to newly registered handlers what they are due from before ``seq``."""
@@ -221,14 +266,16 @@ class Dispatcher:
         for handler in handlers:
             if handler.replayed:
                 continue
-            handler.replayed = replayed = True
             if handler.since < seq:
                 for event in self._log.snapshot(handler.since, seq):
                     if handler.matches(event):
                         self._call(handler.fn, event)
+            # Only now: wait_handled() counts a handler as done once it was replayed.
+            handler.replayed = replayed = True
         if replayed:
             with self._lock:
                 self._end_setup_if_replayed()
+            self._notify_progress()
 
     def _call(self, fn: Callable[[Any], Any], event: Event) -> None:
         try:

@@ -110,11 +110,14 @@ def test_play_on_feeds_streamed_speech_to_the_speaker(session: Session) -> None:
     """session.play_on(speaker) plays every TTS frame as it arrives; the device gets the speech."""
     done = threading.Event()
     session.on(TTSPlaybackCompleteEvent, lambda _: done.set())
-    with Speaker(sample_rate=16000, device=SPEAKER) as speaker, session.play_on(speaker):
+    with (
+        Speaker(sample_rate=16000, device=SPEAKER) as speaker,
+        session.play_on(speaker) as playback,
+    ):
         session.speak("Streamed to the speaker.")
         assert done.wait(10)
-        assert speaker.drain(timeout=10)
-    assert decode_speech(_speaker_bytes(), 16000) == "Streamed to the speaker."
+        assert playback.drain(timeout=10)
+    assert _speaker_bytes() == encode_speech("Streamed to the speaker.", 16000)
 
 
 def test_play_on_resamples_to_the_speaker_rate(session: Session) -> None:
@@ -122,15 +125,17 @@ def test_play_on_resamples_to_the_speaker_rate(session: Session) -> None:
     text = "Three times the rate."
     done = threading.Event()
     session.on(TTSPlaybackCompleteEvent, lambda _: done.set())
-    with Speaker(sample_rate=48000, device=SPEAKER) as speaker, session.play_on(speaker):
+    with (
+        Speaker(sample_rate=48000, device=SPEAKER) as speaker,
+        session.play_on(speaker) as playback,
+    ):
         session.speak(text)
         assert done.wait(10)
-        assert speaker.drain(timeout=10)
+        assert playback.drain(timeout=10)  # flushes the filter's last milliseconds too
     got = array.array("h", _speaker_bytes())
     want = array.array("h", resample(encode_speech(text, 16000), 16000, 48000))
-    # The stream is not flushed while the session lasts: the filter keeps its last ~ms.
-    assert len(want) - 2400 <= len(got) <= len(want)
-    assert max(abs(a - b) for a, b in zip(got, want, strict=False)) <= 4
+    assert len(got) == len(want)
+    assert max(abs(a - b) for a, b in zip(got, want, strict=True)) <= 4
 
 
 def test_barge_in_clears_the_speaker(server: FakeServer, session: Session) -> None:

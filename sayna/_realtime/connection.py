@@ -319,10 +319,22 @@ class Connection:
         # as no one selects on this socket for reading.
         owner = self._owner
         speech = owner.speech
-        heard = owner.hearing.result
         stt_result = STTResultEvent
         pending: list[Event] = []
+        # The read's stt_results, for hearing, handed over with the batch.
+        results: list[STTResultEvent] = []
+        heard = results.append
         extend = owner.log.extend
+
+        def hand_over() -> None:
+            # Hearing first: finish() must know of a result a consumer can see.
+            if results:
+                owner.hearing.results(results, self.last_inbound)
+                results.clear()
+            if pending:
+                extend(pending)
+                pending.clear()
+
         guard = owner.barge_in
         complete = TTSPlaybackCompleteEvent
         close: CloseEvent | None = None
@@ -339,9 +351,7 @@ class Connection:
                     # may block, so batching never delays an event. A full log
                     # blocks right here, so a reader under backpressure stops
                     # reading.
-                    if pending:
-                        extend(pending)
-                        pending.clear()
+                    hand_over()
                     self.received_messages, self.received_audio = received, audio_in
                     fill()
                     self.last_inbound = time.monotonic()
@@ -359,7 +369,7 @@ class Connection:
                         if event.__class__ is complete and speech.active:
                             speech.complete(self.last_inbound)
                         elif event.__class__ is stt_result:
-                            heard(event, self.last_inbound)
+                            heard(event)
                     elif opcode == _OP_CLOSE:
                         close = self._on_close_frame(payload)
                         break
@@ -382,8 +392,7 @@ class Connection:
                     if len(pending) >= BATCH:
                         # A large read is handed over in slices, so consumers
                         # start on it while the rest is decoded.
-                        extend(pending)
-                        pending.clear()
+                        hand_over()
         except Exception as exc:
             close = self._on_transport_end(exc)
         finally:
@@ -391,8 +400,7 @@ class Connection:
                 close = CloseEvent(code=None, reason="reader stopped", initiator="network")
             if guard is not None:
                 guard.flush(pending)
-            if pending:
-                extend(pending)
+            hand_over()
             self.received_messages, self.received_audio = received, audio_in
             self.open = False
             owner.connection_ended(self, close)

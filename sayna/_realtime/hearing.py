@@ -19,9 +19,10 @@ what the reader saw, kept here:
   endpointing delay; the stand-in's is 500 ms), so a second of nothing
   means the audio held none.
 
-The connection's reader calls :meth:`Hearing.result` for every
-``stt_result`` and the core calls :meth:`Hearing.audio_sent` for every
-frame, so the rule sees results no consumer has read yet. After a reconnect
+The connection's reader hands every ``stt_result`` to :meth:`Hearing.results`
+(once per read, before the events reach the log) and the core calls
+:meth:`Hearing.audio_sent` for every frame, so the rule sees results no
+consumer has read yet. After a reconnect
 the new server has heard nothing of what the old one was working on: that
 audio is over (``ReconnectedEvent`` reports what was lost), and only audio
 sent since counts.
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sayna._errors import SaynaTimeoutError
 from sayna._events import STTResultEvent
@@ -65,15 +66,34 @@ class Hearing:
         self.audio_at = now
 
     def result(self, event: STTResultEvent, now: float) -> None:
+        """One ``stt_result`` received at ``now``."""
+        self.results((event,), now)
+
+    def results(self, events: Sequence[STTResultEvent], now: float) -> None:
+        """The ``stt_result`` events of one read, in order, all received at ``now``.
+
+        The reader hands them over once per read, not once per result (a
+        lock round trip each was a tenth of its time on a stream of results).
+        """
+        # Only the last result that ends or opens a turn decides whether one
+        # is open. An open turn makes the end time irrelevant until the next
+        # end sets it anew, so the scan stops there, usually at the last result.
+        turn_open: bool | None = None
+        for event in reversed(events):
+            if event.is_speech_final:
+                turn_open = False
+                break
+            # Blank results never open a turn: a recogniser may report
+            # silence as empty interims, and no end of turn follows them.
+            if event.transcript.strip():
+                turn_open = True
+                break
         with self._lock:
             self._result_at = now
-            if event.is_speech_final:
-                self._open = False
-                self._ended_at = now
-            elif event.transcript.strip():
-                # Blank results never open a turn: a recogniser may report
-                # silence as empty interims, and no end of turn follows them.
-                self._open = True
+            if turn_open is not None:
+                self._open = turn_open
+                if not turn_open:
+                    self._ended_at = now
             if self._waiting:
                 self._cond.notify_all()
 

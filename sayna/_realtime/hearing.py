@@ -22,10 +22,9 @@ what the reader saw, kept here:
 The connection's reader hands every ``stt_result`` to :meth:`Hearing.results`
 (once per read, before the events reach the log) and the core calls
 :meth:`Hearing.audio_sent` for every frame, so the rule sees results no
-consumer has read yet. After a reconnect
-the new server has heard nothing of what the old one was working on: that
-audio is over (``ReconnectedEvent`` reports what was lost), and only audio
-sent since counts.
+consumer has read yet. After a reconnect the new server has heard nothing of
+what the old one was working on: that audio is over (``ReconnectedEvent``
+reports what was lost), and only audio sent since counts.
 """
 
 from __future__ import annotations

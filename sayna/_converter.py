@@ -27,7 +27,6 @@ __all__ = ["converter", "from_wire", "register", "strict_converter", "to_wire"]
 T = TypeVar("T")
 
 _Hook = Callable[[cattrs.Converter], None]
-_registrations: list[_Hook] = []
 
 
 def _structure_base64(value: Any, _: type) -> bytes:
@@ -96,7 +95,6 @@ def register(hook: _Hook) -> _Hook:
     """
     hook(converter)
     hook(strict_converter)
-    _registrations.append(hook)
     return hook
 
 

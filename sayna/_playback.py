@@ -62,8 +62,9 @@ class Playback:
         self._speaker = speaker
         self._rate = config.sample_rate or _DEFAULT_RATE
         self._lock = threading.Lock()
-        self._resampler = Resampler(self._rate, speaker.sample_rate)  # soxr missing: now
-        self._odd = b""  # a byte of a sample split across two frames
+        self._resampler: Resampler
+        self._odd: bytes
+        self._restart_filter()  # soxr missing: the error comes now, not at the first frame
         self._stopped = False
         session.on(TTSAudioEvent, self._on_audio)
         session.on(VADEvent, self._on_vad)
@@ -80,9 +81,17 @@ class Playback:
             data = self._odd + data
             cut = len(data) - len(data) % 2
             self._odd = data[cut:]
-            pcm = self._resampler.process(data[:cut])
-            if pcm:
-                self._speaker.feed(to_channels(pcm, 1, self._speaker.channels))
+            self._play(self._resampler.process(data[:cut]))
+
+    def _play(self, pcm: bytes) -> None:
+        # Lock held: the speaker's format, queued after what was fed before.
+        if pcm:
+            self._speaker.feed(to_channels(pcm, 1, self._speaker.channels))
+
+    def _restart_filter(self) -> None:
+        # Lock held (or the constructor): what comes next starts a new stream.
+        self._resampler = Resampler(self._rate, self._speaker.sample_rate)
+        self._odd = b""  # a byte of a sample split across two frames
 
     def _on_vad(self, event: VADEvent) -> None:
         if event.event in BARGE_IN_EVENTS:
@@ -93,8 +102,7 @@ class Playback:
         with self._lock:
             self._speaker.clear()
             # A fresh filter: the old one's tail belongs to the dropped speech.
-            self._resampler = Resampler(self._rate, self._speaker.sample_rate)
-            self._odd = b""
+            self._restart_filter()
 
     def drain(self, timeout: float | None = None) -> bool:
         """Wait until the speech received so far has been played; False on ``timeout``.
@@ -119,10 +127,8 @@ class Playback:
             if self._stopped:
                 return
             tail = self._resampler.flush()
-            self._resampler = Resampler(self._rate, self._speaker.sample_rate)
-            self._odd = b""
-            if tail:
-                self._speaker.feed(to_channels(tail, 1, self._speaker.channels))
+            self._restart_filter()
+            self._play(tail)
 
     def stop(self) -> None:
         """Stop feeding the speaker; what is queued still plays."""

@@ -35,7 +35,7 @@ def test_results_with_no_waiter_notify_nobody() -> None:
     hearing = Hearing()
     cond = counting(hearing)
     for _ in range(100):
-        hearing.result(INTERIM, time.monotonic())
+        hearing.results([INTERIM], time.monotonic())
     assert cond.notified == 0
     assert hearing._open
 
@@ -45,7 +45,7 @@ def test_a_waiter_is_notified_of_each_result() -> None:
     hearing = Hearing()
     cond = counting(hearing)
     hearing.audio_sent(time.monotonic())
-    hearing.result(INTERIM, time.monotonic())  # a turn is open: not answered
+    hearing.results([INTERIM], time.monotonic())  # a turn is open: not answered
     done: list[bool] = []
     waiter = threading.Thread(
         target=lambda: done.append(hearing.wait_answered(time.monotonic() + 60, lambda: False))
@@ -56,7 +56,7 @@ def test_a_waiter_is_notified_of_each_result() -> None:
             if hearing._waiting:
                 break
         time.sleep(0.001)
-    hearing.result(END, time.monotonic())
+    hearing.results([END], time.monotonic())
     waiter.join(60)
     assert done == [True]
     assert cond.notified >= 1

@@ -64,10 +64,6 @@ class Hearing:
         # No notify: nobody waits for audio, only for results.
         self.audio_at = now
 
-    def result(self, event: STTResultEvent, now: float) -> None:
-        """One ``stt_result`` received at ``now``."""
-        self.results((event,), now)
-
     def results(self, events: Sequence[STTResultEvent], now: float) -> None:
         """The ``stt_result`` events of one read, in order, all received at ``now``.
 
